@@ -1,0 +1,114 @@
+//! Wiring: opens the store, starts the platforms, and runs the poll loop and the delivery
+//! loop until shutdown. Shutdown is a parameter (a `CancellationToken`), so tests and the
+//! binary stop the bot the same way. Also the one-shot jobs behind `herald poll --once`
+//! and `herald latest`.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use anyhow::Context as _;
+use tokio_util::sync::CancellationToken;
+
+use crate::article::{Article, LangSet};
+use crate::config::Config;
+use crate::delivery::Delivery;
+use crate::platform::{self, Sink};
+use crate::poll::{FeedOutcome, Poller};
+use crate::store::Store;
+
+/// What the platform adapters share with the core.
+pub struct Core {
+    pub config: Arc<Config>,
+    pub store: Store,
+}
+
+/// How long `poll --once` keeps delivering while chats ask it to wait (rate limits).
+const ONCE_PATIENCE: Duration = Duration::from_secs(120);
+/// How long shutdown waits for platform listeners to stop.
+const SHUTDOWN_GRACE: Duration = Duration::from_secs(10);
+
+fn open(config: Config) -> anyhow::Result<Arc<Core>> {
+    let store = Store::open(&config.bot.data_dir)?;
+    Ok(Arc::new(Core { config: Arc::new(config), store }))
+}
+
+/// Runs the bot until `shutdown` is cancelled: polls every `poll_interval`, delivers as
+/// soon as something is queued, answers commands on every configured platform.
+pub async fn run(config: Config, shutdown: CancellationToken) -> anyhow::Result<()> {
+    let core = open(config)?;
+    let config = core.config.clone();
+    let started = platform::start_all(&core, true, &shutdown).await?;
+    let sinks: Vec<Arc<dyn Sink>> = started.iter().map(|s| s.sink.clone()).collect();
+    let names: Vec<String> = sinks.iter().map(|s| s.platform().to_string()).collect();
+    tracing::info!(
+        feeds = config.feeds.len(),
+        channels = config.channels.len(),
+        platforms = %names.join(", "),
+        poll_interval = ?config.bot.poll_interval,
+        "Herald is running"
+    );
+    let delivery = Delivery::new(config.clone(), core.store.clone(), sinks);
+    let delivery_task = tokio::spawn(delivery.clone().run(shutdown.clone()));
+    let poller = Poller::new(&config)?;
+
+    loop {
+        let results = poller.poll_all(&config, &core.store, false).await;
+        if results.iter().any(|(_, r)| matches!(r, Ok(FeedOutcome::Updated { queued, .. }) if *queued > 0)) {
+            delivery.wake();
+        }
+        tokio::select! {
+            _ = shutdown.cancelled() => break,
+            _ = tokio::time::sleep(config.bot.poll_interval) => {}
+        }
+    }
+
+    tracing::info!("stopping: finishing the send in progress");
+    if let Err(e) = delivery_task.await {
+        tracing::error!(error = %e, "the delivery loop failed");
+    }
+    for s in started {
+        if let Some(task) = s.task
+            && tokio::time::timeout(SHUTDOWN_GRACE, task).await.is_err()
+        {
+            tracing::warn!("a platform listener did not stop in time");
+        }
+    }
+    core.store.flush().await?;
+    tracing::info!(queued = core.store.outbox_len(), "stopped; undelivered posts stay queued for the next start");
+    Ok(())
+}
+
+/// One cycle: fetch every feed, store, deliver everything due. Returns whether every feed
+/// was read; the feeds that worked are processed even when another failed.
+pub async fn poll_once(config: Config, shutdown: CancellationToken) -> anyhow::Result<bool> {
+    let core = open(config)?;
+    let config = core.config.clone();
+    let started = platform::start_all(&core, false, &shutdown).await?;
+    let sinks = started.iter().map(|s| s.sink.clone()).collect();
+    let poller = Poller::new(&config)?;
+    let results = poller.poll_all(&config, &core.store, true).await;
+    let mut ok = true;
+    for (feed, result) in &results {
+        match result {
+            Ok(outcome) => tracing::info!(feed = %feed, ?outcome, "polled"),
+            Err(e) => {
+                ok = false;
+                tracing::error!(feed = %feed, error = %e, "feed failed");
+            }
+        }
+    }
+    let delivery = Delivery::new(config.clone(), core.store.clone(), sinks);
+    let (sent, empty) = delivery.drain_patiently(ONCE_PATIENCE, &shutdown).await;
+    if !empty {
+        tracing::warn!(queued = core.store.outbox_len(), "some posts could not be delivered yet; they stay queued");
+    }
+    tracing::info!(sent, "poll finished");
+    core.store.flush().await?;
+    Ok(ok)
+}
+
+/// The newest stored articles, for `herald latest`.
+pub fn latest(config: Config, n: usize, langs: &LangSet) -> anyhow::Result<Vec<Article>> {
+    let store = Store::open(&config.bot.data_dir)?;
+    store.latest(langs, n).context("reading the store")
+}

@@ -1,0 +1,188 @@
+//! Chat commands, platform-neutral. Each adapter turns a platform message into a
+//! `Request` and text, `parse` reads the text into a `Command`, `execute` runs it against
+//! the store and returns a `Reply` the adapter renders (see `render`). One parser, one set
+//! of localized texts, for Telegram and Matrix alike.
+
+mod info;
+mod lang;
+mod latest;
+mod subscription;
+
+use crate::article::{Lang, LangSet, Target};
+use crate::config::Config;
+use crate::i18n::{self, Msg};
+use crate::store::{ChatSettings, Store, StoreError};
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Command {
+    Start,
+    Help,
+    About,
+    /// `latest [n]`: the raw argument, if any.
+    Latest(Option<String>),
+    /// `lang [codes…|all]`.
+    Lang(Vec<String>),
+    Subscribe,
+    Unsubscribe,
+    /// A command Herald does not know, as typed (without arguments).
+    Unknown(String),
+}
+
+/// Reads a command from a message's text. Commands start with `/` or `!`; a Telegram-style
+/// `@BotName` suffix must name this bot (`bot_name`), otherwise the command is for another
+/// bot and `None` is returned. Text that is not a command is `None`.
+pub fn parse(text: &str, bot_name: Option<&str>) -> Option<Command> {
+    let text = text.trim_start();
+    let rest = text.strip_prefix('/').or_else(|| text.strip_prefix('!'))?;
+    if rest.starts_with(char::is_whitespace) {
+        return None;
+    }
+    let mut words = rest.split_whitespace();
+    let head = words.next()?;
+    let (name, addressed) = match head.split_once('@') {
+        Some((name, to)) => (name, Some(to)),
+        None => (head, None),
+    };
+    if let Some(to) = addressed
+        && bot_name.is_none_or(|me| !me.eq_ignore_ascii_case(to))
+    {
+        return None;
+    }
+    if name.is_empty() || !name.chars().all(|c| c.is_alphanumeric() || c == '_') {
+        return None;
+    }
+    let args: Vec<String> = words.map(str::to_string).collect();
+    Some(match name.to_lowercase().as_str() {
+        "start" => Command::Start,
+        "help" => Command::Help,
+        "about" => Command::About,
+        "latest" => Command::Latest(args.into_iter().next()),
+        "lang" | "language" | "languages" => Command::Lang(args),
+        "subscribe" => Command::Subscribe,
+        "unsubscribe" | "stop" => Command::Unsubscribe,
+        _ => Command::Unknown(format!("{}{name}", &text[..1])),
+    })
+}
+
+/// The kind of chat a command came from.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ChatKind {
+    /// A one-to-one chat with the bot (a Telegram private chat, a Matrix direct room).
+    Private,
+    Group,
+    Channel,
+}
+
+/// Who asked, where, and what they may do.
+#[derive(Clone, Debug)]
+pub struct Request {
+    pub chat: Target,
+    pub kind: ChatKind,
+    /// The sender may change this chat's settings (a chat admin, an operator, or anyone in
+    /// a private chat). The adapter decides, because only it can ask the platform.
+    pub may_configure: bool,
+    /// The sender's language as the platform reports it.
+    pub user_lang: Option<String>,
+    /// The prefix commands are written with here: `/` on Telegram, `!` on Matrix.
+    pub prefix: char,
+}
+
+/// A piece of a reply line.
+#[derive(Clone, Debug, PartialEq)]
+pub enum Span {
+    Text(String),
+    Bold(String),
+    Link { text: String, url: String },
+}
+
+/// A button under a reply that acts as if the user typed `command`.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Button {
+    pub label: String,
+    pub command: String,
+}
+
+/// What the bot answers, before a platform renders it.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct Reply {
+    pub lines: Vec<Vec<Span>>,
+    pub buttons: Vec<Button>,
+}
+
+impl Reply {
+    pub fn from_lines(lines: Vec<Vec<Span>>) -> Reply {
+        Reply { lines, buttons: Vec::new() }
+    }
+
+    /// A reply of plain text, one line per `\n`.
+    pub fn text(text: &str) -> Reply {
+        Reply::from_lines(text.lines().map(|l| vec![Span::Text(l.to_string())]).collect())
+    }
+}
+
+/// What a command runs against.
+pub struct Context<'a> {
+    pub config: &'a Config,
+    pub store: &'a Store,
+}
+
+impl Context<'_> {
+    /// A chat's settings, or the defaults it starts with: a configured channel's own
+    /// languages, else `[bot] default_langs`.
+    pub fn settings(&self, chat: &Target) -> Result<ChatSettings, StoreError> {
+        if let Some(settings) = self.store.chat(chat)? {
+            return Ok(settings);
+        }
+        let langs = match self.config.channel(chat) {
+            Some(channel) => channel.langs.clone(),
+            None => self.config.bot.default_langs.clone(),
+        };
+        Ok(ChatSettings { langs, subscribed: false, ui_lang: None, since: chrono::Utc::now() })
+    }
+
+    /// The language to answer in: the sender's when the bot speaks it, else the chat's.
+    pub fn reply_lang(&self, req: &Request, settings: &ChatSettings) -> Lang {
+        let user = req.user_lang.as_deref().and_then(Lang::parse).filter(i18n::speaks);
+        user.or_else(|| settings.ui_lang.clone().filter(i18n::speaks))
+            .or_else(|| settings.langs.first().cloned().filter(i18n::speaks))
+            .unwrap_or_else(|| Lang::parse("en").expect("valid"))
+    }
+
+    /// A language list in words: "de, en" or "all languages".
+    pub fn langs_text(&self, langs: &LangSet, reply_lang: &Lang) -> String {
+        match langs {
+            LangSet::All => i18n::text(reply_lang, Msg::AllLanguages).to_string(),
+            LangSet::Only(_) => langs.to_string(),
+        }
+    }
+}
+
+/// Runs a command. Store failures become a polite reply and an error in the log.
+pub fn execute(ctx: &Context<'_>, req: &Request, command: &Command) -> Reply {
+    let result = match command {
+        Command::Start => info::start(ctx, req),
+        Command::Help => info::help(ctx, req),
+        Command::About => info::about(ctx, req),
+        Command::Unknown(name) => info::unknown(ctx, req, name),
+        Command::Latest(arg) => latest::run(ctx, req, arg.as_deref()),
+        Command::Lang(args) => lang::run(ctx, req, args),
+        Command::Subscribe => subscription::subscribe(ctx, req),
+        Command::Unsubscribe => subscription::unsubscribe(ctx, req),
+    };
+    result.unwrap_or_else(|e| {
+        tracing::error!(error = %e, "a command failed");
+        let lang = req.user_lang.as_deref().and_then(Lang::parse).unwrap_or_else(|| Lang::parse("en").expect("valid"));
+        Reply::text(i18n::text(&lang, Msg::InternalError))
+    })
+}
+
+/// Fills a localized text with the reply prefix and extra values.
+pub(crate) fn say(lang: &Lang, msg: Msg, req: &Request, values: &[(&str, &str)]) -> String {
+    let prefix = req.prefix.to_string();
+    let mut all = vec![("p", prefix.as_str())];
+    all.extend_from_slice(values);
+    i18n::fill(i18n::text(lang, msg), &all)
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,532 @@
+//! Herald's configuration: a TOML file plus secrets from the environment, validated once at
+//! start-up. Errors name the file, the line and the key; unknown keys are errors.
+//!
+//! Relative paths (`data_dir`, feeds that are local files) are resolved against the config
+//! file's folder, so the bot behaves the same from any working directory.
+
+use std::collections::HashSet;
+use std::fmt;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use serde::Deserialize;
+use toml::Spanned;
+
+use crate::article::{Lang, LangSet, Platform, Target};
+
+/// Environment variables that override secrets in the file.
+pub const ENV_TELEGRAM_TOKEN: &str = "HERALD_TELEGRAM_TOKEN";
+pub const ENV_MATRIX_PASSWORD: &str = "HERALD_MATRIX_PASSWORD";
+pub const ENV_MATRIX_ACCESS_TOKEN: &str = "HERALD_MATRIX_ACCESS_TOKEN";
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Config {
+    #[serde(default)]
+    pub bot: BotConfig,
+    #[serde(default)]
+    pub fetch: FetchConfig,
+    #[serde(default)]
+    pub feeds: Vec<FeedConfig>,
+    #[serde(default)]
+    pub channels: Vec<ChannelConfig>,
+    pub telegram: Option<TelegramConfig>,
+    pub matrix: Option<MatrixConfig>,
+    #[serde(default)]
+    pub ops: OpsConfig,
+    /// The file this was read from.
+    #[serde(skip)]
+    pub path: PathBuf,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct BotConfig {
+    /// The sled database and the Matrix store live here.
+    pub data_dir: PathBuf,
+    #[serde(with = "humantime_serde")]
+    pub poll_interval: Duration,
+    /// Newest N items to post when a feed is seen for the first time.
+    pub backfill: usize,
+    /// Items first seen longer than this after publication are stored but not posted.
+    #[serde(with = "humantime_serde")]
+    pub max_age: Duration,
+    /// Operators: `telegram:<user id>` or `matrix:@user:server`.
+    pub admins: Vec<Spanned<String>>,
+    /// The languages a chat starts with.
+    pub default_langs: LangSet,
+}
+
+impl Default for BotConfig {
+    fn default() -> Self {
+        BotConfig {
+            data_dir: PathBuf::from("data"),
+            poll_interval: Duration::from_secs(300),
+            backfill: 0,
+            max_age: Duration::from_secs(7 * 24 * 3600),
+            admins: Vec::new(),
+            default_langs: LangSet::All,
+        }
+    }
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct FetchConfig {
+    #[serde(with = "humantime_serde")]
+    pub timeout: Duration,
+    /// Largest feed body accepted, in bytes.
+    pub max_body: u64,
+    pub max_redirects: usize,
+    /// Longest wait between retries of a failing feed.
+    #[serde(with = "humantime_serde")]
+    pub max_backoff: Duration,
+}
+
+impl Default for FetchConfig {
+    fn default() -> Self {
+        FetchConfig {
+            timeout: Duration::from_secs(30),
+            max_body: 5 * 1024 * 1024,
+            max_redirects: 5,
+            max_backoff: Duration::from_secs(3600),
+        }
+    }
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct FeedConfig {
+    /// An http(s) URL, a `file://` URL or a local path.
+    pub url: Spanned<String>,
+    /// The edition's language, used when an item's own language is unknown.
+    pub lang: Lang,
+    /// Guess each item's language from its text (an edition may carry untranslated posts).
+    #[serde(default = "yes")]
+    pub detect_lang: bool,
+    /// A short name for logs and `/latest`; defaults to the URL.
+    pub name: Option<String>,
+    /// Overrides `[bot] backfill` for this feed.
+    pub backfill: Option<usize>,
+}
+
+fn yes() -> bool {
+    true
+}
+
+/// Where a feed is read from.
+#[derive(Debug, Clone, PartialEq)]
+pub enum FeedSource {
+    Http(url::Url),
+    File(PathBuf),
+}
+
+impl FeedConfig {
+    /// The key the feed's state is stored under: its URL as written.
+    pub fn key(&self) -> &str {
+        self.url.get_ref()
+    }
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ChannelConfig {
+    pub target: Spanned<Target>,
+    #[serde(default)]
+    pub langs: LangSet,
+    /// Only these feeds (their `url` as written); default all.
+    pub feeds: Option<Vec<Spanned<String>>>,
+}
+
+impl ChannelConfig {
+    pub fn target(&self) -> &Target {
+        self.target.get_ref()
+    }
+
+    pub fn takes_feed(&self, feed_key: &str) -> bool {
+        self.feeds.as_ref().is_none_or(|list| list.iter().any(|f| f.get_ref() == feed_key))
+    }
+}
+
+/// A secret: never printed, not even in debug output.
+#[derive(Clone, Deserialize, PartialEq)]
+#[serde(transparent)]
+pub struct Secret(String);
+
+impl Secret {
+    pub fn new(s: impl Into<String>) -> Secret {
+        Secret(s.into())
+    }
+    pub fn expose(&self) -> &str {
+        &self.0
+    }
+}
+
+impl fmt::Debug for Secret {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("Secret(***)")
+    }
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TelegramConfig {
+    /// Prefer the environment variable HERALD_TELEGRAM_TOKEN, which wins.
+    pub token: Option<Secret>,
+    #[serde(default = "default_telegram_api")]
+    pub api_url: String,
+    /// Pause between two messages to one private chat.
+    #[serde(default = "one_second", with = "humantime_serde")]
+    pub chat_interval: Duration,
+    /// Pause between two messages to one group or channel (Telegram allows 20 a minute).
+    #[serde(default = "three_seconds", with = "humantime_serde")]
+    pub group_interval: Duration,
+    /// Messages per second across all chats.
+    #[serde(default = "thirty")]
+    pub global_rate: u32,
+    /// Commands older than this (sent while the bot was down) are not answered.
+    #[serde(default = "five_minutes", with = "humantime_serde")]
+    pub max_command_age: Duration,
+}
+
+fn default_telegram_api() -> String {
+    "https://api.telegram.org".into()
+}
+fn one_second() -> Duration {
+    Duration::from_secs(1)
+}
+fn three_seconds() -> Duration {
+    Duration::from_secs(3)
+}
+fn thirty() -> u32 {
+    30
+}
+fn five_minutes() -> Duration {
+    Duration::from_secs(300)
+}
+
+#[derive(Debug, Deserialize, Clone, Copy, PartialEq, Eq, Default)]
+#[serde(rename_all = "lowercase")]
+pub enum AcceptInvites {
+    #[default]
+    Admins,
+    Anyone,
+    None,
+}
+
+#[derive(Debug, Deserialize, Clone, Copy, PartialEq, Eq, Default)]
+pub enum MsgType {
+    #[default]
+    #[serde(rename = "m.text")]
+    Text,
+    #[serde(rename = "m.notice")]
+    Notice,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct MatrixConfig {
+    pub homeserver: Spanned<String>,
+    pub user: Spanned<String>,
+    /// Prefer HERALD_MATRIX_PASSWORD, which wins.
+    pub password: Option<Secret>,
+    /// Instead of a password; HERALD_MATRIX_ACCESS_TOKEN wins.
+    pub access_token: Option<Secret>,
+    #[serde(default)]
+    pub accept_invites: AcceptInvites,
+    #[serde(default)]
+    pub msgtype: MsgType,
+    /// The name the bot's device shows in clients.
+    #[serde(default = "default_device_name")]
+    pub device_name: String,
+    /// Commands older than this (sent while the bot was down) are not answered.
+    #[serde(default = "five_minutes", with = "humantime_serde")]
+    pub max_command_age: Duration,
+    /// Pause between two messages to one room.
+    #[serde(default = "one_second_half", with = "humantime_serde")]
+    pub room_interval: Duration,
+}
+
+fn default_device_name() -> String {
+    "Herald".into()
+}
+fn one_second_half() -> Duration {
+    Duration::from_millis(500)
+}
+
+#[derive(Debug, Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+pub struct OpsConfig {
+    /// `host:port` for `/healthz` and `/metrics`; off when absent.
+    pub listen: Option<String>,
+}
+
+/// A configuration problem, with where it is.
+#[derive(Debug, thiserror::Error)]
+pub struct ConfigError {
+    pub path: PathBuf,
+    pub line: Option<usize>,
+    pub key: Option<String>,
+    pub message: String,
+}
+
+impl fmt::Display for ConfigError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}", self.path.display())?;
+        if let Some(line) = self.line {
+            write!(f, ", line {line}")?;
+        }
+        if let Some(key) = &self.key {
+            write!(f, ", key `{key}`")?;
+        }
+        write!(f, ": {}", self.message)
+    }
+}
+
+impl Config {
+    /// Reads, parses and validates the file, then applies secrets from the environment.
+    pub fn load(path: &Path) -> Result<Config, ConfigError> {
+        let text = std::fs::read_to_string(path).map_err(|e| ConfigError {
+            path: path.to_path_buf(),
+            line: None,
+            key: None,
+            message: format!("cannot read the config file: {e}"),
+        })?;
+        Config::parse(&text, path, |name| std::env::var(name).ok())
+    }
+
+    /// Parses `text` as if read from `path`; `env` looks up environment variables.
+    pub fn parse(text: &str, path: &Path, env: impl Fn(&str) -> Option<String>) -> Result<Config, ConfigError> {
+        let located = |span: Option<std::ops::Range<usize>>, message: String| {
+            let (line, key) = span.map_or((None, None), |s| locate(text, s.start));
+            ConfigError { path: path.to_path_buf(), line, key, message }
+        };
+        let mut config: Config = toml::from_str(text).map_err(|e| located(e.span(), e.message().trim().to_string()))?;
+        config.path = path.to_path_buf();
+        let base = path.parent().map(Path::to_path_buf).unwrap_or_default();
+        if config.bot.data_dir.is_relative() {
+            config.bot.data_dir = base.join(&config.bot.data_dir);
+        }
+
+        // Secrets: the environment wins over the file.
+        if let Some(token) = env(ENV_TELEGRAM_TOKEN).filter(|t| !t.is_empty()) {
+            config.telegram.get_or_insert_with(TelegramConfig::empty).token = Some(Secret(token));
+        }
+        if let Some(matrix) = config.matrix.as_mut() {
+            if let Some(pw) = env(ENV_MATRIX_PASSWORD).filter(|t| !t.is_empty()) {
+                matrix.password = Some(Secret(pw));
+            }
+            if let Some(token) = env(ENV_MATRIX_ACCESS_TOKEN).filter(|t| !t.is_empty()) {
+                matrix.access_token = Some(Secret(token));
+            }
+        }
+
+        config.validate().map_err(|(span, message)| located(span, message))?;
+        Ok(config)
+    }
+
+    fn validate(&self) -> Result<(), (Option<std::ops::Range<usize>>, String)> {
+        if self.bot.poll_interval < Duration::from_secs(1) {
+            return Err((None, "`[bot] poll_interval` must be at least 1s".into()));
+        }
+        let mut keys = HashSet::new();
+        for feed in &self.feeds {
+            self.source(feed).map_err(|m| (Some(feed.url.span()), m))?;
+            if !keys.insert(feed.key()) {
+                return Err((Some(feed.url.span()), format!("the feed `{}` is listed twice", feed.key())));
+            }
+        }
+        for channel in &self.channels {
+            for feed in channel.feeds.iter().flatten() {
+                if !keys.contains(feed.get_ref().as_str()) {
+                    return Err((
+                        Some(feed.span()),
+                        format!("`{}` is not one of the `[[feeds]]` urls", feed.get_ref()),
+                    ));
+                }
+            }
+            match channel.target().platform {
+                Platform::Telegram if self.telegram_token().is_none() => {
+                    return Err((
+                        Some(channel.target.span()),
+                        format!("`{}` needs a Telegram bot token: set {ENV_TELEGRAM_TOKEN} or `[telegram] token`", channel.target()),
+                    ));
+                }
+                Platform::Matrix if self.matrix.is_none() => {
+                    return Err((
+                        Some(channel.target.span()),
+                        format!("`{}` needs a `[matrix]` section with the bot's account", channel.target()),
+                    ));
+                }
+                _ => {}
+            }
+        }
+        for admin in &self.bot.admins {
+            let ok = match admin.get_ref().split_once(':') {
+                Some(("telegram", id)) => id.parse::<i64>().is_ok(),
+                Some(("matrix", user)) => user.starts_with('@') && user.contains(':'),
+                _ => false,
+            };
+            if !ok {
+                return Err((
+                    Some(admin.span()),
+                    format!("`{}` is not an operator: use `telegram:<numeric user id>` or `matrix:@user:server`", admin.get_ref()),
+                ));
+            }
+        }
+        if let Some(telegram) = &self.telegram {
+            url::Url::parse(&telegram.api_url).map_err(|e| (None, format!("`[telegram] api_url` is not a URL: {e}")))?;
+            if telegram.global_rate == 0 {
+                return Err((None, "`[telegram] global_rate` must be at least 1".into()));
+            }
+        }
+        if let Some(matrix) = &self.matrix {
+            url::Url::parse(matrix.homeserver.get_ref())
+                .map_err(|e| (Some(matrix.homeserver.span()), format!("not a URL: {e}")))?;
+            let user = matrix.user.get_ref();
+            if !(user.starts_with('@') && user.contains(':')) {
+                return Err((Some(matrix.user.span()), format!("`{user}` is not a Matrix user id such as `@herald:example.org`")));
+            }
+            if matrix.password.is_none() && matrix.access_token.is_none() {
+                return Err((
+                    Some(matrix.user.span()),
+                    format!("the Matrix account needs a password ({ENV_MATRIX_PASSWORD}) or an access token ({ENV_MATRIX_ACCESS_TOKEN})"),
+                ));
+            }
+        }
+        if let Some(listen) = &self.ops.listen {
+            listen
+                .parse::<std::net::SocketAddr>()
+                .map_err(|_| (None, format!("`[ops] listen` must be host:port such as 127.0.0.1:9090, not `{listen}`")))?;
+        }
+        Ok(())
+    }
+
+    /// Where a feed is read from: a URL, or a file relative to the config's folder.
+    pub fn source(&self, feed: &FeedConfig) -> Result<FeedSource, String> {
+        let raw = feed.key().trim();
+        if raw.starts_with("http://") || raw.starts_with("https://") {
+            let url = url::Url::parse(raw).map_err(|e| format!("`{raw}` is not a valid URL: {e}"))?;
+            return Ok(FeedSource::Http(url));
+        }
+        let path = if let Some(rest) = raw.strip_prefix("file://") {
+            PathBuf::from(rest)
+        } else if raw.contains("://") {
+            return Err(format!("`{raw}`: feeds are read over http(s) or from a local file"));
+        } else {
+            PathBuf::from(raw)
+        };
+        let base = self.path.parent().unwrap_or(Path::new(""));
+        Ok(FeedSource::File(if path.is_relative() { base.join(path) } else { path }))
+    }
+
+    pub fn telegram_token(&self) -> Option<&Secret> {
+        self.telegram.as_ref().and_then(|t| t.token.as_ref())
+    }
+
+    /// Whether `who` (`telegram:<id>` / `matrix:@user:server`) is an operator.
+    pub fn is_operator(&self, who: &str) -> bool {
+        self.bot.admins.iter().any(|a| a.get_ref() == who)
+    }
+
+    pub fn feed(&self, key: &str) -> Option<&FeedConfig> {
+        self.feeds.iter().find(|f| f.key() == key)
+    }
+
+    pub fn channel(&self, target: &Target) -> Option<&ChannelConfig> {
+        self.channels.iter().find(|c| c.target() == target)
+    }
+
+    /// The languages the configured feeds publish in (the feeds' own languages).
+    pub fn feed_langs(&self) -> Vec<Lang> {
+        let mut langs: Vec<Lang> = Vec::new();
+        for feed in &self.feeds {
+            if !langs.contains(&feed.lang) {
+                langs.push(feed.lang.clone());
+            }
+        }
+        langs
+    }
+}
+
+impl TelegramConfig {
+    fn empty() -> TelegramConfig {
+        TelegramConfig {
+            token: None,
+            api_url: default_telegram_api(),
+            chat_interval: one_second(),
+            group_interval: three_seconds(),
+            global_rate: thirty(),
+            max_command_age: five_minutes(),
+        }
+    }
+}
+
+/// The line number (1-based) of byte `offset` and the key written on that line, if any.
+fn locate(text: &str, offset: usize) -> (Option<usize>, Option<String>) {
+    let offset = offset.min(text.len());
+    let line_no = text[..offset].matches('\n').count() + 1;
+    let line = text.lines().nth(line_no - 1).unwrap_or("");
+    let key = line
+        .split_once('=')
+        .map(|(k, _)| k.trim().trim_matches('"').to_string())
+        .filter(|k| !k.is_empty() && !k.starts_with('[') && !k.starts_with('#'));
+    (Some(line_no), key)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn parse(text: &str) -> Result<Config, ConfigError> {
+        Config::parse(text, Path::new("/etc/herald/herald.toml"), |_| None)
+    }
+
+    #[test]
+    fn defaults_and_relative_paths() {
+        let c = parse("[[feeds]]\nurl = \"feeds/de.xml\"\nlang = \"de-DE\"\n[[channels]]\ntarget = \"console\"\n").unwrap();
+        assert_eq!(c.bot.data_dir, PathBuf::from("/etc/herald/data"));
+        assert_eq!(c.bot.poll_interval, Duration::from_secs(300));
+        assert_eq!(c.feeds[0].lang.as_str(), "de");
+        assert_eq!(c.source(&c.feeds[0]).unwrap(), FeedSource::File(PathBuf::from("/etc/herald/feeds/de.xml")));
+        assert_eq!(c.channels[0].langs, LangSet::All);
+    }
+
+    #[test]
+    fn unknown_keys_name_line_and_key() {
+        let e = parse("[bot]\npoll_interval = \"5m\"\npoll_intervall = \"5m\"\n").unwrap_err();
+        assert_eq!(e.line, Some(3), "{e}");
+        assert_eq!(e.key.as_deref(), Some("poll_intervall"));
+        assert!(e.to_string().contains("unknown field"), "{e}");
+    }
+
+    #[test]
+    fn bad_values_name_line_and_key() {
+        let e = parse("[bot]\n\npoll_interval = \"five minutes\"\n").unwrap_err();
+        assert_eq!((e.line, e.key.as_deref()), (Some(3), Some("poll_interval")), "{e}");
+        let e = parse("[[channels]]\ntarget = \"telegram:nochannel\"\n").unwrap_err();
+        assert_eq!((e.line, e.key.as_deref()), (Some(2), Some("target")), "{e}");
+        assert!(e.message.contains("telegram:@channelname"), "{e}");
+        let e = parse("[[feeds]]\nurl = \"x\"\nlang = \"german\"\n").unwrap_err();
+        assert_eq!(e.line, Some(3), "{e}");
+    }
+
+    #[test]
+    fn telegram_channels_need_a_token_which_env_supplies() {
+        let text = "[[channels]]\ntarget = \"telegram:@news_channel\"\n";
+        let e = parse(text).unwrap_err();
+        assert!(e.message.contains(ENV_TELEGRAM_TOKEN), "{e}");
+        let c = Config::parse(text, Path::new("h.toml"), |k| (k == ENV_TELEGRAM_TOKEN).then(|| "123:abc".into())).unwrap();
+        assert_eq!(c.telegram_token().unwrap().expose(), "123:abc");
+        assert!(!format!("{c:?}").contains("123:abc"), "debug output must hide the token");
+    }
+
+    #[test]
+    fn channel_feeds_must_exist_and_admins_must_be_well_formed() {
+        let e = parse("[[feeds]]\nurl = \"a.xml\"\nlang = \"en\"\n[[channels]]\ntarget = \"console\"\nfeeds = [\"b.xml\"]\n").unwrap_err();
+        assert_eq!(e.line, Some(6), "{e}");
+        let e = parse("[bot]\nadmins = [\"bob\"]\n").unwrap_err();
+        assert_eq!(e.line, Some(2), "{e}");
+        parse("[bot]\nadmins = [\"telegram:42\", \"matrix:@op:example.org\"]\n").unwrap();
+    }
+}

@@ -1,0 +1,35 @@
+//! Herald carries an organization's articles from its RSS/Atom feeds into the chats where
+//! its members live — Telegram channels, groups and private chats, Matrix rooms — and
+//! answers chat commands such as `/latest` and `/lang` in the user's language.
+//!
+//! # Layout
+//! - `config`: the TOML file and secrets from the environment, validated once.
+//! - `article`: plain data — `Lang`, `LangSet`, `Article`, `Target`, `Platform`.
+//! - `text`: HTML to text, escaping, truncation, UTF-16 length, link normalization.
+//! - `lang`: the language of an item's text (metadata, then a guess, then the feed's).
+//! - `feed`: fetching (conditional GET, size cap) and parsing feeds into articles.
+//! - `store`: the only sled user — articles, feed state, chats, outbox, sent records.
+//! - `poll`: polls every feed concurrently and commits what is new with its deliveries.
+//! - `delivery`: drains the outbox through the platforms with pacing and retries.
+//! - `render`: articles and replies as Telegram HTML, Matrix HTML + text, console text.
+//! - `commands`: the platform-neutral chat commands and their replies.
+//! - `i18n`: the bot's own texts in en, de, ru, uk, fr.
+//! - `platform`: the `Sink` trait and the adapters — console, Telegram, Matrix.
+//! - `app`: wires everything together: `run` until shutdown, `poll_once`, `latest`.
+
+pub mod app;
+pub mod article;
+pub mod commands;
+pub mod config;
+pub mod delivery;
+pub mod feed;
+pub mod i18n;
+pub mod lang;
+pub mod platform;
+pub mod poll;
+pub mod render;
+pub mod store;
+pub mod text;
+
+pub use app::{Core, run};
+pub use config::Config;

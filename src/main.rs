@@ -1,0 +1,128 @@
+//! The `herald` command: parses flags, sets up logging, loads the config and calls the
+//! library. The one place errors become exit codes: 0 fine, 1 failed, 2 bad config or usage.
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand};
+use herald::article::LangSet;
+use herald::config::Config;
+use tokio_util::sync::CancellationToken;
+
+#[derive(Parser)]
+#[command(name = "herald", version, about = "Carries feed articles into Telegram and Matrix chats.")]
+struct Cli {
+    /// The configuration file.
+    #[arg(long, global = true, env = "HERALD_CONFIG", default_value = "config/herald.toml")]
+    config: PathBuf,
+    #[command(subcommand)]
+    command: Option<Command>,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Poll and deliver until stopped with Ctrl-C or SIGTERM (the default).
+    Run,
+    /// Poll every feed, deliver what is due, and exit (non-zero if a feed failed).
+    Poll {
+        /// One cycle, then exit (the only mode; without it `poll` runs like `run`).
+        #[arg(long)]
+        once: bool,
+    },
+    /// Validate the configuration and exit.
+    Check,
+    /// Print the newest stored articles.
+    Latest {
+        #[arg(short = 'n', default_value_t = 5)]
+        n: usize,
+        /// Only this language (a code such as `de`).
+        #[arg(long)]
+        lang: Option<String>,
+    },
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    init_logging();
+    let config = match Config::load(&cli.config) {
+        Ok(c) => c,
+        Err(e) => {
+            eprintln!("error: bad configuration: {e}");
+            return ExitCode::from(2);
+        }
+    };
+    match run(cli.command.unwrap_or(Command::Run), config) {
+        Ok(code) => code,
+        Err(e) => {
+            eprintln!("error: {e:#}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn run(command: Command, config: Config) -> anyhow::Result<ExitCode> {
+    let runtime = tokio::runtime::Runtime::new()?;
+    match command {
+        Command::Check => {
+            println!(
+                "{}: OK — {} feeds, {} channels",
+                config.path.display(),
+                config.feeds.len(),
+                config.channels.len()
+            );
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Latest { n, lang } => {
+            let langs = match lang {
+                Some(code) => match LangSet::parse(&[code]) {
+                    Ok(set) => set,
+                    Err(e) => {
+                        eprintln!("error: --lang: {e}");
+                        return Ok(ExitCode::from(2));
+                    }
+                },
+                None => LangSet::All,
+            };
+            for article in herald::app::latest(config, n, &langs)? {
+                let date = article.published.map(|d| d.format("%Y-%m-%d").to_string()).unwrap_or_default();
+                println!("{date}  [{}]  {}", article.lang, article.title);
+                if let Some(link) = article.link {
+                    println!("            {link}");
+                }
+            }
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Poll { once: true } => runtime.block_on(async {
+            let shutdown = CancellationToken::new();
+            tokio::spawn(stop_on_signal(shutdown.clone()));
+            let all_ok = herald::app::poll_once(config, shutdown).await?;
+            Ok(if all_ok { ExitCode::SUCCESS } else { ExitCode::FAILURE })
+        }),
+        Command::Run | Command::Poll { once: false } => runtime.block_on(async {
+            let shutdown = CancellationToken::new();
+            tokio::spawn(stop_on_signal(shutdown.clone()));
+            herald::run(config, shutdown).await?;
+            Ok(ExitCode::SUCCESS)
+        }),
+    }
+}
+
+/// Cancels `shutdown` on SIGINT (Ctrl-C) or SIGTERM.
+async fn stop_on_signal(shutdown: CancellationToken) {
+    use tokio::signal::unix::{SignalKind, signal};
+    let mut term = signal(SignalKind::terminate()).expect("can listen for SIGTERM");
+    tokio::select! {
+        _ = tokio::signal::ctrl_c() => tracing::info!("interrupted"),
+        _ = term.recv() => tracing::info!("terminated"),
+    }
+    shutdown.cancel();
+}
+
+fn init_logging() {
+    use tracing_subscriber::EnvFilter;
+    let filter = EnvFilter::try_from_env("HERALD_LOG")
+        .or_else(|_| EnvFilter::try_from_default_env())
+        .unwrap_or_else(|_| EnvFilter::new("info,matrix_sdk=warn,matrix_sdk_crypto=warn,matrix_sdk_base=warn,sled=warn"));
+    tracing_subscriber::fmt().with_writer(std::io::stderr).with_env_filter(filter).init();
+}
+

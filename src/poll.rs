@@ -1,0 +1,223 @@
+//! Polling: every feed fetched concurrently (one slow or broken feed never delays another),
+//! parsed, and what is new committed to the store together with the deliveries it causes.
+//! A failing feed is retried with exponential backoff, capped.
+//!
+//! What gets posted: on a feed's first successful fetch only its newest `backfill` items;
+//! afterwards every new item, except one first seen more than `max_age` after its
+//! publication (stored, but news that old is not news).
+
+use std::collections::HashMap;
+use std::sync::Mutex;
+use std::time::{Duration, Instant};
+
+use chrono::Utc;
+
+use crate::article::{Article, Target};
+use crate::config::{Config, FeedConfig, FeedSource};
+use crate::feed::parse::{FeedInfo, parse};
+use crate::feed::{FeedError, Fetched, Fetcher};
+use crate::store::{FeedState, Store, StoreError};
+
+/// What one feed's poll did.
+#[derive(Debug)]
+pub enum FeedOutcome {
+    NotModified,
+    Updated { new: usize, queued: usize },
+    /// Skipped: still backing off after failures.
+    Waiting,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum PollError {
+    #[error(transparent)]
+    Feed(#[from] FeedError),
+    #[error(transparent)]
+    Store(#[from] StoreError),
+}
+
+/// A feed's failures in a row and when it may be tried again.
+struct Backoff {
+    failures: u32,
+    next: Instant,
+}
+
+pub struct Poller {
+    fetcher: Fetcher,
+    backoff: Mutex<HashMap<String, Backoff>>,
+}
+
+impl Poller {
+    pub fn new(config: &Config) -> anyhow::Result<Poller> {
+        Ok(Poller { fetcher: Fetcher::new(&config.fetch)?, backoff: Mutex::new(HashMap::new()) })
+    }
+
+    /// Polls every feed concurrently; with `force`, feeds backing off are tried too.
+    /// Returns each feed's key and outcome, in config order.
+    pub async fn poll_all(
+        &self,
+        config: &Config,
+        store: &Store,
+        force: bool,
+    ) -> Vec<(String, Result<FeedOutcome, PollError>)> {
+        let polls = config.feeds.iter().map(|feed| async move {
+            let outcome = self.poll_feed(config, store, feed, force).await;
+            (feed.key().to_string(), outcome)
+        });
+        futures::future::join_all(polls).await
+    }
+
+    async fn poll_feed(
+        &self,
+        config: &Config,
+        store: &Store,
+        feed: &FeedConfig,
+        force: bool,
+    ) -> Result<FeedOutcome, PollError> {
+        let key = feed.key();
+        if !force && self.backoff.lock().expect("backoff lock").get(key).is_some_and(|b| b.next > Instant::now()) {
+            return Ok(FeedOutcome::Waiting);
+        }
+        let result = self.poll_feed_now(config, store, feed).await;
+        let mut backoff = self.backoff.lock().expect("backoff lock");
+        match &result {
+            Ok(_) => {
+                if backoff.remove(key).is_some() {
+                    tracing::info!(feed = key, "feed recovered");
+                }
+            }
+            Err(e) => {
+                let entry = backoff.entry(key.to_string()).or_insert(Backoff { failures: 0, next: Instant::now() });
+                entry.failures += 1;
+                let wait = retry_delay(entry.failures, config.bot.poll_interval, config.fetch.max_backoff);
+                entry.next = Instant::now() + wait;
+                tracing::warn!(feed = key, error = %e, failures = entry.failures, retry_in = ?wait, "feed failed");
+            }
+        }
+        result
+    }
+
+    async fn poll_feed_now(&self, config: &Config, store: &Store, feed: &FeedConfig) -> Result<FeedOutcome, PollError> {
+        let key = feed.key();
+        let source = config.source(feed).map_err(FeedError::Io)?;
+        let previous = store.feed_state(key)?;
+        let validators = previous.as_ref().map(|s| s.validators.clone()).unwrap_or_default();
+        let (bytes, validators) = match self.fetcher.fetch(&source, &validators).await? {
+            Fetched::NotModified => {
+                tracing::debug!(feed = key, "not modified");
+                return Ok(FeedOutcome::NotModified);
+            }
+            Fetched::Body { bytes, validators } => (bytes, validators),
+        };
+        let now = Utc::now();
+        let base = match &source {
+            FeedSource::Http(url) => Some(url.as_str()),
+            FeedSource::File(_) => None,
+        };
+        let info = FeedInfo { key, lang: &feed.lang, detect_lang: feed.detect_lang, base };
+        let articles = parse(&bytes, &info, now)?;
+
+        let mut fresh: Vec<Article> = Vec::new();
+        for article in articles {
+            if !store.has_article(&article.id)? && !fresh.iter().any(|a| a.id == article.id) {
+                fresh.push(article);
+            }
+        }
+        let first_time = previous.as_ref().is_none_or(|s| s.first_fetch.is_none());
+        let to_post = choose(&fresh, first_time, feed.backfill.unwrap_or(config.bot.backfill), config.bot.max_age, now);
+        let deliveries = targets_for(config, store, feed, &to_post)?;
+        let state = FeedState {
+            validators,
+            first_fetch: previous.as_ref().and_then(|s| s.first_fetch).or(Some(now)),
+            last_success: Some(now),
+        };
+        let new = store.commit_poll(key, &state, &fresh, &deliveries).await?;
+        if new > 0 {
+            tracing::info!(feed = key, new, queued = deliveries.len(), first_time, "new articles");
+        }
+        Ok(FeedOutcome::Updated { new, queued: deliveries.len() })
+    }
+}
+
+/// The wait before retrying a feed after `failures` failures in a row: one minute doubling,
+/// capped at `max`, and never shorter than the poll interval.
+pub fn retry_delay(failures: u32, poll_interval: Duration, max: Duration) -> Duration {
+    let exp = Duration::from_secs(60).saturating_mul(2u32.saturating_pow(failures.saturating_sub(1).min(20)));
+    exp.min(max).max(poll_interval.min(max))
+}
+
+/// Which of the new articles to post: the newest `backfill` on a first fetch, else those
+/// not older than `max_age`. Returned oldest first.
+fn choose<'a>(
+    fresh: &'a [Article],
+    first_time: bool,
+    backfill: usize,
+    max_age: Duration,
+    now: chrono::DateTime<Utc>,
+) -> Vec<&'a Article> {
+    let mut chosen: Vec<&Article> = if first_time {
+        let mut by_time: Vec<&Article> = fresh.iter().collect();
+        by_time.sort_by_key(|a| std::cmp::Reverse(a.time()));
+        by_time.truncate(backfill);
+        by_time
+    } else {
+        let max_age = chrono::Duration::from_std(max_age).unwrap_or(chrono::Duration::MAX);
+        fresh
+            .iter()
+            .filter(|a| {
+                let recent = a.published.or(a.updated).is_none_or(|t| now - t <= max_age);
+                if !recent {
+                    tracing::info!(article = %a.id, "older than max_age when first seen: stored, not posted");
+                }
+                recent
+            })
+            .collect()
+    };
+    chosen.sort_by_key(|a| a.time());
+    chosen
+}
+
+/// Every (chat, article) delivery: configured channels that take the feed and the article's
+/// language, and subscribed chats whose languages include it.
+fn targets_for(
+    config: &Config,
+    store: &Store,
+    feed: &FeedConfig,
+    articles: &[&Article],
+) -> Result<Vec<(Target, String)>, StoreError> {
+    let mut chats: Vec<(Target, crate::article::LangSet)> = Vec::new();
+    for channel in config.channels.iter().filter(|c| c.takes_feed(feed.key())) {
+        // A chat's own settings (changed with /lang) win over the config's.
+        let target = store.resolve(channel.target())?;
+        let langs = store.chat(&target)?.map_or_else(|| channel.langs.clone(), |s| s.langs);
+        chats.push((target, langs));
+    }
+    for (target, settings) in store.subscribers()? {
+        if !chats.iter().any(|(t, _)| *t == target) {
+            chats.push((target, settings.langs));
+        }
+    }
+    let mut out = Vec::new();
+    for article in articles {
+        for (target, langs) in &chats {
+            if langs.contains(&article.lang) {
+                out.push((target.clone(), article.id.clone()));
+            }
+        }
+    }
+    Ok(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn retry_delays_grow_and_are_capped() {
+        let poll = Duration::from_secs(30);
+        let max = Duration::from_secs(3600);
+        assert_eq!(retry_delay(1, poll, max), Duration::from_secs(60));
+        assert_eq!(retry_delay(2, poll, max), Duration::from_secs(120));
+        assert_eq!(retry_delay(30, poll, max), max);
+        assert_eq!(retry_delay(1, Duration::from_secs(600), max), Duration::from_secs(600));
+    }
+}

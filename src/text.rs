@@ -1,0 +1,200 @@
+//! Text helpers shared by the feed parser and the renderers: HTML to plain text, escaping,
+//! whitespace, cutting on word boundaries and counting as Telegram counts (UTF-16 units).
+//! Pure functions, no I/O.
+
+/// Turns an HTML fragment into plain text: tags dropped (block tags become spaces),
+/// `<script>`/`<style>` contents dropped, entities decoded, whitespace collapsed.
+pub fn html_to_text(html: &str) -> String {
+    let mut out = String::with_capacity(html.len());
+    let mut rest = html;
+    while let Some(start) = rest.find('<') {
+        out.push_str(&rest[..start]);
+        let after = &rest[start + 1..];
+        // A `<` not followed by a tag name, `/` or `!` is text (e.g. "a < b", "<3").
+        let looks_like_tag = after
+            .chars()
+            .next()
+            .is_some_and(|c| c.is_ascii_alphabetic() || c == '/' || c == '!' || c == '?');
+        if !looks_like_tag {
+            out.push('<');
+            rest = after;
+            continue;
+        }
+        let Some(end) = find_tag_end(after) else {
+            // An unterminated tag: drop the rest, as a browser would.
+            rest = "";
+            break;
+        };
+        let tag = &after[..end];
+        rest = &after[end + 1..];
+        let name: String = tag
+            .trim_start_matches('/')
+            .chars()
+            .take_while(|c| c.is_ascii_alphanumeric())
+            .collect::<String>()
+            .to_ascii_lowercase();
+        if (name == "script" || name == "style") && !tag.starts_with('/') {
+            let close = format!("</{name}");
+            match rest.to_ascii_lowercase().find(&close) {
+                Some(i) => {
+                    rest = &rest[i..];
+                    if let Some(e) = rest.find('>') {
+                        rest = &rest[e + 1..];
+                    }
+                }
+                None => rest = "",
+            }
+        }
+        out.push(' ');
+    }
+    out.push_str(rest);
+    collapse_whitespace(&decode_entities(&out))
+}
+
+/// Finds the `>` that ends a tag, skipping quoted attribute values.
+fn find_tag_end(s: &str) -> Option<usize> {
+    let mut quote: Option<char> = None;
+    for (i, c) in s.char_indices() {
+        match (quote, c) {
+            (Some(q), c) if c == q => quote = None,
+            (Some(_), _) => {}
+            (None, '"' | '\'') => quote = Some(c),
+            (None, '>') => return Some(i),
+            _ => {}
+        }
+    }
+    None
+}
+
+/// Decodes HTML entities (named, decimal and hex), leaving unknown ones as they are.
+pub fn decode_entities(s: &str) -> String {
+    html_escape::decode_html_entities(s).into_owned()
+}
+
+/// Collapses every run of whitespace (including non-breaking spaces) into one space and trims.
+pub fn collapse_whitespace(s: &str) -> String {
+    s.split(|c: char| c.is_whitespace() || c == '\u{a0}')
+        .filter(|w| !w.is_empty())
+        .collect::<Vec<_>>()
+        .join(" ")
+}
+
+/// Escapes text for an HTML text node or a double-quoted attribute value.
+pub fn escape_html(s: &str) -> String {
+    let mut out = String::with_capacity(s.len() + 8);
+    for c in s.chars() {
+        match c {
+            '&' => out.push_str("&amp;"),
+            '<' => out.push_str("&lt;"),
+            '>' => out.push_str("&gt;"),
+            '"' => out.push_str("&quot;"),
+            c => out.push(c),
+        }
+    }
+    out
+}
+
+/// Length as Telegram counts it: UTF-16 code units.
+pub fn utf16_len(s: &str) -> usize {
+    s.chars().map(char::len_utf16).sum()
+}
+
+/// Cuts `s` to at most `max` UTF-16 units, on a word boundary where one is near, and ends
+/// it with "…" when anything was cut. Text that fits is returned unchanged.
+pub fn truncate_words(s: &str, max: usize) -> String {
+    if utf16_len(s) <= max {
+        return s.to_string();
+    }
+    if max == 0 {
+        return String::new();
+    }
+    let budget = max - 1; // room for the ellipsis
+    let mut used = 0;
+    let mut cut = 0;
+    for (i, c) in s.char_indices() {
+        if used + c.len_utf16() > budget {
+            break;
+        }
+        used += c.len_utf16();
+        cut = i + c.len_utf8();
+    }
+    let head = &s[..cut];
+    // Prefer the last space, unless that would throw away most of the text.
+    let head = match head.rfind(' ') {
+        Some(space) if space >= cut / 2 => &head[..space],
+        _ => head,
+    };
+    let head = head.trim_end_matches(|c: char| c.is_whitespace() || ",;:-–—".contains(c));
+    format!("{head}…")
+}
+
+/// Normalizes a link for use as an identity: lowercase scheme and host, no fragment, no
+/// `utm_*` tracking parameters, no trailing slash on the path.
+pub fn normalize_link(link: &str) -> String {
+    let Ok(mut url) = url::Url::parse(link.trim()) else {
+        return link.trim().to_string();
+    };
+    url.set_fragment(None);
+    let kept: Vec<(String, String)> = url
+        .query_pairs()
+        .filter(|(k, _)| !k.starts_with("utm_"))
+        .map(|(k, v)| (k.into_owned(), v.into_owned()))
+        .collect();
+    if kept.is_empty() {
+        url.set_query(None);
+    } else {
+        url.query_pairs_mut().clear().extend_pairs(kept);
+    }
+    let path = url.path().trim_end_matches('/').to_string();
+    url.set_path(if path.is_empty() { "/" } else { &path });
+    let mut s = url.to_string();
+    if s.ends_with('/') && url.query().is_none() {
+        s.pop();
+    }
+    s
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn html_becomes_plain_text() {
+        assert_eq!(
+            html_to_text("<p>Fish &amp; <b>Chips</b></p><p>&#8220;Quote&#8221;&nbsp;here</p>"),
+            "Fish & Chips \u{201c}Quote\u{201d} here"
+        );
+        assert_eq!(html_to_text("<script>alert(1)</script>Hello"), "Hello");
+        assert_eq!(html_to_text("a < b and <3"), "a < b and <3");
+        assert_eq!(html_to_text("<img src=x onerror=alert(1)><a href=\"javascript:alert(1)\">click</a>"), "click");
+        assert_eq!(html_to_text("<a title=\"x > y\">t</a>"), "t");
+        assert_eq!(html_to_text("text <b unterminated"), "text");
+    }
+
+    #[test]
+    fn escaping_covers_text_and_attributes() {
+        assert_eq!(escape_html("<b>&\"x\"</b>"), "&lt;b&gt;&amp;&quot;x&quot;&lt;/b&gt;");
+    }
+
+    #[test]
+    fn truncation_prefers_word_boundaries_and_counts_utf16() {
+        assert_eq!(truncate_words("short", 10), "short");
+        assert_eq!(truncate_words("one two three four", 12), "one two…");
+        let emoji = "👍🏽".repeat(10); // 4 UTF-16 units each
+        let cut = truncate_words(&emoji, 9);
+        assert!(utf16_len(&cut) <= 9, "{cut}");
+        assert!(cut.ends_with('…'));
+        assert_eq!(utf16_len("🇺🇦"), 4);
+    }
+
+    #[test]
+    fn links_normalize_for_identity() {
+        assert_eq!(
+            normalize_link("HTTPS://Example.org/a/b/?utm_source=x&p=1#top"),
+            "https://example.org/a/b?p=1"
+        );
+        assert_eq!(normalize_link("https://example.org/a/"), "https://example.org/a");
+        assert_eq!(normalize_link("https://example.org/"), "https://example.org");
+        assert_eq!(normalize_link("not a url"), "not a url");
+    }
+}
