@@ -29,7 +29,10 @@ const SHUTDOWN_GRACE: Duration = Duration::from_secs(10);
 
 fn open(config: Config) -> anyhow::Result<Arc<Core>> {
     let store = Store::open(&config.bot.data_dir)?;
-    Ok(Arc::new(Core { config: Arc::new(config), store }))
+    Ok(Arc::new(Core {
+        config: Arc::new(config),
+        store,
+    }))
 }
 
 /// Runs the bot until `shutdown` is cancelled: polls every `poll_interval`, delivers as
@@ -53,7 +56,10 @@ pub async fn run(config: Config, shutdown: CancellationToken) -> anyhow::Result<
 
     loop {
         let results = poller.poll_all(&config, &core.store, false).await;
-        if results.iter().any(|(_, r)| matches!(r, Ok(FeedOutcome::Updated { queued, .. }) if *queued > 0)) {
+        if results
+            .iter()
+            .any(|(_, r)| matches!(r, Ok(FeedOutcome::Updated { queued, .. }) if *queued > 0))
+        {
             delivery.wake();
         }
         tokio::select! {
@@ -74,7 +80,10 @@ pub async fn run(config: Config, shutdown: CancellationToken) -> anyhow::Result<
         }
     }
     core.store.flush().await?;
-    tracing::info!(queued = core.store.outbox_len(), "stopped; undelivered posts stay queued for the next start");
+    tracing::info!(
+        queued = core.store.outbox_len(),
+        "stopped; undelivered posts stay queued for the next start"
+    );
     Ok(())
 }
 
@@ -100,7 +109,10 @@ pub async fn poll_once(config: Config, shutdown: CancellationToken) -> anyhow::R
     let delivery = Delivery::new(config.clone(), core.store.clone(), sinks);
     let (sent, empty) = delivery.drain_patiently(ONCE_PATIENCE, &shutdown).await;
     if !empty {
-        tracing::warn!(queued = core.store.outbox_len(), "some posts could not be delivered yet; they stay queued");
+        tracing::warn!(
+            queued = core.store.outbox_len(),
+            "some posts could not be delivered yet; they stay queued"
+        );
     }
     tracing::info!(sent, "poll finished");
     core.store.flush().await?;

@@ -17,7 +17,8 @@ impl Lang {
     /// before an optional region.
     pub fn parse(code: &str) -> Option<Lang> {
         let primary = code.trim().split(['-', '_']).next()?;
-        let ok = (2..=3).contains(&primary.len()) && primary.chars().all(|c| c.is_ascii_alphabetic());
+        let ok =
+            (2..=3).contains(&primary.len()) && primary.chars().all(|c| c.is_ascii_alphabetic());
         ok.then(|| Lang(primary.to_ascii_lowercase()))
     }
 
@@ -35,7 +36,8 @@ impl fmt::Display for Lang {
 impl TryFrom<String> for Lang {
     type Error = String;
     fn try_from(value: String) -> Result<Self, Self::Error> {
-        Lang::parse(&value).ok_or_else(|| format!("`{value}` is not a language code such as `en` or `de`"))
+        Lang::parse(&value)
+            .ok_or_else(|| format!("`{value}` is not a language code such as `en` or `de`"))
     }
 }
 
@@ -78,8 +80,9 @@ impl LangSet {
             if code == "*" || code.eq_ignore_ascii_case("all") {
                 return Ok(LangSet::All);
             }
-            let lang = Lang::parse(code)
-                .ok_or_else(|| format!("`{code}` is not a language code such as `en` or `de` (or `*` for all)"))?;
+            let lang = Lang::parse(code).ok_or_else(|| {
+                format!("`{code}` is not a language code such as `en` or `de` (or `*` for all)")
+            })?;
             if !list.contains(&lang) {
                 list.push(lang);
             }
@@ -194,11 +197,17 @@ pub struct Target {
 
 impl Target {
     pub fn console() -> Target {
-        Target { platform: Platform::Console, chat: String::new() }
+        Target {
+            platform: Platform::Console,
+            chat: String::new(),
+        }
     }
 
     pub fn new(platform: Platform, chat: impl Into<String>) -> Target {
-        Target { platform, chat: chat.into() }
+        Target {
+            platform,
+            chat: chat.into(),
+        }
     }
 }
 
@@ -230,7 +239,9 @@ impl FromStr for Target {
                 if valid_name || chat.parse::<i64>().is_ok() {
                     Ok(Target::new(Platform::Telegram, chat))
                 } else {
-                    Err(format!("`{s}` is not a Telegram chat: use `telegram:@channelname` or a numeric chat id such as `telegram:-1001234567890`"))
+                    Err(format!(
+                        "`{s}` is not a Telegram chat: use `telegram:@channelname` or a numeric chat id such as `telegram:-1001234567890`"
+                    ))
                 }
             }
             "matrix" => {
@@ -239,11 +250,15 @@ impl FromStr for Target {
                 if (room_id || alias) && !chat.contains(char::is_whitespace) {
                     Ok(Target::new(Platform::Matrix, chat))
                 } else {
-                    Err(format!("`{s}` is not a Matrix room: use `matrix:!roomid:server` or `matrix:#alias:server`"))
+                    Err(format!(
+                        "`{s}` is not a Matrix room: use `matrix:!roomid:server` or `matrix:#alias:server`"
+                    ))
                 }
             }
             "console" => Ok(Target::new(Platform::Console, chat)),
-            other => Err(format!("unknown platform `{other}` in `{s}`: use `console`, `telegram:` or `matrix:`")),
+            other => Err(format!(
+                "unknown platform `{other}` in `{s}`: use `console`, `telegram:` or `matrix:`"
+            )),
         }
     }
 }
@@ -289,10 +304,24 @@ mod tests {
 
     #[test]
     fn targets_round_trip_and_reject_nonsense() {
-        for s in ["console", "telegram:@postsovietleft", "telegram:-1001234567890", "matrix:!abc:localhost", "matrix:!Xyz123", "matrix:#news:example.org"] {
+        for s in [
+            "console",
+            "telegram:@postsovietleft",
+            "telegram:-1001234567890",
+            "matrix:!abc:localhost",
+            "matrix:!Xyz123",
+            "matrix:#news:example.org",
+        ] {
             assert_eq!(s.parse::<Target>().unwrap().to_string(), s);
         }
-        for s in ["telegram:postsovietleft", "telegram:@ab", "matrix:news", "matrix:#news", "slack:#x", "nothing"] {
+        for s in [
+            "telegram:postsovietleft",
+            "telegram:@ab",
+            "matrix:news",
+            "matrix:#news",
+            "slack:#x",
+            "nothing",
+        ] {
             assert!(s.parse::<Target>().is_err(), "{s} should be rejected");
         }
     }

@@ -144,7 +144,9 @@ impl ChannelConfig {
     }
 
     pub fn takes_feed(&self, feed_key: &str) -> bool {
-        self.feeds.as_ref().is_none_or(|list| list.iter().any(|f| f.get_ref() == feed_key))
+        self.feeds
+            .as_ref()
+            .is_none_or(|list| list.iter().any(|f| f.get_ref() == feed_key))
     }
 }
 
@@ -296,12 +298,22 @@ impl Config {
     }
 
     /// Parses `text` as if read from `path`; `env` looks up environment variables.
-    pub fn parse(text: &str, path: &Path, env: impl Fn(&str) -> Option<String>) -> Result<Config, ConfigError> {
+    pub fn parse(
+        text: &str,
+        path: &Path,
+        env: impl Fn(&str) -> Option<String>,
+    ) -> Result<Config, ConfigError> {
         let located = |span: Option<std::ops::Range<usize>>, message: String| {
             let (line, key) = span.map_or((None, None), |s| locate(text, s.start));
-            ConfigError { path: path.to_path_buf(), line, key, message }
+            ConfigError {
+                path: path.to_path_buf(),
+                line,
+                key,
+                message,
+            }
         };
-        let mut config: Config = toml::from_str(text).map_err(|e| located(e.span(), e.message().trim().to_string()))?;
+        let mut config: Config =
+            toml::from_str(text).map_err(|e| located(e.span(), e.message().trim().to_string()))?;
         config.path = path.to_path_buf();
         let base = path.parent().map(Path::to_path_buf).unwrap_or_default();
         if config.bot.data_dir.is_relative() {
@@ -310,7 +322,10 @@ impl Config {
 
         // Secrets: the environment wins over the file.
         if let Some(token) = env(ENV_TELEGRAM_TOKEN).filter(|t| !t.is_empty()) {
-            config.telegram.get_or_insert_with(TelegramConfig::empty).token = Some(Secret(token));
+            config
+                .telegram
+                .get_or_insert_with(TelegramConfig::empty)
+                .token = Some(Secret(token));
         }
         if let Some(matrix) = config.matrix.as_mut() {
             if let Some(pw) = env(ENV_MATRIX_PASSWORD).filter(|t| !t.is_empty()) {
@@ -321,7 +336,9 @@ impl Config {
             }
         }
 
-        config.validate().map_err(|(span, message)| located(span, message))?;
+        config
+            .validate()
+            .map_err(|(span, message)| located(span, message))?;
         Ok(config)
     }
 
@@ -333,7 +350,10 @@ impl Config {
         for feed in &self.feeds {
             self.source(feed).map_err(|m| (Some(feed.url.span()), m))?;
             if !keys.insert(feed.key()) {
-                return Err((Some(feed.url.span()), format!("the feed `{}` is listed twice", feed.key())));
+                return Err((
+                    Some(feed.url.span()),
+                    format!("the feed `{}` is listed twice", feed.key()),
+                ));
             }
         }
         for channel in &self.channels {
@@ -349,13 +369,19 @@ impl Config {
                 Platform::Telegram if self.telegram_token().is_none() => {
                     return Err((
                         Some(channel.target.span()),
-                        format!("`{}` needs a Telegram bot token: set {ENV_TELEGRAM_TOKEN} or `[telegram] token`", channel.target()),
+                        format!(
+                            "`{}` needs a Telegram bot token: set {ENV_TELEGRAM_TOKEN} or `[telegram] token`",
+                            channel.target()
+                        ),
                     ));
                 }
                 Platform::Matrix if self.matrix.is_none() => {
                     return Err((
                         Some(channel.target.span()),
-                        format!("`{}` needs a `[matrix]` section with the bot's account", channel.target()),
+                        format!(
+                            "`{}` needs a `[matrix]` section with the bot's account",
+                            channel.target()
+                        ),
                     ));
                 }
                 _ => {}
@@ -370,12 +396,16 @@ impl Config {
             if !ok {
                 return Err((
                     Some(admin.span()),
-                    format!("`{}` is not an operator: use `telegram:<numeric user id>` or `matrix:@user:server`", admin.get_ref()),
+                    format!(
+                        "`{}` is not an operator: use `telegram:<numeric user id>` or `matrix:@user:server`",
+                        admin.get_ref()
+                    ),
                 ));
             }
         }
         if let Some(telegram) = &self.telegram {
-            url::Url::parse(&telegram.api_url).map_err(|e| (None, format!("`[telegram] api_url` is not a URL: {e}")))?;
+            url::Url::parse(&telegram.api_url)
+                .map_err(|e| (None, format!("`[telegram] api_url` is not a URL: {e}")))?;
             if telegram.global_rate == 0 {
                 return Err((None, "`[telegram] global_rate` must be at least 1".into()));
             }
@@ -385,19 +415,29 @@ impl Config {
                 .map_err(|e| (Some(matrix.homeserver.span()), format!("not a URL: {e}")))?;
             let user = matrix.user.get_ref();
             if !(user.starts_with('@') && user.contains(':')) {
-                return Err((Some(matrix.user.span()), format!("`{user}` is not a Matrix user id such as `@herald:example.org`")));
+                return Err((
+                    Some(matrix.user.span()),
+                    format!("`{user}` is not a Matrix user id such as `@herald:example.org`"),
+                ));
             }
             if matrix.password.is_none() && matrix.access_token.is_none() {
                 return Err((
                     Some(matrix.user.span()),
-                    format!("the Matrix account needs a password ({ENV_MATRIX_PASSWORD}) or an access token ({ENV_MATRIX_ACCESS_TOKEN})"),
+                    format!(
+                        "the Matrix account needs a password ({ENV_MATRIX_PASSWORD}) or an access token ({ENV_MATRIX_ACCESS_TOKEN})"
+                    ),
                 ));
             }
         }
         if let Some(listen) = &self.ops.listen {
-            listen
-                .parse::<std::net::SocketAddr>()
-                .map_err(|_| (None, format!("`[ops] listen` must be host:port such as 127.0.0.1:9090, not `{listen}`")))?;
+            listen.parse::<std::net::SocketAddr>().map_err(|_| {
+                (
+                    None,
+                    format!(
+                        "`[ops] listen` must be host:port such as 127.0.0.1:9090, not `{listen}`"
+                    ),
+                )
+            })?;
         }
         Ok(())
     }
@@ -406,18 +446,25 @@ impl Config {
     pub fn source(&self, feed: &FeedConfig) -> Result<FeedSource, String> {
         let raw = feed.key().trim();
         if raw.starts_with("http://") || raw.starts_with("https://") {
-            let url = url::Url::parse(raw).map_err(|e| format!("`{raw}` is not a valid URL: {e}"))?;
+            let url =
+                url::Url::parse(raw).map_err(|e| format!("`{raw}` is not a valid URL: {e}"))?;
             return Ok(FeedSource::Http(url));
         }
         let path = if let Some(rest) = raw.strip_prefix("file://") {
             PathBuf::from(rest)
         } else if raw.contains("://") {
-            return Err(format!("`{raw}`: feeds are read over http(s) or from a local file"));
+            return Err(format!(
+                "`{raw}`: feeds are read over http(s) or from a local file"
+            ));
         } else {
             PathBuf::from(raw)
         };
         let base = self.path.parent().unwrap_or(Path::new(""));
-        Ok(FeedSource::File(if path.is_relative() { base.join(path) } else { path }))
+        Ok(FeedSource::File(if path.is_relative() {
+            base.join(path)
+        } else {
+            path
+        }))
     }
 
     pub fn telegram_token(&self) -> Option<&Secret> {
@@ -488,7 +535,10 @@ mod tests {
         assert_eq!(c.bot.data_dir, PathBuf::from("/etc/herald/data"));
         assert_eq!(c.bot.poll_interval, Duration::from_secs(300));
         assert_eq!(c.feeds[0].lang.as_str(), "de");
-        assert_eq!(c.source(&c.feeds[0]).unwrap(), FeedSource::File(PathBuf::from("/etc/herald/feeds/de.xml")));
+        assert_eq!(
+            c.source(&c.feeds[0]).unwrap(),
+            FeedSource::File(PathBuf::from("/etc/herald/feeds/de.xml"))
+        );
         assert_eq!(c.channels[0].langs, LangSet::All);
     }
 
@@ -503,7 +553,11 @@ mod tests {
     #[test]
     fn bad_values_name_line_and_key() {
         let e = parse("[bot]\n\npoll_interval = \"five minutes\"\n").unwrap_err();
-        assert_eq!((e.line, e.key.as_deref()), (Some(3), Some("poll_interval")), "{e}");
+        assert_eq!(
+            (e.line, e.key.as_deref()),
+            (Some(3), Some("poll_interval")),
+            "{e}"
+        );
         let e = parse("[[channels]]\ntarget = \"telegram:nochannel\"\n").unwrap_err();
         assert_eq!((e.line, e.key.as_deref()), (Some(2), Some("target")), "{e}");
         assert!(e.message.contains("telegram:@channelname"), "{e}");
@@ -516,9 +570,15 @@ mod tests {
         let text = "[[channels]]\ntarget = \"telegram:@news_channel\"\n";
         let e = parse(text).unwrap_err();
         assert!(e.message.contains(ENV_TELEGRAM_TOKEN), "{e}");
-        let c = Config::parse(text, Path::new("h.toml"), |k| (k == ENV_TELEGRAM_TOKEN).then(|| "123:abc".into())).unwrap();
+        let c = Config::parse(text, Path::new("h.toml"), |k| {
+            (k == ENV_TELEGRAM_TOKEN).then(|| "123:abc".into())
+        })
+        .unwrap();
         assert_eq!(c.telegram_token().unwrap().expose(), "123:abc");
-        assert!(!format!("{c:?}").contains("123:abc"), "debug output must hide the token");
+        assert!(
+            !format!("{c:?}").contains("123:abc"),
+            "debug output must hide the token"
+        );
     }
 
     #[test]

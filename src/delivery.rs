@@ -60,7 +60,13 @@ pub struct DrainReport {
 impl Delivery {
     pub fn new(config: Arc<Config>, store: Store, sinks: Vec<Arc<dyn Sink>>) -> Arc<Delivery> {
         let sinks = sinks.into_iter().map(|s| (s.platform(), s)).collect();
-        Arc::new(Delivery { config, store, sinks, state: Mutex::new(State::default()), wake: Default::default() })
+        Arc::new(Delivery {
+            config,
+            store,
+            sinks,
+            state: Mutex::new(State::default()),
+            wake: Default::default(),
+        })
     }
 
     /// Asks the loop to look at the outbox now (after a poll queued something).
@@ -72,7 +78,9 @@ impl Delivery {
     pub async fn run(self: Arc<Self>, shutdown: CancellationToken) {
         loop {
             let report = self.clone().drain(&shutdown).await;
-            let sleep_until = report.next_due.unwrap_or_else(|| Instant::now() + Duration::from_secs(60));
+            let sleep_until = report
+                .next_due
+                .unwrap_or_else(|| Instant::now() + Duration::from_secs(60));
             tokio::select! {
                 _ = shutdown.cancelled() => break,
                 _ = self.wake.notified() => {}
@@ -83,7 +91,11 @@ impl Delivery {
 
     /// Delivers what is due until the outbox is empty or only waits longer than `patience`
     /// remain. Returns how many posts were sent and whether the outbox is empty.
-    pub async fn drain_patiently(self: Arc<Self>, patience: Duration, shutdown: &CancellationToken) -> (usize, bool) {
+    pub async fn drain_patiently(
+        self: Arc<Self>,
+        patience: Duration,
+        shutdown: &CancellationToken,
+    ) -> (usize, bool) {
         let mut sent = 0;
         loop {
             let report = self.clone().drain(shutdown).await;
@@ -103,7 +115,10 @@ impl Delivery {
             Ok(t) => t,
             Err(e) => {
                 tracing::error!(error = %e, "cannot read the outbox");
-                return DrainReport { sent: 0, next_due: Some(Instant::now() + Duration::from_secs(10)) };
+                return DrainReport {
+                    sent: 0,
+                    next_due: Some(Instant::now() + Duration::from_secs(10)),
+                };
             }
         };
         let mut tasks = tokio::task::JoinSet::new();
@@ -127,7 +142,11 @@ impl Delivery {
 
     /// Sends a chat's due deliveries in order; returns how many were sent and when the chat
     /// is due again if it still has some waiting.
-    async fn drain_chat(&self, mut target: Target, shutdown: &CancellationToken) -> (usize, Option<Instant>) {
+    async fn drain_chat(
+        &self,
+        mut target: Target,
+        shutdown: &CancellationToken,
+    ) -> (usize, Option<Instant>) {
         let mut sent = 0;
         loop {
             if shutdown.is_cancelled() {
@@ -152,18 +171,26 @@ impl Delivery {
 
     fn chat_wait(&self, target: &Target) -> Option<Instant> {
         let state = self.state.lock().expect("delivery state");
-        state.chats.get(target).and_then(|c| c.not_before).filter(|t| *t > Instant::now())
+        state
+            .chats
+            .get(target)
+            .and_then(|c| c.not_before)
+            .filter(|t| *t > Instant::now())
     }
 
     async fn deliver_next(&self, target: &Target) -> Result<Step, StoreError> {
-        let Some(pending) = self.store.next_for(target)? else { return Ok(Step::Empty) };
+        let Some(pending) = self.store.next_for(target)? else {
+            return Ok(Step::Empty);
+        };
         let article_id = pending.delivery.article.clone();
         if let Some(record) = self.store.was_sent(target, &article_id)? {
             self.store.mark_sent(&pending, &record.message).await?;
             return Ok(Step::Skipped);
         }
         let Some(article) = self.store.article(&article_id)? else {
-            self.store.give_up(&pending, "the article is no longer stored").await?;
+            self.store
+                .give_up(&pending, "the article is no longer stored")
+                .await?;
             return Ok(Step::Skipped);
         };
         let Some(sink) = self.sinks.get(&target.platform).cloned() else {
@@ -171,14 +198,28 @@ impl Delivery {
             tracing::warn!(platform = %target.platform, "deliveries wait for a platform that is not configured");
             return Ok(Step::Wait(Instant::now() + Duration::from_secs(300)));
         };
-        let chat_lang = self.store.chat(target)?.and_then(|s| s.langs.first().cloned()).or_else(|| {
-            self.config.channel(target).and_then(|c| c.langs.first().cloned())
-        });
-        let post = Post { article: &article, chat_lang: chat_lang.as_ref(), txn_id: txn_id(&article_id, 0, target) };
+        let chat_lang = self
+            .store
+            .chat(target)?
+            .and_then(|s| s.langs.first().cloned())
+            .or_else(|| {
+                self.config
+                    .channel(target)
+                    .and_then(|c| c.langs.first().cloned())
+            });
+        let post = Post {
+            article: &article,
+            chat_lang: chat_lang.as_ref(),
+            txn_id: txn_id(&article_id, 0, target),
+        };
         self.pace(sink.platform(), sink.global_rate()).await;
         let result = sink.send(&target.chat, &post).await;
         let public = self.is_operator_channel(target)?;
-        let label = if public { target.to_string() } else { format!("a {} chat", target.platform) };
+        let label = if public {
+            target.to_string()
+        } else {
+            format!("a {} chat", target.platform)
+        };
         match result {
             Ok(message) => {
                 self.store.mark_sent(&pending, &message).await?;
@@ -239,7 +280,9 @@ impl Delivery {
         let chat = state.chats.entry(target.clone()).or_default();
         let wait = if failed {
             chat.failures += 1;
-            Duration::from_secs(2).saturating_mul(2u32.saturating_pow(chat.failures.min(16) - 1)).min(MAX_RETRY)
+            Duration::from_secs(2)
+                .saturating_mul(2u32.saturating_pow(chat.failures.min(16) - 1))
+                .min(MAX_RETRY)
         } else {
             if wait.is_some() {
                 chat.failures = 0;

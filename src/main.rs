@@ -10,10 +10,19 @@ use herald::config::Config;
 use tokio_util::sync::CancellationToken;
 
 #[derive(Parser)]
-#[command(name = "herald", version, about = "Carries feed articles into Telegram and Matrix chats.")]
+#[command(
+    name = "herald",
+    version,
+    about = "Carries feed articles into Telegram and Matrix chats."
+)]
 struct Cli {
     /// The configuration file.
-    #[arg(long, global = true, env = "HERALD_CONFIG", default_value = "config/herald.toml")]
+    #[arg(
+        long,
+        global = true,
+        env = "HERALD_CONFIG",
+        default_value = "config/herald.toml"
+    )]
     config: PathBuf,
     #[command(subcommand)]
     command: Option<Command>,
@@ -84,7 +93,10 @@ fn run(command: Command, config: Config) -> anyhow::Result<ExitCode> {
                 None => LangSet::All,
             };
             for article in herald::app::latest(config, n, &langs)? {
-                let date = article.published.map(|d| d.format("%Y-%m-%d").to_string()).unwrap_or_default();
+                let date = article
+                    .published
+                    .map(|d| d.format("%Y-%m-%d").to_string())
+                    .unwrap_or_default();
                 println!("{date}  [{}]  {}", article.lang, article.title);
                 if let Some(link) = article.link {
                     println!("            {link}");
@@ -96,7 +108,11 @@ fn run(command: Command, config: Config) -> anyhow::Result<ExitCode> {
             let shutdown = CancellationToken::new();
             tokio::spawn(stop_on_signal(shutdown.clone()));
             let all_ok = herald::app::poll_once(config, shutdown).await?;
-            Ok(if all_ok { ExitCode::SUCCESS } else { ExitCode::FAILURE })
+            Ok(if all_ok {
+                ExitCode::SUCCESS
+            } else {
+                ExitCode::FAILURE
+            })
         }),
         Command::Run | Command::Poll { once: false } => runtime.block_on(async {
             let shutdown = CancellationToken::new();
@@ -122,7 +138,13 @@ fn init_logging() {
     use tracing_subscriber::EnvFilter;
     let filter = EnvFilter::try_from_env("HERALD_LOG")
         .or_else(|_| EnvFilter::try_from_default_env())
-        .unwrap_or_else(|_| EnvFilter::new("info,matrix_sdk=warn,matrix_sdk_crypto=warn,matrix_sdk_base=warn,sled=warn"));
-    tracing_subscriber::fmt().with_writer(std::io::stderr).with_env_filter(filter).init();
+        .unwrap_or_else(|_| {
+            EnvFilter::new(
+                "info,matrix_sdk=warn,matrix_sdk_crypto=warn,matrix_sdk_base=warn,sled=warn",
+            )
+        });
+    tracing_subscriber::fmt()
+        .with_writer(std::io::stderr)
+        .with_env_filter(filter)
+        .init();
 }
-

@@ -22,7 +22,10 @@ use crate::store::{FeedState, Store, StoreError};
 #[derive(Debug)]
 pub enum FeedOutcome {
     NotModified,
-    Updated { new: usize, queued: usize },
+    Updated {
+        new: usize,
+        queued: usize,
+    },
     /// Skipped: still backing off after failures.
     Waiting,
 }
@@ -48,7 +51,10 @@ pub struct Poller {
 
 impl Poller {
     pub fn new(config: &Config) -> anyhow::Result<Poller> {
-        Ok(Poller { fetcher: Fetcher::new(&config.fetch)?, backoff: Mutex::new(HashMap::new()) })
+        Ok(Poller {
+            fetcher: Fetcher::new(&config.fetch)?,
+            backoff: Mutex::new(HashMap::new()),
+        })
     }
 
     /// Polls every feed concurrently; with `force`, feeds backing off are tried too.
@@ -74,7 +80,14 @@ impl Poller {
         force: bool,
     ) -> Result<FeedOutcome, PollError> {
         let key = feed.key();
-        if !force && self.backoff.lock().expect("backoff lock").get(key).is_some_and(|b| b.next > Instant::now()) {
+        if !force
+            && self
+                .backoff
+                .lock()
+                .expect("backoff lock")
+                .get(key)
+                .is_some_and(|b| b.next > Instant::now())
+        {
             return Ok(FeedOutcome::Waiting);
         }
         let result = self.poll_feed_now(config, store, feed).await;
@@ -86,9 +99,16 @@ impl Poller {
                 }
             }
             Err(e) => {
-                let entry = backoff.entry(key.to_string()).or_insert(Backoff { failures: 0, next: Instant::now() });
+                let entry = backoff.entry(key.to_string()).or_insert(Backoff {
+                    failures: 0,
+                    next: Instant::now(),
+                });
                 entry.failures += 1;
-                let wait = retry_delay(entry.failures, config.bot.poll_interval, config.fetch.max_backoff);
+                let wait = retry_delay(
+                    entry.failures,
+                    config.bot.poll_interval,
+                    config.fetch.max_backoff,
+                );
                 entry.next = Instant::now() + wait;
                 tracing::warn!(feed = key, error = %e, failures = entry.failures, retry_in = ?wait, "feed failed");
             }
@@ -96,11 +116,19 @@ impl Poller {
         result
     }
 
-    async fn poll_feed_now(&self, config: &Config, store: &Store, feed: &FeedConfig) -> Result<FeedOutcome, PollError> {
+    async fn poll_feed_now(
+        &self,
+        config: &Config,
+        store: &Store,
+        feed: &FeedConfig,
+    ) -> Result<FeedOutcome, PollError> {
         let key = feed.key();
         let source = config.source(feed).map_err(FeedError::Io)?;
         let previous = store.feed_state(key)?;
-        let validators = previous.as_ref().map(|s| s.validators.clone()).unwrap_or_default();
+        let validators = previous
+            .as_ref()
+            .map(|s| s.validators.clone())
+            .unwrap_or_default();
         let (bytes, validators) = match self.fetcher.fetch(&source, &validators).await? {
             Fetched::NotModified => {
                 tracing::debug!(feed = key, "not modified");
@@ -113,17 +141,35 @@ impl Poller {
             FeedSource::Http(url) => Some(url.as_str()),
             FeedSource::File(_) => None,
         };
-        let info = FeedInfo { key, lang: &feed.lang, detect_lang: feed.detect_lang, base };
+        let info = FeedInfo {
+            key,
+            lang: &feed.lang,
+            detect_lang: feed.detect_lang,
+            base,
+        };
         let articles = parse(&bytes, &info, now)?;
 
-        let mut fresh: Vec<Article> = Vec::new();
+        let mut unique: Vec<Article> = Vec::new();
         for article in articles {
-            if !store.has_article(&article.id)? && !fresh.iter().any(|a| a.id == article.id) {
-                fresh.push(article);
+            if !unique.iter().any(|a| a.id == article.id) {
+                unique.push(article);
             }
         }
         let first_time = previous.as_ref().is_none_or(|s| s.first_fetch.is_none());
-        let to_post = choose(&fresh, first_time, feed.backfill.unwrap_or(config.bot.backfill), config.bot.max_age, now);
+        let backfill = feed.backfill.unwrap_or(config.bot.backfill);
+        let mut fresh: Vec<Article> = Vec::new();
+        let mut candidates: Vec<&Article> = Vec::new();
+        for (rank, article) in newest_first(&unique).into_iter().enumerate() {
+            if store.has_article(&article.id)? {
+                continue;
+            }
+            fresh.push(article.clone());
+            // On a first fetch only the feed's newest `backfill` items are posted.
+            if !first_time || rank < backfill {
+                candidates.push(article);
+            }
+        }
+        let to_post = choose(candidates, first_time, config.bot.max_age, now);
         let deliveries = targets_for(config, store, feed, &to_post)?;
         let state = FeedState {
             validators,
@@ -132,37 +178,49 @@ impl Poller {
         };
         let new = store.commit_poll(key, &state, &fresh, &deliveries).await?;
         if new > 0 {
-            tracing::info!(feed = key, new, queued = deliveries.len(), first_time, "new articles");
+            tracing::info!(
+                feed = key,
+                new,
+                queued = deliveries.len(),
+                first_time,
+                "new articles"
+            );
         }
-        Ok(FeedOutcome::Updated { new, queued: deliveries.len() })
+        Ok(FeedOutcome::Updated {
+            new,
+            queued: deliveries.len(),
+        })
     }
 }
 
 /// The wait before retrying a feed after `failures` failures in a row: one minute doubling,
 /// capped at `max`, and never shorter than the poll interval.
 pub fn retry_delay(failures: u32, poll_interval: Duration, max: Duration) -> Duration {
-    let exp = Duration::from_secs(60).saturating_mul(2u32.saturating_pow(failures.saturating_sub(1).min(20)));
+    let exp = Duration::from_secs(60)
+        .saturating_mul(2u32.saturating_pow(failures.saturating_sub(1).min(20)));
     exp.min(max).max(poll_interval.min(max))
 }
 
-/// Which of the new articles to post: the newest `backfill` on a first fetch, else those
+fn newest_first(articles: &[Article]) -> Vec<&Article> {
+    let mut sorted: Vec<&Article> = articles.iter().collect();
+    sorted.sort_by_key(|a| std::cmp::Reverse(a.time()));
+    sorted
+}
+
+/// Which new articles to post: on a first fetch all `candidates` (the backfill), else those
 /// not older than `max_age`. Returned oldest first.
-fn choose<'a>(
-    fresh: &'a [Article],
+fn choose(
+    candidates: Vec<&Article>,
     first_time: bool,
-    backfill: usize,
     max_age: Duration,
     now: chrono::DateTime<Utc>,
-) -> Vec<&'a Article> {
+) -> Vec<&Article> {
     let mut chosen: Vec<&Article> = if first_time {
-        let mut by_time: Vec<&Article> = fresh.iter().collect();
-        by_time.sort_by_key(|a| std::cmp::Reverse(a.time()));
-        by_time.truncate(backfill);
-        by_time
+        candidates
     } else {
         let max_age = chrono::Duration::from_std(max_age).unwrap_or(chrono::Duration::MAX);
-        fresh
-            .iter()
+        candidates
+            .into_iter()
             .filter(|a| {
                 let recent = a.published.or(a.updated).is_none_or(|t| now - t <= max_age);
                 if !recent {
@@ -188,7 +246,9 @@ fn targets_for(
     for channel in config.channels.iter().filter(|c| c.takes_feed(feed.key())) {
         // A chat's own settings (changed with /lang) win over the config's.
         let target = store.resolve(channel.target())?;
-        let langs = store.chat(&target)?.map_or_else(|| channel.langs.clone(), |s| s.langs);
+        let langs = store
+            .chat(&target)?
+            .map_or_else(|| channel.langs.clone(), |s| s.langs);
         chats.push((target, langs));
     }
     for (target, settings) in store.subscribers()? {
@@ -218,6 +278,9 @@ mod tests {
         assert_eq!(retry_delay(1, poll, max), Duration::from_secs(60));
         assert_eq!(retry_delay(2, poll, max), Duration::from_secs(120));
         assert_eq!(retry_delay(30, poll, max), max);
-        assert_eq!(retry_delay(1, Duration::from_secs(600), max), Duration::from_secs(600));
+        assert_eq!(
+            retry_delay(1, Duration::from_secs(600), max),
+            Duration::from_secs(600)
+        );
     }
 }

@@ -21,7 +21,10 @@ fn link_lang(article: &Article, chat_lang: Option<&Lang>) -> Lang {
     if i18n::speaks(&article.lang) {
         return article.lang.clone();
     }
-    chat_lang.filter(|l| i18n::speaks(l)).cloned().unwrap_or_else(|| Lang::parse("en").expect("valid"))
+    chat_lang
+        .filter(|l| i18n::speaks(l))
+        .cloned()
+        .unwrap_or_else(|| Lang::parse("en").expect("valid"))
 }
 
 /// The parts of a post, shortened to fit `max` visible UTF-16 units.
@@ -37,7 +40,11 @@ fn parts(article: &Article, chat_lang: Option<&Lang>, max: usize) -> Parts {
     let link = article.link.clone().map(|url| (url, read_more));
     let fixed = utf16_len(&title) + link.as_ref().map_or(0, |(_, words)| utf16_len(words)) + 4;
     let excerpt = truncate_words(&article.excerpt, max.saturating_sub(fixed));
-    Parts { title, excerpt, link }
+    Parts {
+        title,
+        excerpt,
+        link,
+    }
 }
 
 /// An article as Telegram HTML: bold title, excerpt, a link in the chat's words.
@@ -49,7 +56,11 @@ pub fn telegram_post(article: &Article, chat_lang: Option<&Lang>) -> String {
         out.push_str(&escape_html(&p.excerpt));
     }
     if let Some((url, words)) = &p.link {
-        out.push_str(&format!("\n\n<a href=\"{}\">{}</a>", escape_html(url), escape_html(words)));
+        out.push_str(&format!(
+            "\n\n<a href=\"{}\">{}</a>",
+            escape_html(url),
+            escape_html(words)
+        ));
     }
     out
 }
@@ -65,7 +76,11 @@ pub fn matrix_post(article: &Article, chat_lang: Option<&Lang>) -> (String, Stri
     }
     if let Some((url, words)) = &p.link {
         body.push_str(&format!("\n\n{words}: {url}"));
-        html.push_str(&format!("<br><br><a href=\"{}\">{}</a>", escape_html(url), escape_html(words)));
+        html.push_str(&format!(
+            "<br><br><a href=\"{}\">{}</a>",
+            escape_html(url),
+            escape_html(words)
+        ));
     }
     (body, html)
 }
@@ -104,7 +119,9 @@ fn reply_html(reply: &Reply, newline: &str) -> String {
                 .map(|span| match span {
                     Span::Text(t) => escape_html(t),
                     Span::Bold(t) => format!("<b>{}</b>", escape_html(t)),
-                    Span::Link { text, url } => format!("<a href=\"{}\">{}</a>", escape_html(url), escape_html(text)),
+                    Span::Link { text, url } => {
+                        format!("<a href=\"{}\">{}</a>", escape_html(url), escape_html(text))
+                    }
                 })
                 .collect()
         })
@@ -155,16 +172,42 @@ mod tests {
 
     /// The text Telegram would show: tags removed, entities decoded.
     fn visible(html: &str) -> String {
-        crate::text::decode_entities(&html.replace("<b>", "").replace("</b>", "").replace("</a>", "").split("<a href=").map(|s| s.split_once('>').map_or(s.to_string(), |(_, rest)| rest.to_string())).collect::<Vec<_>>().join(""))
+        crate::text::decode_entities(
+            &html
+                .replace("<b>", "")
+                .replace("</b>", "")
+                .replace("</a>", "")
+                .split("<a href=")
+                .map(|s| {
+                    s.split_once('>')
+                        .map_or(s.to_string(), |(_, rest)| rest.to_string())
+                })
+                .collect::<Vec<_>>()
+                .join(""),
+        )
     }
 
     #[test]
     fn telegram_escapes_feed_text_and_keeps_only_its_own_tags() {
-        let a = article("<b>Bold</b> & <script>alert(1)</script>", "Fish & Chips <3", "en");
+        let a = article(
+            "<b>Bold</b> & <script>alert(1)</script>",
+            "Fish & Chips <3",
+            "en",
+        );
         let html = telegram_post(&a, None);
-        assert!(html.starts_with("<b>&lt;b&gt;Bold&lt;/b&gt; &amp; &lt;script&gt;alert(1)&lt;/script&gt;</b>"), "{html}");
+        assert!(
+            html.starts_with(
+                "<b>&lt;b&gt;Bold&lt;/b&gt; &amp; &lt;script&gt;alert(1)&lt;/script&gt;</b>"
+            ),
+            "{html}"
+        );
         assert!(html.contains("Fish &amp; Chips &lt;3"), "{html}");
-        assert!(html.contains("<a href=\"https://example.org/a?x=1&amp;y=&quot;2&quot;\">Read more</a>"), "{html}");
+        assert!(
+            html.contains(
+                "<a href=\"https://example.org/a?x=1&amp;y=&quot;2&quot;\">Read more</a>"
+            ),
+            "{html}"
+        );
     }
 
     #[test]
@@ -173,8 +216,16 @@ mod tests {
         let a = article(&"🇺🇦 Заголовок ".repeat(80), &long, "ru");
         let html = telegram_post(&a, None);
         let shown = visible(&html);
-        assert!(utf16_len(&shown) <= TELEGRAM_MAX, "{} units", utf16_len(&shown));
-        assert!(html.ends_with(">Читать дальше</a>"), "link kept: {}", &html[html.len() - 80..]);
+        assert!(
+            utf16_len(&shown) <= TELEGRAM_MAX,
+            "{} units",
+            utf16_len(&shown)
+        );
+        assert!(
+            html.ends_with(">Читать дальше</a>"),
+            "link kept: {}",
+            &html[html.len() - 80..]
+        );
         assert!(shown.contains('…'));
     }
 
@@ -191,17 +242,32 @@ mod tests {
     fn matrix_body_is_plain_and_html_is_escaped() {
         let a = article("@room <i>hi</i>", "x & y", "en");
         let (body, html) = matrix_post(&a, None);
-        assert!(body.starts_with("@room <i>hi</i>\n\nx & y\n\nRead more: https://example.org/a"), "{body}");
-        assert!(html.contains("<strong>@room &lt;i&gt;hi&lt;/i&gt;</strong>"), "{html}");
+        assert!(
+            body.starts_with("@room <i>hi</i>\n\nx & y\n\nRead more: https://example.org/a"),
+            "{body}"
+        );
+        assert!(
+            html.contains("<strong>@room &lt;i&gt;hi&lt;/i&gt;</strong>"),
+            "{html}"
+        );
     }
 
     #[test]
     fn replies_render_per_platform() {
         let reply = Reply::from_lines(vec![
             vec![Span::Bold("A & B".into())],
-            vec![Span::Text("• ".into()), Span::Link { text: "<t>".into(), url: "https://e.org/?a=1&b=2".into() }],
+            vec![
+                Span::Text("• ".into()),
+                Span::Link {
+                    text: "<t>".into(),
+                    url: "https://e.org/?a=1&b=2".into(),
+                },
+            ],
         ]);
-        assert_eq!(reply_telegram(&reply), "<b>A &amp; B</b>\n• <a href=\"https://e.org/?a=1&amp;b=2\">&lt;t&gt;</a>");
+        assert_eq!(
+            reply_telegram(&reply),
+            "<b>A &amp; B</b>\n• <a href=\"https://e.org/?a=1&amp;b=2\">&lt;t&gt;</a>"
+        );
         assert_eq!(reply_plain(&reply), "A & B\n• <t> (https://e.org/?a=1&b=2)");
     }
 }

@@ -13,8 +13,8 @@ use std::collections::HashSet;
 use std::path::{Path, PathBuf};
 
 use chrono::{DateTime, Utc};
-use serde::{Deserialize, Serialize};
 use serde::de::DeserializeOwned;
+use serde::{Deserialize, Serialize};
 use sled::transaction::{ConflictableTransactionError, TransactionError, Transactional};
 
 use crate::article::{Article, Lang, LangSet, Target};
@@ -27,7 +27,10 @@ pub enum StoreError {
     #[error("database error: {0}")]
     Db(String),
     #[error("cannot create the data folder {}: {source}", dir.display())]
-    DataDir { dir: PathBuf, source: std::io::Error },
+    DataDir {
+        dir: PathBuf,
+        source: std::io::Error,
+    },
 }
 
 impl From<sled::Error> for StoreError {
@@ -108,12 +111,22 @@ impl Store {
     /// Opens (creating) the database in `dir`, a folder readable by its owner only. Fails
     /// with `Locked` naming the holder when another process has it open.
     pub fn open(dir: &Path) -> Result<Store> {
-        create_private_dir(dir).map_err(|source| StoreError::DataDir { dir: dir.to_path_buf(), source })?;
+        create_private_dir(dir).map_err(|source| StoreError::DataDir {
+            dir: dir.to_path_buf(),
+            source,
+        })?;
         let db = match sled::Config::new().path(dir.join("herald.sled")).open() {
             Ok(db) => db,
-            Err(sled::Error::Io(e)) if e.kind() == std::io::ErrorKind::WouldBlock || e.to_string().contains("lock") => {
-                let pid = std::fs::read_to_string(dir.join(PID_FILE)).ok().and_then(|s| s.trim().parse().ok());
-                return Err(StoreError::Locked { dir: dir.to_path_buf(), pid });
+            Err(sled::Error::Io(e))
+                if e.kind() == std::io::ErrorKind::WouldBlock || e.to_string().contains("lock") =>
+            {
+                let pid = std::fs::read_to_string(dir.join(PID_FILE))
+                    .ok()
+                    .and_then(|s| s.trim().parse().ok());
+                return Err(StoreError::Locked {
+                    dir: dir.to_path_buf(),
+                    pid,
+                });
             }
             Err(e) => return Err(e.into()),
         };
@@ -166,14 +179,24 @@ impl Store {
         deliveries: &[(Target, String)],
     ) -> Result<usize> {
         let state_json = to_json(state)?;
-        let encoded: Vec<(Vec<u8>, &Article)> =
-            articles.iter().map(|a| to_json(a).map(|j| (j, a))).collect::<Result<_>>()?;
+        let encoded: Vec<(Vec<u8>, &Article)> = articles
+            .iter()
+            .map(|a| to_json(a).map(|j| (j, a)))
+            .collect::<Result<_>>()?;
         let now = Utc::now();
-        let trees = (&self.articles, &self.by_time, &self.feeds, &self.outbox, &self.sent);
+        let trees = (
+            &self.articles,
+            &self.by_time,
+            &self.feeds,
+            &self.outbox,
+            &self.sent,
+        );
         let new = trees.transaction(|(articles_t, by_time_t, feeds_t, outbox_t, sent_t)| {
             let mut fresh: HashSet<&str> = HashSet::new();
             for (json, article) in &encoded {
-                if articles_t.get(article.id.as_bytes())?.is_some() || fresh.contains(article.id.as_str()) {
+                if articles_t.get(article.id.as_bytes())?.is_some()
+                    || fresh.contains(article.id.as_str())
+                {
                     continue; // another feed brought it first
                 }
                 articles_t.insert(article.id.as_bytes(), json.as_slice())?;
@@ -181,11 +204,16 @@ impl Store {
                 fresh.insert(article.id.as_str());
             }
             for (target, id) in deliveries {
-                let Some((_, article)) = encoded.iter().find(|(_, a)| &a.id == id) else { continue };
+                let Some((_, article)) = encoded.iter().find(|(_, a)| &a.id == id) else {
+                    continue;
+                };
                 if !fresh.contains(id.as_str()) || sent_t.get(sent_key(target, id))?.is_some() {
                     continue;
                 }
-                let delivery = Delivery { article: id.clone(), enqueued: now };
+                let delivery = Delivery {
+                    article: id.clone(),
+                    enqueued: now,
+                };
                 let json = serde_json::to_vec(&delivery).expect("a delivery serializes");
                 outbox_t.insert(outbox_key(target, article.time(), id), json)?;
             }
@@ -224,7 +252,8 @@ impl Store {
 
     /// Saves a chat's settings durably.
     pub fn put_chat(&self, target: &Target, settings: &ChatSettings) -> Result<()> {
-        self.chats.insert(target.to_string().as_bytes(), to_json(settings)?)?;
+        self.chats
+            .insert(target.to_string().as_bytes(), to_json(settings)?)?;
         self.db.flush()?;
         Ok(())
     }
@@ -259,7 +288,8 @@ impl Store {
     /// A chat changed its id (a Telegram group became a supergroup, a Matrix room was
     /// upgraded): remember the move and carry over its settings, queue and sent records.
     pub async fn move_chat(&self, from: &Target, to: &Target) -> Result<()> {
-        self.moved.insert(from.to_string().as_bytes(), to.to_string().as_bytes())?;
+        self.moved
+            .insert(from.to_string().as_bytes(), to.to_string().as_bytes())?;
         if let Some(settings) = self.chats.remove(from.to_string().as_bytes())? {
             self.chats.insert(to.to_string().as_bytes(), settings)?;
         }
@@ -320,7 +350,11 @@ impl Store {
         match self.outbox.scan_prefix(chat_prefix(target)).next() {
             Some(entry) => {
                 let (key, value) = entry?;
-                Ok(Some(Pending { key: key.to_vec(), target: target.clone(), delivery: from_json(&value)? }))
+                Ok(Some(Pending {
+                    key: key.to_vec(),
+                    target: target.clone(),
+                    delivery: from_json(&value)?,
+                }))
             }
             None => Ok(None),
         }
@@ -332,7 +366,10 @@ impl Store {
 
     /// Moves a delivery from the outbox to `sent`, durably.
     pub async fn mark_sent(&self, pending: &Pending, message: &str) -> Result<()> {
-        let record = to_json(&SentRecord { message: message.to_string(), at: Utc::now() })?;
+        let record = to_json(&SentRecord {
+            message: message.to_string(),
+            at: Utc::now(),
+        })?;
         let key = sent_key(&pending.target, &pending.delivery.article);
         (&self.outbox, &self.sent).transaction(|(outbox, sent)| {
             outbox.remove(pending.key.as_slice())?;
@@ -366,7 +403,10 @@ impl Store {
 
 fn create_private_dir(dir: &Path) -> std::io::Result<()> {
     use std::os::unix::fs::{DirBuilderExt, PermissionsExt};
-    std::fs::DirBuilder::new().recursive(true).mode(0o700).create(dir)?;
+    std::fs::DirBuilder::new()
+        .recursive(true)
+        .mode(0o700)
+        .create(dir)?;
     std::fs::set_permissions(dir, std::fs::Permissions::from_mode(0o700))
 }
 

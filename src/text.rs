@@ -166,14 +166,20 @@ mod tests {
         );
         assert_eq!(html_to_text("<script>alert(1)</script>Hello"), "Hello");
         assert_eq!(html_to_text("a < b and <3"), "a < b and <3");
-        assert_eq!(html_to_text("<img src=x onerror=alert(1)><a href=\"javascript:alert(1)\">click</a>"), "click");
+        assert_eq!(
+            html_to_text("<img src=x onerror=alert(1)><a href=\"javascript:alert(1)\">click</a>"),
+            "click"
+        );
         assert_eq!(html_to_text("<a title=\"x > y\">t</a>"), "t");
         assert_eq!(html_to_text("text <b unterminated"), "text");
     }
 
     #[test]
     fn escaping_covers_text_and_attributes() {
-        assert_eq!(escape_html("<b>&\"x\"</b>"), "&lt;b&gt;&amp;&quot;x&quot;&lt;/b&gt;");
+        assert_eq!(
+            escape_html("<b>&\"x\"</b>"),
+            "&lt;b&gt;&amp;&quot;x&quot;&lt;/b&gt;"
+        );
     }
 
     #[test]
@@ -193,8 +199,14 @@ mod tests {
             normalize_link("HTTPS://Example.org/a/b/?utm_source=x&p=1#top"),
             "https://example.org/a/b?p=1"
         );
-        assert_eq!(normalize_link("https://example.org/a/"), "https://example.org/a");
-        assert_eq!(normalize_link("https://example.org/"), "https://example.org");
+        assert_eq!(
+            normalize_link("https://example.org/a/"),
+            "https://example.org/a"
+        );
+        assert_eq!(
+            normalize_link("https://example.org/"),
+            "https://example.org"
+        );
         assert_eq!(normalize_link("not a url"), "not a url");
     }
 }

@@ -24,17 +24,32 @@ pub fn about(ctx: &Context<'_>, req: &Request) -> Result<Reply, StoreError> {
         .collect::<std::collections::BTreeSet<_>>()
         .into_iter()
         .collect();
-    let text = say(&lang, Msg::About, req, &[("version", env!("CARGO_PKG_VERSION")), ("feeds", &feeds.join(", "))]);
+    let text = say(
+        &lang,
+        Msg::About,
+        req,
+        &[
+            ("version", env!("CARGO_PKG_VERSION")),
+            ("feeds", &feeds.join(", ")),
+        ],
+    );
     Ok(Reply::text(&text))
 }
 
 pub fn unknown(ctx: &Context<'_>, req: &Request, name: &str) -> Result<Reply, StoreError> {
     let lang = ctx.reply_lang(req, &ctx.settings(&req.chat)?);
-    let text = format!("{}\n\n{}", say(&lang, Msg::UnknownCommand, req, &[("cmd", name)]), say(&lang, Msg::Help, req, &[]));
+    let text = format!(
+        "{}\n\n{}",
+        say(&lang, Msg::UnknownCommand, req, &[("cmd", name)]),
+        say(&lang, Msg::Help, req, &[])
+    );
     Ok(Reply::text(&text))
 }
 
 /// A feed's host ("postsovietleft.org"), or the key itself for files.
 fn host_of(key: &str) -> String {
-    url::Url::parse(key).ok().and_then(|u| u.host_str().map(str::to_string)).unwrap_or_else(|| key.to_string())
+    url::Url::parse(key)
+        .ok()
+        .and_then(|u| u.host_str().map(str::to_string))
+        .unwrap_or_else(|| key.to_string())
 }

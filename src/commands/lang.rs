@@ -22,11 +22,19 @@ pub fn run(ctx: &Context<'_>, req: &Request, args: &[String]) -> Result<Reply, S
     let lang = ctx.reply_lang(req, &settings);
     let available = available(ctx)?;
     if args.is_empty() {
-        let text = say(&lang, Msg::LangCurrent, req, &[("langs", &ctx.langs_text(&settings.langs, &lang))]);
+        let text = say(
+            &lang,
+            Msg::LangCurrent,
+            req,
+            &[("langs", &ctx.langs_text(&settings.langs, &lang))],
+        );
         let mut reply = Reply::text(&text);
         reply.buttons = available
             .iter()
-            .map(|l| Button { label: format!("{} ({l})", i18n::language_name(l)), command: format!("{}lang {l}", req.prefix) })
+            .map(|l| Button {
+                label: format!("{} ({l})", i18n::language_name(l)),
+                command: format!("{}lang {l}", req.prefix),
+            })
             .collect();
         reply.buttons.push(Button {
             label: i18n::text(&lang, Msg::AllLanguages).to_string(),
@@ -38,10 +46,22 @@ pub fn run(ctx: &Context<'_>, req: &Request, args: &[String]) -> Result<Reply, S
         return Ok(Reply::text(&say(&lang, Msg::NotAllowed, req, &[])));
     }
     // Codes may be written "de en" or "de,en".
-    let codes: Vec<&str> = args.iter().flat_map(|a| a.split(',')).filter(|c| !c.is_empty()).collect();
+    let codes: Vec<&str> = args
+        .iter()
+        .flat_map(|a| a.split(','))
+        .filter(|c| !c.is_empty())
+        .collect();
     let wanted = match LangSet::parse(&codes) {
         Ok(set) => set,
-        Err(_) => return Ok(unknown(ctx, req, &lang, codes.first().copied().unwrap_or(""), &available)),
+        Err(_) => {
+            return Ok(unknown(
+                ctx,
+                req,
+                &lang,
+                codes.first().copied().unwrap_or(""),
+                &available,
+            ));
+        }
     };
     if let LangSet::Only(list) = &wanted
         && let Some(missing) = list.iter().find(|l| !available.contains(l))
@@ -51,10 +71,26 @@ pub fn run(ctx: &Context<'_>, req: &Request, args: &[String]) -> Result<Reply, S
     settings.langs = wanted;
     ctx.store.put_chat(&req.chat, &settings)?;
     let reply_lang = ctx.reply_lang(req, &settings);
-    Ok(Reply::text(&say(&reply_lang, Msg::LangSet, req, &[("langs", &ctx.langs_text(&settings.langs, &reply_lang))])))
+    Ok(Reply::text(&say(
+        &reply_lang,
+        Msg::LangSet,
+        req,
+        &[("langs", &ctx.langs_text(&settings.langs, &reply_lang))],
+    )))
 }
 
-fn unknown(_ctx: &Context<'_>, req: &Request, lang: &Lang, code: &str, available: &[Lang]) -> Reply {
+fn unknown(
+    _ctx: &Context<'_>,
+    req: &Request,
+    lang: &Lang,
+    code: &str,
+    available: &[Lang],
+) -> Reply {
     let list: Vec<&str> = available.iter().map(Lang::as_str).collect();
-    Reply::text(&say(lang, Msg::LangUnknown, req, &[("code", code), ("available", &list.join(", "))]))
+    Reply::text(&say(
+        lang,
+        Msg::LangUnknown,
+        req,
+        &[("code", code), ("available", &list.join(", "))],
+    ))
 }

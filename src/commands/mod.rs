@@ -111,12 +111,19 @@ pub struct Reply {
 
 impl Reply {
     pub fn from_lines(lines: Vec<Vec<Span>>) -> Reply {
-        Reply { lines, buttons: Vec::new() }
+        Reply {
+            lines,
+            buttons: Vec::new(),
+        }
     }
 
     /// A reply of plain text, one line per `\n`.
     pub fn text(text: &str) -> Reply {
-        Reply::from_lines(text.lines().map(|l| vec![Span::Text(l.to_string())]).collect())
+        Reply::from_lines(
+            text.lines()
+                .map(|l| vec![Span::Text(l.to_string())])
+                .collect(),
+        )
     }
 }
 
@@ -137,12 +144,21 @@ impl Context<'_> {
             Some(channel) => channel.langs.clone(),
             None => self.config.bot.default_langs.clone(),
         };
-        Ok(ChatSettings { langs, subscribed: false, ui_lang: None, since: chrono::Utc::now() })
+        Ok(ChatSettings {
+            langs,
+            subscribed: false,
+            ui_lang: None,
+            since: chrono::Utc::now(),
+        })
     }
 
     /// The language to answer in: the sender's when the bot speaks it, else the chat's.
     pub fn reply_lang(&self, req: &Request, settings: &ChatSettings) -> Lang {
-        let user = req.user_lang.as_deref().and_then(Lang::parse).filter(i18n::speaks);
+        let user = req
+            .user_lang
+            .as_deref()
+            .and_then(Lang::parse)
+            .filter(i18n::speaks);
         user.or_else(|| settings.ui_lang.clone().filter(i18n::speaks))
             .or_else(|| settings.langs.first().cloned().filter(i18n::speaks))
             .unwrap_or_else(|| Lang::parse("en").expect("valid"))
@@ -171,7 +187,11 @@ pub fn execute(ctx: &Context<'_>, req: &Request, command: &Command) -> Reply {
     };
     result.unwrap_or_else(|e| {
         tracing::error!(error = %e, "a command failed");
-        let lang = req.user_lang.as_deref().and_then(Lang::parse).unwrap_or_else(|| Lang::parse("en").expect("valid"));
+        let lang = req
+            .user_lang
+            .as_deref()
+            .and_then(Lang::parse)
+            .unwrap_or_else(|| Lang::parse("en").expect("valid"));
         Reply::text(i18n::text(&lang, Msg::InternalError))
     })
 }

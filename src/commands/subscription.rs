@@ -13,13 +13,23 @@ pub fn subscribe(ctx: &Context<'_>, req: &Request) -> Result<Reply, StoreError> 
     }
     let langs = ctx.langs_text(&settings.langs, &lang);
     if settings.subscribed {
-        return Ok(Reply::text(&say(&lang, Msg::AlreadySubscribed, req, &[("langs", &langs)])));
+        return Ok(Reply::text(&say(
+            &lang,
+            Msg::AlreadySubscribed,
+            req,
+            &[("langs", &langs)],
+        )));
     }
     settings.subscribed = true;
     settings.since = chrono::Utc::now();
     ctx.store.put_chat(&req.chat, &settings)?;
     tracing::info!(platform = %req.chat.platform, "a chat subscribed");
-    Ok(Reply::text(&say(&lang, Msg::Subscribed, req, &[("langs", &langs)])))
+    Ok(Reply::text(&say(
+        &lang,
+        Msg::Subscribed,
+        req,
+        &[("langs", &langs)],
+    )))
 }
 
 pub fn unsubscribe(ctx: &Context<'_>, req: &Request) -> Result<Reply, StoreError> {
@@ -31,5 +41,14 @@ pub fn unsubscribe(ctx: &Context<'_>, req: &Request) -> Result<Reply, StoreError
     let was = ctx.store.chat(&req.chat)?.is_some_and(|s| s.subscribed);
     ctx.store.forget_chat(&req.chat)?;
     tracing::info!(platform = %req.chat.platform, "a chat unsubscribed; its data was erased");
-    Ok(Reply::text(&say(&lang, if was { Msg::Unsubscribed } else { Msg::NotSubscribed }, req, &[])))
+    Ok(Reply::text(&say(
+        &lang,
+        if was {
+            Msg::Unsubscribed
+        } else {
+            Msg::NotSubscribed
+        },
+        req,
+        &[],
+    )))
 }

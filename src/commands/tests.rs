@@ -8,13 +8,29 @@ use chrono::{TimeZone, Utc};
 fn parses_commands_with_prefixes_arguments_and_bot_names() {
     assert_eq!(parse("/start", None), Some(Command::Start));
     assert_eq!(parse("!help", None), Some(Command::Help));
-    assert_eq!(parse("  /latest 3", None), Some(Command::Latest(Some("3".into()))));
-    assert_eq!(parse("/latest@HeraldBot", Some("heraldbot")), Some(Command::Latest(None)));
-    assert_eq!(parse("/latest@OtherBot", Some("HeraldBot")), None, "addressed to another bot");
-    assert_eq!(parse("/lang de en", None), Some(Command::Lang(vec!["de".into(), "en".into()])));
+    assert_eq!(
+        parse("  /latest 3", None),
+        Some(Command::Latest(Some("3".into())))
+    );
+    assert_eq!(
+        parse("/latest@HeraldBot", Some("heraldbot")),
+        Some(Command::Latest(None))
+    );
+    assert_eq!(
+        parse("/latest@OtherBot", Some("HeraldBot")),
+        None,
+        "addressed to another bot"
+    );
+    assert_eq!(
+        parse("/lang de en", None),
+        Some(Command::Lang(vec!["de".into(), "en".into()]))
+    );
     assert_eq!(parse("/LANG", None), Some(Command::Lang(vec![])));
     assert_eq!(parse("!subscribe", None), Some(Command::Subscribe));
-    assert_eq!(parse("/frobnicate now", None), Some(Command::Unknown("/frobnicate".into())));
+    assert_eq!(
+        parse("/frobnicate now", None),
+        Some(Command::Unknown("/frobnicate".into()))
+    );
     assert_eq!(parse("hello there", None), None);
     assert_eq!(parse("/", None), None);
     assert_eq!(parse("/ latest", None), None);
@@ -32,7 +48,11 @@ fn fixture() -> Fixture {
     let text = "[bot]\nadmins = [\"telegram:1\"]\n[[feeds]]\nurl = \"en.xml\"\nlang = \"en\"\n[[feeds]]\nurl = \"de.xml\"\nlang = \"de\"\n";
     let config = Config::parse(text, &dir.path().join("herald.toml"), |_| None).unwrap();
     let store = Store::open(&dir.path().join("data")).unwrap();
-    Fixture { _dir: dir, config, store }
+    Fixture {
+        _dir: dir,
+        config,
+        store,
+    }
 }
 
 fn article(n: u32, lang: &str, title: &str) -> Article {
@@ -56,8 +76,14 @@ fn article(n: u32, lang: &str, title: &str) -> Article {
 }
 
 fn store_articles(f: &Fixture, articles: &[Article]) {
-    let rt = tokio::runtime::Builder::new_current_thread().build().unwrap();
-    rt.block_on(f.store.commit_poll("en.xml", &Default::default(), articles, &[])).unwrap();
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .build()
+        .unwrap();
+    rt.block_on(
+        f.store
+            .commit_poll("en.xml", &Default::default(), articles, &[]),
+    )
+    .unwrap();
 }
 
 fn private(chat: &str, user_lang: Option<&str>) -> Request {
@@ -71,7 +97,10 @@ fn private(chat: &str, user_lang: Option<&str>) -> Request {
 }
 
 fn run(f: &Fixture, req: &Request, text: &str) -> String {
-    let ctx = Context { config: &f.config, store: &f.store };
+    let ctx = Context {
+        config: &f.config,
+        store: &f.store,
+    };
     crate::render::reply_plain(&execute(&ctx, req, &parse(text, None).unwrap()))
 }
 
@@ -80,7 +109,11 @@ fn latest_lists_newest_first_in_the_chats_languages_and_caps_n() {
     let f = fixture();
     let mut all = Vec::new();
     for n in 1..=12 {
-        all.push(article(n, if n % 3 == 0 { "de" } else { "en" }, &format!("Article {n}")));
+        all.push(article(
+            n,
+            if n % 3 == 0 { "de" } else { "en" },
+            &format!("Article {n}"),
+        ));
     }
     store_articles(&f, &all);
     let req = private("telegram:42", Some("en"));
@@ -88,13 +121,30 @@ fn latest_lists_newest_first_in_the_chats_languages_and_caps_n() {
     let lines: Vec<&str> = out.lines().collect();
     assert_eq!(lines[0], "Latest articles (all languages):");
     assert_eq!(lines.len(), 6, "{out}");
-    assert!(lines[1].starts_with("• Article 12 (https://example.org/12) — 2025-01-12"), "{out}");
-    assert_eq!(run(&f, &req, "/latest 50").lines().count(), 11, "at most 10");
+    assert!(
+        lines[1].starts_with("• Article 12 (https://example.org/12) — 2025-01-12"),
+        "{out}"
+    );
+    assert_eq!(
+        run(&f, &req, "/latest 50").lines().count(),
+        11,
+        "at most 10"
+    );
     assert_eq!(run(&f, &req, "/latest 0").lines().count(), 2, "at least 1");
 
-    assert_eq!(run(&f, &req, "/lang de"), "Done: this chat now receives articles in de.");
+    assert_eq!(
+        run(&f, &req, "/lang de"),
+        "Done: this chat now receives articles in de."
+    );
     let out = run(&f, &req, "/latest");
-    assert!(out.lines().skip(1).all(|l| ["Article 12", "Article 9", "Article 6", "Article 3"].iter().any(|t| l.contains(t))), "{out}");
+    assert!(
+        out.lines()
+            .skip(1)
+            .all(|l| ["Article 12", "Article 9", "Article 6", "Article 3"]
+                .iter()
+                .any(|t| l.contains(t))),
+        "{out}"
+    );
     assert_eq!(out.lines().count(), 5, "{out}");
 }
 
@@ -102,15 +152,30 @@ fn latest_lists_newest_first_in_the_chats_languages_and_caps_n() {
 fn lang_shows_offers_and_validates() {
     let f = fixture();
     let req = private("telegram:42", Some("de"));
-    let ctx = Context { config: &f.config, store: &f.store };
+    let ctx = Context {
+        config: &f.config,
+        store: &f.store,
+    };
     let reply = execute(&ctx, &req, &Command::Lang(vec![]));
-    assert!(crate::render::reply_plain(&reply).starts_with("Dieser Chat erhält Artikel auf: allen Sprachen."));
+    assert!(
+        crate::render::reply_plain(&reply)
+            .starts_with("Dieser Chat erhält Artikel auf: allen Sprachen.")
+    );
     let commands: Vec<&str> = reply.buttons.iter().map(|b| b.command.as_str()).collect();
     assert_eq!(commands, vec!["/lang en", "/lang de", "/lang all"]);
     assert_eq!(reply.buttons[1].label, "Deutsch (de)");
-    assert_eq!(run(&f, &req, "/lang xx"), "Es gibt keine Artikel auf „xx“. Verfügbar: en, de.");
-    assert_eq!(run(&f, &req, "/lang de,en"), "Erledigt: Dieser Chat erhält jetzt Artikel auf de, en.");
-    assert_eq!(run(&f, &req, "/lang all"), "Erledigt: Dieser Chat erhält jetzt Artikel auf allen Sprachen.");
+    assert_eq!(
+        run(&f, &req, "/lang xx"),
+        "Es gibt keine Artikel auf „xx“. Verfügbar: en, de."
+    );
+    assert_eq!(
+        run(&f, &req, "/lang de,en"),
+        "Erledigt: Dieser Chat erhält jetzt Artikel auf de, en."
+    );
+    assert_eq!(
+        run(&f, &req, "/lang all"),
+        "Erledigt: Dieser Chat erhält jetzt Artikel auf allen Sprachen."
+    );
 }
 
 #[test]
@@ -123,7 +188,10 @@ fn settings_need_permission_in_groups_but_latest_does_not() {
     assert_eq!(run(&f, &req, "/lang de"), refused);
     assert_eq!(run(&f, &req, "/subscribe"), refused);
     assert_eq!(run(&f, &req, "/unsubscribe"), refused);
-    assert!(f.store.chat(&req.chat).unwrap().is_none(), "nothing stored for a refused command");
+    assert!(
+        f.store.chat(&req.chat).unwrap().is_none(),
+        "nothing stored for a refused command"
+    );
     assert!(run(&f, &req, "/latest").starts_with("Статей пока нет"));
 }
 
@@ -146,8 +214,14 @@ fn replies_follow_the_user_language_and_fall_back_to_english() {
     assert!(run(&f, &private("telegram:1", Some("fr")), "/help").starts_with("Commandes :"));
     assert!(run(&f, &private("telegram:1", Some("es")), "/help").starts_with("Commands:"));
     let out = run(&f, &private("telegram:1", None), "/nope");
-    assert!(out.starts_with("I don't know the command /nope.\n\nCommands:"), "{out}");
-    let matrix = Request { prefix: '!', ..private("matrix:!r:localhost", Some("en")) };
+    assert!(
+        out.starts_with("I don't know the command /nope.\n\nCommands:"),
+        "{out}"
+    );
+    let matrix = Request {
+        prefix: '!',
+        ..private("matrix:!r:localhost", Some("en"))
+    };
     assert!(run(&f, &matrix, "!help").contains("!latest [n]"));
     assert!(run(&f, &private("telegram:1", None), "/about").contains("en.xml"));
 }

@@ -23,7 +23,10 @@ pub struct Validators {
 pub enum Fetched {
     /// Nothing changed since the validators were issued: no parse needed.
     NotModified,
-    Body { bytes: Vec<u8>, validators: Validators },
+    Body {
+        bytes: Vec<u8>,
+        validators: Validators,
+    },
 }
 
 pub struct Fetcher {
@@ -44,17 +47,29 @@ impl Fetcher {
             .connect_timeout(config.timeout.min(Duration::from_secs(10)))
             .redirect(reqwest::redirect::Policy::limited(config.max_redirects))
             .build()?;
-        Ok(Fetcher { client, max_body: config.max_body, timeout: config.timeout })
+        Ok(Fetcher {
+            client,
+            max_body: config.max_body,
+            timeout: config.timeout,
+        })
     }
 
-    pub async fn fetch(&self, source: &FeedSource, previous: &Validators) -> Result<Fetched, FeedError> {
+    pub async fn fetch(
+        &self,
+        source: &FeedSource,
+        previous: &Validators,
+    ) -> Result<Fetched, FeedError> {
         match source {
             FeedSource::Http(url) => self.fetch_http(url, previous).await,
             FeedSource::File(path) => self.fetch_file(path, previous).await,
         }
     }
 
-    async fn fetch_http(&self, url: &url::Url, previous: &Validators) -> Result<Fetched, FeedError> {
+    async fn fetch_http(
+        &self,
+        url: &url::Url,
+        previous: &Validators,
+    ) -> Result<Fetched, FeedError> {
         let mut request = self.client.get(url.as_str());
         if let Some(etag) = &previous.etag {
             request = request.header(IF_NONE_MATCH, etag);
@@ -70,41 +85,79 @@ impl Fetcher {
         if !status.is_success() {
             return Err(FeedError::Status(status.as_u16()));
         }
-        if response.content_length().is_some_and(|len| len > self.max_body) {
-            return Err(FeedError::TooLarge { limit: self.max_body });
+        if response
+            .content_length()
+            .is_some_and(|len| len > self.max_body)
+        {
+            return Err(FeedError::TooLarge {
+                limit: self.max_body,
+            });
         }
         let header = |name| {
-            response.headers().get(name).and_then(|v: &reqwest::header::HeaderValue| v.to_str().ok()).map(str::to_string)
+            response
+                .headers()
+                .get(name)
+                .and_then(|v: &reqwest::header::HeaderValue| v.to_str().ok())
+                .map(str::to_string)
         };
-        let validators = Validators { etag: header(ETAG), last_modified: header(LAST_MODIFIED) };
+        let validators = Validators {
+            etag: header(ETAG),
+            last_modified: header(LAST_MODIFIED),
+        };
         let mut bytes = Vec::new();
         while let Some(chunk) = response.chunk().await.map_err(|e| self.network(e))? {
             if (bytes.len() + chunk.len()) as u64 > self.max_body {
-                return Err(FeedError::TooLarge { limit: self.max_body });
+                return Err(FeedError::TooLarge {
+                    limit: self.max_body,
+                });
             }
             bytes.extend_from_slice(&chunk);
         }
         Ok(Fetched::Body { bytes, validators })
     }
 
-    async fn fetch_file(&self, path: &std::path::Path, previous: &Validators) -> Result<Fetched, FeedError> {
+    async fn fetch_file(
+        &self,
+        path: &std::path::Path,
+        previous: &Validators,
+    ) -> Result<Fetched, FeedError> {
         let io = |e: std::io::Error| FeedError::Io(format!("{}: {e}", path.display()));
         let meta = tokio::fs::metadata(path).await.map_err(io)?;
-        let modified = meta.modified().ok().and_then(|t| t.duration_since(std::time::UNIX_EPOCH).ok());
-        let stamp = format!("file:{}:{}", modified.map_or(0, |d| d.as_nanos()), meta.len());
+        let modified = meta
+            .modified()
+            .ok()
+            .and_then(|t| t.duration_since(std::time::UNIX_EPOCH).ok());
+        let stamp = format!(
+            "file:{}:{}",
+            modified.map_or(0, |d| d.as_nanos()),
+            meta.len()
+        );
         if previous.etag.as_deref() == Some(stamp.as_str()) {
             return Ok(Fetched::NotModified);
         }
         if meta.len() > self.max_body {
-            return Err(FeedError::TooLarge { limit: self.max_body });
+            return Err(FeedError::TooLarge {
+                limit: self.max_body,
+            });
         }
         let mut bytes = Vec::with_capacity(meta.len() as usize);
         let file = tokio::fs::File::open(path).await.map_err(io)?;
-        file.take(self.max_body + 1).read_to_end(&mut bytes).await.map_err(io)?;
+        file.take(self.max_body + 1)
+            .read_to_end(&mut bytes)
+            .await
+            .map_err(io)?;
         if bytes.len() as u64 > self.max_body {
-            return Err(FeedError::TooLarge { limit: self.max_body });
+            return Err(FeedError::TooLarge {
+                limit: self.max_body,
+            });
         }
-        Ok(Fetched::Body { bytes, validators: Validators { etag: Some(stamp), last_modified: None } })
+        Ok(Fetched::Body {
+            bytes,
+            validators: Validators {
+                etag: Some(stamp),
+                last_modified: None,
+            },
+        })
     }
 
     fn network(&self, e: reqwest::Error) -> FeedError {

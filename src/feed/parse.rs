@@ -12,7 +12,9 @@ use sha2::{Digest, Sha256};
 use super::FeedError;
 use crate::article::{Article, Lang};
 use crate::lang;
-use crate::text::{collapse_whitespace, decode_entities, html_to_text, normalize_link, truncate_words};
+use crate::text::{
+    collapse_whitespace, decode_entities, html_to_text, normalize_link, truncate_words,
+};
 
 /// Longest excerpt kept, in UTF-16 units; renderers shorten further where they must.
 pub const EXCERPT_MAX: usize = 1000;
@@ -27,15 +29,29 @@ pub struct FeedInfo<'a> {
 }
 
 /// Parses `bytes` into articles in the feed's order. `now` is recorded as first-seen time.
-pub fn parse(bytes: &[u8], info: &FeedInfo<'_>, now: DateTime<Utc>) -> Result<Vec<Article>, FeedError> {
+pub fn parse(
+    bytes: &[u8],
+    info: &FeedInfo<'_>,
+    now: DateTime<Utc>,
+) -> Result<Vec<Article>, FeedError> {
     let text = decode(bytes);
     let parser = feed_rs::parser::Builder::new()
         .base_uri(info.base)
         .id_generator(|_, _, _| String::new())
         .build();
-    let feed = parser.parse(text.as_bytes()).map_err(|e| FeedError::Parse(e.to_string()))?;
-    let feed_link = feed.links.first().map(|l| l.href.clone()).or(info.base.map(str::to_string));
-    Ok(feed.entries.into_iter().filter_map(|e| article(e, info, feed_link.as_deref(), now)).collect())
+    let feed = parser
+        .parse(text.as_bytes())
+        .map_err(|e| FeedError::Parse(e.to_string()))?;
+    let feed_link = feed
+        .links
+        .first()
+        .map(|l| l.href.clone())
+        .or(info.base.map(str::to_string));
+    Ok(feed
+        .entries
+        .into_iter()
+        .filter_map(|e| article(e, info, feed_link.as_deref(), now))
+        .collect())
 }
 
 /// Feeds that declare UTF-8 but are not are common; read them as Windows-1252/Latin-1 text
@@ -50,16 +66,33 @@ fn decode(bytes: &[u8]) -> std::borrow::Cow<'_, str> {
     }
 }
 
-fn article(entry: feed_rs::model::Entry, info: &FeedInfo<'_>, feed_link: Option<&str>, now: DateTime<Utc>) -> Option<Article> {
+fn article(
+    entry: feed_rs::model::Entry,
+    info: &FeedInfo<'_>,
+    feed_link: Option<&str>,
+    now: DateTime<Utc>,
+) -> Option<Article> {
     let title = entry.title.as_ref().map(text_of).unwrap_or_default();
     let link = entry
         .links
         .iter()
         .find(|l| l.rel.as_deref().is_none_or(|r| r == "alternate"))
         .and_then(|l| absolute(&l.href, feed_link));
-    let summary = entry.summary.as_ref().map(|s| html_to_text(&s.content)).unwrap_or_default();
-    let content_html = entry.content.as_ref().and_then(|c| c.body.clone()).unwrap_or_default();
-    let excerpt = if summary.is_empty() { html_to_text(&content_html) } else { summary };
+    let summary = entry
+        .summary
+        .as_ref()
+        .map(|s| html_to_text(&s.content))
+        .unwrap_or_default();
+    let content_html = entry
+        .content
+        .as_ref()
+        .and_then(|c| c.body.clone())
+        .unwrap_or_default();
+    let excerpt = if summary.is_empty() {
+        html_to_text(&content_html)
+    } else {
+        summary
+    };
     let excerpt = truncate_words(&tidy_excerpt(&excerpt), EXCERPT_MAX);
     if title.is_empty() && excerpt.is_empty() && link.is_none() {
         return None; // nothing a reader could see
@@ -72,7 +105,12 @@ fn article(entry: feed_rs::model::Entry, info: &FeedInfo<'_>, feed_link: Option<
     } else {
         hashed_key(&title, date)
     };
-    let lang = lang::of_item(entry.language.as_deref(), &format!("{title}. {excerpt}"), info.lang, info.detect_lang);
+    let lang = lang::of_item(
+        entry.language.as_deref(),
+        &format!("{title}. {excerpt}"),
+        info.lang,
+        info.detect_lang,
+    );
     let image = image(&entry, &content_html, feed_link);
     Some(Article {
         id: Article::make_id(&lang, &post),
@@ -83,7 +121,13 @@ fn article(entry: feed_rs::model::Entry, info: &FeedInfo<'_>, feed_link: Option<
         excerpt,
         published: entry.published,
         updated: entry.updated,
-        authors: entry.authors.iter().filter_map(|p| p.name.as_deref()).map(collapse_whitespace).filter(|n| !n.is_empty()).collect(),
+        authors: entry
+            .authors
+            .iter()
+            .filter_map(|p| p.name.as_deref())
+            .map(collapse_whitespace)
+            .filter(|n| !n.is_empty())
+            .collect(),
         categories: entry
             .categories
             .iter()
@@ -131,7 +175,9 @@ fn absolute(href: &str, base: Option<&str>) -> Option<String> {
     let href = href.trim();
     let url = match url::Url::parse(href) {
         Ok(url) => url,
-        Err(url::ParseError::RelativeUrlWithoutBase) => url::Url::parse(base?).ok()?.join(href).ok()?,
+        Err(url::ParseError::RelativeUrlWithoutBase) => {
+            url::Url::parse(base?).ok()?.join(href).ok()?
+        }
         Err(_) => return None,
     };
     matches!(url.scheme(), "http" | "https").then(|| url.to_string())
@@ -139,14 +185,23 @@ fn absolute(href: &str, base: Option<&str>) -> Option<String> {
 
 fn image(entry: &feed_rs::model::Entry, content_html: &str, base: Option<&str>) -> Option<String> {
     let from_media = entry.media.iter().find_map(|m| {
-        m.thumbnails.first().map(|t| t.image.uri.clone()).or_else(|| {
-            m.content
-                .iter()
-                .find(|c| c.content_type.as_ref().is_some_and(|t| t.to_string().starts_with("image/")))
-                .and_then(|c| c.url.as_ref().map(|u| u.to_string()))
-        })
+        m.thumbnails
+            .first()
+            .map(|t| t.image.uri.clone())
+            .or_else(|| {
+                m.content
+                    .iter()
+                    .find(|c| {
+                        c.content_type
+                            .as_ref()
+                            .is_some_and(|t| t.to_string().starts_with("image/"))
+                    })
+                    .and_then(|c| c.url.as_ref().map(|u| u.to_string()))
+            })
     });
-    from_media.or_else(|| first_img_src(content_html)).and_then(|src| absolute(&src, base))
+    from_media
+        .or_else(|| first_img_src(content_html))
+        .and_then(|src| absolute(&src, base))
 }
 
 fn first_img_src(html: &str) -> Option<String> {
@@ -168,12 +223,18 @@ mod tests {
     use super::*;
 
     fn fixture(name: &str) -> Vec<u8> {
-        std::fs::read(format!("{}/tests/data/{name}", env!("CARGO_MANIFEST_DIR"))).expect("fixture exists")
+        std::fs::read(format!("{}/tests/data/{name}", env!("CARGO_MANIFEST_DIR")))
+            .expect("fixture exists")
     }
 
     fn parse_fixture(name: &str, lang: &str) -> Vec<Article> {
         let lang = Lang::parse(lang).unwrap();
-        let info = FeedInfo { key: name, lang: &lang, detect_lang: true, base: None };
+        let info = FeedInfo {
+            key: name,
+            lang: &lang,
+            detect_lang: true,
+            base: None,
+        };
         parse(&fixture(name), &info, Utc::now()).expect("fixture parses")
     }
 
@@ -185,17 +246,44 @@ mod tests {
         assert_eq!(langs.iter().filter(|l| **l == "de").count(), 2, "{langs:?}");
         assert_eq!(langs.iter().filter(|l| **l == "en").count(), 8, "{langs:?}");
         let first = &articles[0];
-        assert!(first.title.starts_with("Treffen von PSL-Aktivisten"), "{}", first.title);
-        assert!(first.post.starts_with("https://postsovietleft.org/?p="), "{}", first.post);
+        assert!(
+            first.title.starts_with("Treffen von PSL-Aktivisten"),
+            "{}",
+            first.title
+        );
+        assert!(
+            first.post.starts_with("https://postsovietleft.org/?p="),
+            "{}",
+            first.post
+        );
         assert_eq!(first.id, format!("de:{}", first.post));
-        assert!(first.excerpt.ends_with('…') && !first.excerpt.contains("[…]"), "{}", first.excerpt);
-        assert!(!first.excerpt.contains('<') && !first.excerpt.contains("&#"), "{}", first.excerpt);
+        assert!(
+            first.excerpt.ends_with('…') && !first.excerpt.contains("[…]"),
+            "{}",
+            first.excerpt
+        );
+        assert!(
+            !first.excerpt.contains('<') && !first.excerpt.contains("&#"),
+            "{}",
+            first.excerpt
+        );
         assert!(first.published.is_some());
-        assert!(first.link.as_deref().unwrap().starts_with("https://postsovietleft.org/de/"));
+        assert!(
+            first
+                .link
+                .as_deref()
+                .unwrap()
+                .starts_with("https://postsovietleft.org/de/")
+        );
         assert_eq!(first.authors, vec!["PSL".to_string()]);
         assert!(!first.categories.is_empty());
         // Typographic entities are decoded in titles.
-        assert!(articles.iter().any(|a| a.title.contains('’') || a.title.contains('“')), "no decoded quotes");
+        assert!(
+            articles
+                .iter()
+                .any(|a| a.title.contains('’') || a.title.contains('“')),
+            "no decoded quotes"
+        );
     }
 
     #[test]
@@ -204,7 +292,10 @@ mod tests {
         let en = parse_fixture("wp-en.xml", "en");
         let en_ids: std::collections::HashSet<_> = en.iter().map(|a| a.id.clone()).collect();
         let shared = de.iter().filter(|a| en_ids.contains(&a.id)).count();
-        assert_eq!(shared, 8, "the eight untranslated English posts are the same articles");
+        assert_eq!(
+            shared, 8,
+            "the eight untranslated English posts are the same articles"
+        );
     }
 
     #[test]
@@ -212,9 +303,18 @@ mod tests {
         let a = parse_fixture("rss-no-guid.xml", "en");
         let b = parse_fixture("rss-no-guid.xml", "en");
         assert_eq!(a.len(), 3);
-        assert_eq!(a.iter().map(|x| &x.id).collect::<Vec<_>>(), b.iter().map(|x| &x.id).collect::<Vec<_>>());
-        assert!(a.iter().any(|x| x.post.starts_with("http") && !x.post.contains("utm_") && !x.post.ends_with('/')));
-        assert!(a.iter().any(|x| x.post.starts_with("sha256:")), "{:?}", a.iter().map(|x| &x.post).collect::<Vec<_>>());
+        assert_eq!(
+            a.iter().map(|x| &x.id).collect::<Vec<_>>(),
+            b.iter().map(|x| &x.id).collect::<Vec<_>>()
+        );
+        assert!(a.iter().any(|x| x.post.starts_with("http")
+            && !x.post.contains("utm_")
+            && !x.post.ends_with('/')));
+        assert!(
+            a.iter().any(|x| x.post.starts_with("sha256:")),
+            "{:?}",
+            a.iter().map(|x| &x.post).collect::<Vec<_>>()
+        );
     }
 
     #[test]
@@ -222,7 +322,10 @@ mod tests {
         let atom = parse_fixture("atom.xml", "en");
         assert!(atom.len() >= 4, "{}", atom.len());
         assert!(atom.iter().all(|a| !a.post.is_empty()));
-        assert!(atom.iter().all(|a| !a.title.contains("&#") && !a.title.contains('<')));
+        assert!(
+            atom.iter()
+                .all(|a| !a.title.contains("&#") && !a.title.contains('<'))
+        );
         let json = parse_fixture("feed.json", "en");
         assert!(json.len() >= 4, "{}", json.len());
         assert!(json.iter().any(|a| a.image.is_some()));
@@ -232,29 +335,69 @@ mod tests {
     fn hostile_text_stays_text() {
         let items = parse_fixture("hostile.xml", "en");
         let title = &items[0].title;
-        assert!(title.contains("<b>Bold</b> & <script>alert(1)</script> @room"), "{title}");
-        let all = items.iter().map(|a| a.excerpt.clone()).collect::<Vec<_>>().join("\n");
-        assert!(!all.contains("onerror") && !all.contains("javascript:"), "{all}");
-        assert!(items.iter().all(|a| a.link.as_deref().is_none_or(|l| l.starts_with("http"))));
-        assert!(items.iter().all(|a| crate::text::utf16_len(&a.excerpt) <= EXCERPT_MAX));
+        assert!(
+            title.contains("<b>Bold</b> & <script>alert(1)</script> @room"),
+            "{title}"
+        );
+        let all = items
+            .iter()
+            .map(|a| a.excerpt.clone())
+            .collect::<Vec<_>>()
+            .join("\n");
+        assert!(
+            !all.contains("onerror") && !all.contains("javascript:"),
+            "{all}"
+        );
+        assert!(
+            items
+                .iter()
+                .all(|a| a.link.as_deref().is_none_or(|l| l.starts_with("http")))
+        );
+        assert!(
+            items
+                .iter()
+                .all(|a| crate::text::utf16_len(&a.excerpt) <= EXCERPT_MAX)
+        );
     }
 
     #[test]
     fn broken_feeds_are_errors_not_panics() {
         let en = Lang::parse("en").unwrap();
-        let info = FeedInfo { key: "x", lang: &en, detect_lang: true, base: None };
+        let info = FeedInfo {
+            key: "x",
+            lang: &en,
+            detect_lang: true,
+            base: None,
+        };
         for name in ["truncated.xml", "not-xml.html"] {
-            assert!(parse(&fixture(name), &info, Utc::now()).is_err(), "{name} should fail");
+            assert!(
+                parse(&fixture(name), &info, Utc::now()).is_err(),
+                "{name} should fail"
+            );
         }
-        let latin1 = parse(&fixture("wrong-encoding.xml"), &info, Utc::now()).expect("read as Latin-1");
-        assert!(latin1.iter().any(|a| a.title.contains('ü') || a.excerpt.contains('ü')));
-        assert!(parse(&fixture("empty.xml"), &info, Utc::now()).unwrap().is_empty());
+        let latin1 =
+            parse(&fixture("wrong-encoding.xml"), &info, Utc::now()).expect("read as Latin-1");
+        assert!(
+            latin1
+                .iter()
+                .any(|a| a.title.contains('ü') || a.excerpt.contains('ü'))
+        );
+        assert!(
+            parse(&fixture("empty.xml"), &info, Utc::now())
+                .unwrap()
+                .is_empty()
+        );
     }
 
     #[test]
     fn hashed_key_is_documented_and_stable() {
-        let d = DateTime::parse_from_rfc3339("2025-01-19T10:00:00Z").unwrap().with_timezone(&Utc);
-        assert_eq!(hashed_key("To remember is to fight!", Some(d)), hashed_key("To remember is to fight!", Some(d)));
+        let d = DateTime::parse_from_rfc3339("2025-01-19T10:00:00Z")
+            .unwrap()
+            .with_timezone(&Utc);
+        assert_eq!(
+            hashed_key("To remember is to fight!", Some(d)),
+            hashed_key("To remember is to fight!", Some(d))
+        );
         assert_ne!(hashed_key("a", Some(d)), hashed_key("a", None));
         assert_eq!(hashed_key("a", None).len(), "sha256:".len() + 32);
     }

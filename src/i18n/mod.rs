@@ -115,8 +115,11 @@ mod tests {
     ];
 
     fn placeholders(s: &str) -> Vec<String> {
-        let mut found: Vec<String> =
-            s.split('{').skip(1).filter_map(|p| p.split_once('}').map(|(n, _)| n.to_string())).collect();
+        let mut found: Vec<String> = s
+            .split('{')
+            .skip(1)
+            .filter_map(|p| p.split_once('}').map(|(n, _)| n.to_string()))
+            .collect();
         found.sort();
         found.dedup();
         found
@@ -130,7 +133,11 @@ mod tests {
             for msg in ALL {
                 let t = text(&lang, msg);
                 assert!(!t.trim().is_empty(), "{code} {msg:?} is empty");
-                assert_eq!(placeholders(t), placeholders(text(&en, msg)), "{code} {msg:?}");
+                assert_eq!(
+                    placeholders(t),
+                    placeholders(text(&en, msg)),
+                    "{code} {msg:?}"
+                );
                 if code != "en" && msg != Msg::AllLanguages {
                     assert_ne!(t, text(&en, msg), "{code} {msg:?} is not translated");
                 }

@@ -23,11 +23,17 @@ impl Sink for Console {
         10_000
     }
 
-    fn send<'a>(&'a self, _chat: &'a str, post: &'a Post<'a>) -> BoxFuture<'a, Result<String, SendError>> {
+    fn send<'a>(
+        &'a self,
+        _chat: &'a str,
+        post: &'a Post<'a>,
+    ) -> BoxFuture<'a, Result<String, SendError>> {
         Box::pin(async move {
             let block = render::console_post(post.article);
             let mut out = std::io::stdout().lock();
-            writeln!(out, "{block}").and_then(|_| out.flush()).map_err(|e| SendError::Temporary(e.to_string()))?;
+            writeln!(out, "{block}")
+                .and_then(|_| out.flush())
+                .map_err(|e| SendError::Temporary(e.to_string()))?;
             Ok(post.txn_id.clone())
         })
     }

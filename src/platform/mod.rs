@@ -57,7 +57,11 @@ pub trait Sink: Send + Sync {
     fn global_rate(&self) -> u32;
 
     /// Posts `post` in `chat` and returns the platform's id of the message.
-    fn send<'a>(&'a self, chat: &'a str, post: &'a Post<'a>) -> BoxFuture<'a, Result<String, SendError>>;
+    fn send<'a>(
+        &'a self,
+        chat: &'a str,
+        post: &'a Post<'a>,
+    ) -> BoxFuture<'a, Result<String, SendError>>;
 }
 
 /// A running platform: its sink, and the task listening for commands (when listening).
@@ -73,7 +77,10 @@ pub async fn start_all(
     listen: bool,
     shutdown: &tokio_util::sync::CancellationToken,
 ) -> anyhow::Result<Vec<Started>> {
-    let mut started = vec![Started { sink: std::sync::Arc::new(console::Console), task: None }];
+    let mut started = vec![Started {
+        sink: std::sync::Arc::new(console::Console),
+        task: None,
+    }];
     if let Some(telegram) = telegram::start(core, listen, shutdown).await? {
         started.push(telegram);
     }

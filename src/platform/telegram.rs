@@ -7,7 +7,11 @@ use tokio_util::sync::CancellationToken;
 use super::Started;
 use crate::app::Core;
 
-pub async fn start(core: &Arc<Core>, _listen: bool, _shutdown: &CancellationToken) -> anyhow::Result<Option<Started>> {
+pub async fn start(
+    core: &Arc<Core>,
+    _listen: bool,
+    _shutdown: &CancellationToken,
+) -> anyhow::Result<Option<Started>> {
     if core.config.telegram_token().is_none() {
         return Ok(None);
     }

@@ -83,17 +83,31 @@ impl FeedServer {
             .expect("feed server: bind 127.0.0.1:0");
         let addr = listener.local_addr().expect("feed server: local address");
         let (shutdown_tx, shutdown_rx) = watch::channel(());
-        let shared = Arc::new(Shared { paths: Mutex::default(), shutdown: shutdown_rx });
+        let shared = Arc::new(Shared {
+            paths: Mutex::default(),
+            shutdown: shutdown_rx,
+        });
         let app = Router::new().fallback(handle).with_state(shared.clone());
         let task = tokio::spawn(async move {
-            axum::serve(listener, app).await.expect("feed server: serve");
+            axum::serve(listener, app)
+                .await
+                .expect("feed server: serve");
         });
-        FeedServer { shared, addr, task, _shutdown: shutdown_tx }
+        FeedServer {
+            shared,
+            addr,
+            task,
+            _shutdown: shutdown_tx,
+        }
     }
 
     /// `http://127.0.0.1:PORT/path`; a missing leading `/` is added.
     pub fn url(&self, path: &str) -> String {
-        let path = if path.starts_with('/') { path.to_owned() } else { format!("/{path}") };
+        let path = if path.starts_with('/') {
+            path.to_owned()
+        } else {
+            format!("/{path}")
+        };
         format!("http://{}{path}", self.addr)
     }
 
@@ -144,11 +158,16 @@ impl FeedServer {
 
     /// The headers of the latest request for `path`.
     pub fn last_request_headers(&self, path: &str) -> Option<HeaderMap> {
-        self.paths().get(&key(path)).and_then(|p| p.last_headers.clone())
+        self.paths()
+            .get(&key(path))
+            .and_then(|p| p.last_headers.clone())
     }
 
     fn paths(&self) -> MutexGuard<'_, HashMap<String, PathState>> {
-        self.shared.paths.lock().expect("feed server state poisoned")
+        self.shared
+            .paths
+            .lock()
+            .expect("feed server state poisoned")
     }
 }
 
@@ -180,9 +199,9 @@ async fn handle(State(shared): State<Arc<Shared>>, request: Request) -> Response
             document_response(StatusCode::OK, &doc, body)
         }
         (Behavior::Serve, None) => plain_response(StatusCode::NOT_FOUND),
-        (Behavior::Status(code), _) => {
-            plain_response(StatusCode::from_u16(code).expect("Behavior::Status: invalid HTTP status code"))
-        }
+        (Behavior::Status(code), _) => plain_response(
+            StatusCode::from_u16(code).expect("Behavior::Status: invalid HTTP status code"),
+        ),
         (Behavior::Hang, _) => hang_until_shutdown(shared.shutdown.clone()).await,
     }
 }
@@ -200,9 +219,10 @@ async fn hang_until_shutdown(mut shutdown: watch::Receiver<()>) -> Response {
 fn is_not_modified(headers: &HeaderMap, doc: &Document) -> bool {
     if let Some(value) = headers.get(header::IF_NONE_MATCH) {
         let value = value.to_str().unwrap_or_default();
-        return value.split(',').map(str::trim).any(|tag| {
-            tag == "*" || tag.strip_prefix("W/").unwrap_or(tag) == doc.etag
-        });
+        return value
+            .split(',')
+            .map(str::trim)
+            .any(|tag| tag == "*" || tag.strip_prefix("W/").unwrap_or(tag) == doc.etag);
     }
     headers
         .get(header::IF_MODIFIED_SINCE)
@@ -216,7 +236,10 @@ fn document_response(status: StatusCode, doc: &Document, body: Body) -> Response
     *response.status_mut() = status;
     let headers = response.headers_mut();
     headers.insert(header::ETAG, header_value(&doc.etag));
-    headers.insert(header::LAST_MODIFIED, header_value(&format_http_date(doc.last_modified)));
+    headers.insert(
+        header::LAST_MODIFIED,
+        header_value(&format_http_date(doc.last_modified)),
+    );
     if status == StatusCode::OK {
         headers.insert(header::CONTENT_TYPE, header_value(&doc.content_type));
     }
@@ -226,9 +249,10 @@ fn document_response(status: StatusCode, doc: &Document, body: Body) -> Response
 fn plain_response(status: StatusCode) -> Response {
     let mut response = Response::new(Body::from(format!("{status}\n")));
     *response.status_mut() = status;
-    response
-        .headers_mut()
-        .insert(header::CONTENT_TYPE, HeaderValue::from_static("text/plain; charset=utf-8"));
+    response.headers_mut().insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("text/plain; charset=utf-8"),
+    );
     response
 }
 
@@ -239,7 +263,11 @@ fn header_value(value: &str) -> HeaderValue {
 /// The document key of a path: leading `/`, no query string.
 fn key(path: &str) -> String {
     let path = path.split('?').next().unwrap_or_default();
-    if path.starts_with('/') { path.to_owned() } else { format!("/{path}") }
+    if path.starts_with('/') {
+        path.to_owned()
+    } else {
+        format!("/{path}")
+    }
 }
 
 fn etag_of(body: &[u8]) -> String {

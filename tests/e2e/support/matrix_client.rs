@@ -1,7 +1,7 @@
 //! A test-side Matrix user built on matrix-sdk, acting opposite the bot.
 //!
 //! This module owns [`TestUser`]: a freshly registered user on the test
-//! homeserver with its own device and SQLite store (in a temp dir), a
+//! homeserver with its own device and `SQLite` store (in a temp dir), a
 //! background sync loop (so room state and Megolm room keys keep arriving),
 //! and helpers to create rooms, invite and join, send commands and read back
 //! what another user (the bot) posted, decrypting in encrypted rooms. Reading
@@ -16,11 +16,12 @@ use matrix_sdk::config::SyncSettings;
 use matrix_sdk::deserialized_responses::TimelineEventKind;
 use matrix_sdk::room::MessagesOptions;
 use matrix_sdk::ruma::api::client::room::create_room;
-use matrix_sdk::ruma::events::room::encryption::RoomEncryptionEventContent;
-use matrix_sdk::ruma::events::room::message::RoomMessageEventContent;
 use matrix_sdk::ruma::events::InitialStateEvent;
+use matrix_sdk::ruma::events::room::encryption::RoomEncryptionEventContent;
+use matrix_sdk::ruma::events::room::member::MembershipState;
+use matrix_sdk::ruma::events::room::message::RoomMessageEventContent;
 use matrix_sdk::ruma::{Int, OwnedRoomId, OwnedUserId, RoomId, UserId, uint};
-use matrix_sdk::{Client, LoopCtrl, Room, RoomState};
+use matrix_sdk::{Client, Room, RoomState};
 use serde_json::Value;
 use tempfile::TempDir;
 use tokio::task::JoinHandle;
@@ -57,7 +58,7 @@ pub struct TestUser {
     /// The password, in case a test wants to log in a second device.
     pub password: String,
     sync_task: JoinHandle<()>,
-    /// The SQLite state/crypto store; deleted after the client is gone.
+    /// The `SQLite` state/crypto store; deleted after the client is gone.
     _store: TempDir,
 }
 
@@ -68,7 +69,7 @@ impl Drop for TestUser {
 }
 
 impl TestUser {
-    /// Registers a fresh user named after `prefix`, logs it in with a SQLite
+    /// Registers a fresh user named after `prefix`, logs it in with a `SQLite`
     /// store in a temp dir, does an initial sync and starts a background sync
     /// loop that survives homeserver restarts.
     pub async fn login(hs: &Synapse, prefix: &str) -> TestUser {
@@ -98,20 +99,22 @@ impl TestUser {
         let sync_client = client.clone();
         let sync_task = tokio::spawn(async move {
             let settings = SyncSettings::default().timeout(Duration::from_secs(10));
-            // Errors (e.g. while the homeserver restarts) must not end the loop;
-            // the SDK's stream throttles retries to about one per second.
-            let _ = sync_client
-                .sync_with_result_callback(settings, |result| async move {
-                    if let Err(err) = result {
-                        eprintln!("test user sync error (retrying): {err}");
-                        tokio::time::sleep(Duration::from_millis(500)).await;
-                    }
-                    Ok(LoopCtrl::Continue)
-                })
-                .await;
+            // Errors (e.g. while the homeserver restarts) must not end the loop.
+            loop {
+                if let Err(err) = sync_client.sync_once(settings.clone()).await {
+                    eprintln!("test user sync error (retrying): {err}");
+                    tokio::time::sleep(Duration::from_secs(1)).await;
+                }
+            }
         });
 
-        TestUser { client, user_id, password, sync_task, _store: store }
+        TestUser {
+            client,
+            user_id,
+            password,
+            sync_task,
+            _store: store,
+        }
     }
 
     /// The room as known to this client; panics if the sync never brought it.
@@ -166,14 +169,39 @@ impl TestUser {
         self.wait_for_room_state(room_id, false).await;
     }
 
+    /// Waits until `user`'s membership in the room is `join` as seen by this
+    /// user's sync (e.g. the bot accepted an invite). Panics after `timeout`.
+    pub async fn wait_for_member(&self, room_id: &str, user: &str, timeout: Duration) {
+        let user_id = parse_user_id(user);
+        let room = self.wait_for_room(room_id).await;
+        let deadline = Instant::now() + timeout;
+        loop {
+            let membership = match room.get_member_no_sync(&user_id).await {
+                Ok(Some(member)) => Some(member.membership().clone()),
+                _ => None,
+            };
+            if membership == Some(MembershipState::Join) {
+                return;
+            }
+            assert!(
+                Instant::now() < deadline,
+                "{} waited {timeout:?} for {user} to join {room_id} (membership: {membership:?})",
+                self.user_id
+            );
+            tokio::time::sleep(POLL).await;
+        }
+    }
+
     /// Sends a plain-text `m.text` message (encrypted if the room is); returns its event id.
     pub async fn send_text(&self, room_id: &str, body: &str) -> String {
-        self.send(room_id, RoomMessageEventContent::text_plain(body)).await
+        self.send(room_id, RoomMessageEventContent::text_plain(body))
+            .await
     }
 
     /// Sends an `m.text` message with an HTML `formatted_body`; returns its event id.
     pub async fn send_html(&self, room_id: &str, body: &str, html: &str) -> String {
-        self.send(room_id, RoomMessageEventContent::text_html(body, html)).await
+        self.send(room_id, RoomMessageEventContent::text_html(body, html))
+            .await
     }
 
     async fn send(&self, room_id: &str, content: RoomMessageEventContent) -> String {
@@ -193,7 +221,10 @@ impl TestUser {
             .update_power_levels(vec![(&user_id, level)])
             .await
             .unwrap_or_else(|err| {
-                panic!("{} setting power level of {user} in {room_id}: {err}", self.user_id)
+                panic!(
+                    "{} setting power level of {user} in {room_id}: {err}",
+                    self.user_id
+                )
             });
     }
 

@@ -31,9 +31,8 @@ pub struct Synapse {
     /// The `server_name` of the homeserver (the part after `:` in user ids).
     pub server_name: String,
     dir: PathBuf,
-    /// True when this process started the homeserver and may stop/restart it.
-    owned: bool,
-    /// Keeps a private homeserver's directory alive; `Some` means "stop on Drop".
+    /// `Some` for a private homeserver: keeps its directory alive, allows
+    /// stop/restart, and means "stop on Drop".
     private_dir: Option<TempDir>,
     /// Access token of the admin account that creates users (per process).
     admin_token: OnceCell<String>,
@@ -44,7 +43,9 @@ static USER_COUNTER: AtomicU64 = AtomicU64::new(0);
 
 /// Path of `scripts/synapse` in the source tree.
 pub fn script_path() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("scripts").join("synapse")
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("scripts")
+        .join("synapse")
 }
 
 impl Synapse {
@@ -60,7 +61,7 @@ impl Synapse {
         let result = SHARED
             .get_or_init(|| async {
                 match std::env::var_os(SYNAPSE_DIR_ENV) {
-                    Some(dir) if !dir.is_empty() => Self::from_dir(PathBuf::from(dir), false, None),
+                    Some(dir) if !dir.is_empty() => Self::from_dir(PathBuf::from(dir), None),
                     _ => Self::start_shared().await,
                 }
             })
@@ -81,10 +82,17 @@ impl Synapse {
             .expect("creating a temp dir for a private Synapse");
         let dir = tmp.path().to_path_buf();
         let pid = std::process::id().to_string();
-        run_script(vec!["start".into(), dir.clone().into(), "--die-with".into(), pid.into()])
-            .await
-            .unwrap_or_else(|err| panic!("starting a private Synapse: {err}"));
-        Self::from_dir(dir, true, Some(tmp)).unwrap_or_else(|err| panic!("{err}"))
+        // `--remove-dir` covers a test process killed before Drop runs.
+        run_script(vec![
+            "start".into(),
+            dir.clone().into(),
+            "--die-with".into(),
+            pid.into(),
+            "--remove-dir".into(),
+        ])
+        .await
+        .unwrap_or_else(|err| panic!("starting a private Synapse: {err}"));
+        Self::from_dir(dir, Some(tmp)).unwrap_or_else(|err| panic!("{err}"))
     }
 
     async fn start_shared() -> Result<Synapse, String> {
@@ -103,12 +111,17 @@ impl Synapse {
             pid.into(),
             "--remove-dir".into(),
         ])
-        .await?;
-        Self::from_dir(dir, true, None)
+        .await
+        .inspect_err(|_| {
+            let _ = std::fs::remove_dir_all(&dir);
+        })?;
+        // Not private: stopping the shared server would break concurrent tests, and
+        // a test must behave the same whether or not scripts/test started it.
+        Self::from_dir(dir, None)
     }
 
     /// Reads `DIR/env` written by `scripts/synapse start DIR`.
-    fn from_dir(dir: PathBuf, owned: bool, private_dir: Option<TempDir>) -> Result<Synapse, String> {
+    fn from_dir(dir: PathBuf, private_dir: Option<TempDir>) -> Result<Synapse, String> {
         let env_file = dir.join("env");
         let env = std::fs::read_to_string(&env_file)
             .map_err(|err| format!("reading {}: {err}", env_file.display()))?;
@@ -121,7 +134,6 @@ impl Synapse {
             url,
             server_name: "localhost".to_owned(),
             dir,
-            owned,
             private_dir,
             admin_token: OnceCell::new(),
         })
@@ -197,38 +209,45 @@ impl Synapse {
             .await
     }
 
-    /// Stops the homeserver (only one this process started).
+    /// Stops the homeserver (only a private one, see [`Synapse::start_private`]).
     pub async fn stop(&self) {
-        self.assert_owned("stop");
+        self.assert_private("stop");
         run_script(vec!["stop".into(), self.dir.clone().into()])
             .await
             .unwrap_or_else(|err| panic!("stopping Synapse: {err}"));
     }
 
-    /// Starts a stopped homeserver again: same directory, port and data.
+    /// Starts a stopped private homeserver again: same directory, port and data.
     pub async fn start(&self) {
-        self.assert_owned("start");
+        self.assert_private("start");
         let pid = std::process::id().to_string();
-        let url =
-            run_script(vec!["start".into(), self.dir.clone().into(), "--die-with".into(), pid.into()])
-                .await
-                .unwrap_or_else(|err| panic!("restarting Synapse: {err}"));
-        assert_eq!(url.trim_end_matches('/'), self.url, "Synapse came back on another URL");
+        let url = run_script(vec![
+            "start".into(),
+            self.dir.clone().into(),
+            "--die-with".into(),
+            pid.into(),
+        ])
+        .await
+        .unwrap_or_else(|err| panic!("restarting Synapse: {err}"));
+        assert_eq!(
+            url.trim_end_matches('/'),
+            self.url,
+            "Synapse came back on another URL"
+        );
     }
 
     /// Stops and starts the same homeserver again (same dir, same port, same
-    /// data). Only for a homeserver this process started; a test needing it
-    /// should use its own from [`Synapse::start_private`] rather than the
-    /// shared one, which other tests use concurrently.
+    /// data). Only for a homeserver from [`Synapse::start_private`]: the
+    /// shared one is used by other tests concurrently, so this panics on it.
     pub async fn restart(&self) {
         self.stop().await;
         self.start().await;
     }
 
-    fn assert_owned(&self, what: &str) {
+    fn assert_private(&self, what: &str) {
         assert!(
-            self.owned,
-            "cannot {what} the Synapse from ${SYNAPSE_DIR_ENV}: it belongs to scripts/test \
+            self.private_dir.is_some(),
+            "cannot {what} the shared Synapse: other tests use it \
              (use Synapse::start_private() in a test that stops or restarts the homeserver)"
         );
     }
@@ -256,10 +275,16 @@ async fn run_script(args: Vec<std::ffi::OsString>) -> Result<String, String> {
     let shown = format!(
         "{} {}",
         script.display(),
-        args.iter().map(|a| a.to_string_lossy()).collect::<Vec<_>>().join(" ")
+        args.iter()
+            .map(|a| a.to_string_lossy())
+            .collect::<Vec<_>>()
+            .join(" ")
     );
     let output = tokio::task::spawn_blocking(move || {
-        Command::new(&script).args(&args).stdin(Stdio::null()).output()
+        Command::new(&script)
+            .args(&args)
+            .stdin(Stdio::null())
+            .output()
     })
     .await
     .map_err(|err| format!("{shown}: {err}"))?
@@ -286,8 +311,10 @@ async fn login(base_url: &str, user_id: &str, password: &str) -> Result<String, 
         .await
         .map_err(|err| format!("POST {url}: {err}"))?;
     let status = response.status();
-    let body: serde_json::Value =
-        response.json().await.map_err(|err| format!("POST {url}: bad response: {err}"))?;
+    let body: serde_json::Value = response
+        .json()
+        .await
+        .map_err(|err| format!("POST {url}: bad response: {err}"))?;
     if !status.is_success() {
         return Err(format!("POST {url}: {status}: {body}"));
     }
@@ -305,12 +332,21 @@ fn unique_localpart(prefix: &str) -> String {
     let prefix: String = prefix
         .chars()
         .map(|c| c.to_ascii_lowercase())
-        .map(|c| if c.is_ascii_alphanumeric() || "._=-".contains(c) { c } else { '_' })
+        .map(|c| {
+            if c.is_ascii_alphanumeric() || "._=-".contains(c) {
+                c
+            } else {
+                '_'
+            }
+        })
         .collect();
     let n = USER_COUNTER.fetch_add(1, Ordering::Relaxed);
     format!("{prefix}_{tag}_{n}")
 }
 
 fn nanos() -> u128 {
-    SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.as_nanos()).unwrap_or_default()
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map(|d| d.as_nanos())
+        .unwrap_or_default()
 }

@@ -122,8 +122,7 @@ const MAX_TEXT_UTF16: usize = 4096;
 const MAX_CALLBACK_DATA_BYTES: usize = 64;
 const NOT_MODIFIED: &str = "message is not modified: specified new message content and reply markup are exactly \
                             the same as a current content and reply markup of the message";
-const CONFLICT: &str =
-    "Conflict: terminated by other getUpdates request; make sure that only one bot instance is running";
+const CONFLICT: &str = "Conflict: terminated by other getUpdates request; make sure that only one bot instance is running";
 /// Update types `getUpdates` leaves out when `allowed_updates` is empty or was never set.
 const NOT_DEFAULT_UPDATES: &[&str] = &["chat_member", "message_reaction", "message_reaction_count"];
 const METHODS: &[&str] = &[
@@ -202,7 +201,9 @@ impl BotApi {
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
             .await
             .expect("Bot API emulator: bind 127.0.0.1:0");
-        let addr = listener.local_addr().expect("Bot API emulator: local address");
+        let addr = listener
+            .local_addr()
+            .expect("Bot API emulator: local address");
         let (shutdown_tx, shutdown_rx) = watch::channel(());
         let shared = Arc::new(Shared {
             state: Mutex::new(state),
@@ -212,9 +213,16 @@ impl BotApi {
         });
         let app = Router::new().fallback(handle).with_state(shared.clone());
         let task = tokio::spawn(async move {
-            axum::serve(listener, app).await.expect("Bot API emulator: serve");
+            axum::serve(listener, app)
+                .await
+                .expect("Bot API emulator: serve");
         });
-        BotApi { shared, addr, task, _shutdown: shutdown_tx }
+        BotApi {
+            shared,
+            addr,
+            task,
+            _shutdown: shutdown_tx,
+        }
     }
 
     /// `http://127.0.0.1:PORT`, for teloxide's `Bot::set_api_url` (which appends
@@ -235,9 +243,14 @@ impl BotApi {
 
     /// Makes a chat known (a `Chat` object with at least `id` and `type`; see [`chat`]).
     pub fn add_chat(&self, chat: Value) {
-        let id = chat["id"].as_i64().expect("add_chat: the Chat object needs a numeric `id`");
+        let id = chat["id"]
+            .as_i64()
+            .expect("add_chat: the Chat object needs a numeric `id`");
         assert!(
-            matches!(chat["type"].as_str(), Some("private" | "group" | "supergroup" | "channel")),
+            matches!(
+                chat["type"].as_str(),
+                Some("private" | "group" | "supergroup" | "channel")
+            ),
             "add_chat: `type` must be private, group, supergroup or channel in {chat}"
         );
         self.state().chats.insert(id, chat);
@@ -263,14 +276,14 @@ impl BotApi {
         let update_id = {
             let mut state = self.state();
             let user_id = state.note_user(&from, "push_message");
-            if !state.chats.contains_key(&chat_id) {
+            state.chats.entry(chat_id).or_insert_with(|| {
                 assert_eq!(
                     chat_id, user_id,
                     "push_message: chat {chat_id} is unknown; call add_chat first (only the private chat \
                      of `from`, chat_id == from.id, is created on the fly)"
                 );
-                state.chats.insert(chat_id, private_chat_of(&from));
-            }
+                private_chat_of(&from)
+            });
             state.members.entry(chat_id).or_default().insert(user_id);
             let chat = state.chats[&chat_id].clone();
             let is_channel = chat["type"] == "channel";
@@ -291,8 +304,21 @@ impl BotApi {
                 message["entities"] =
                     json!([{ "type": "bot_command", "offset": 0, "length": utf16_len(command) }]);
             }
-            state.messages.insert((chat_id, message_id), StoredMessage { json: message.clone(), by_bot: false });
-            state.push_update(if is_channel { "channel_post" } else { "message" }, message)
+            state.messages.insert(
+                (chat_id, message_id),
+                StoredMessage {
+                    json: message.clone(),
+                    by_bot: false,
+                },
+            );
+            state.push_update(
+                if is_channel {
+                    "channel_post"
+                } else {
+                    "message"
+                },
+                message,
+            )
         };
         self.shared.updates_changed.notify_waiters();
         update_id
@@ -305,11 +331,9 @@ impl BotApi {
         let update_id = {
             let mut state = self.state();
             state.note_user(&from, "push_callback");
-            let chat = state
-                .chats
-                .get(&chat_id)
-                .cloned()
-                .unwrap_or_else(|| panic!("push_callback: chat {chat_id} is unknown; call add_chat first"));
+            let chat = state.chats.get(&chat_id).cloned().unwrap_or_else(|| {
+                panic!("push_callback: chat {chat_id} is unknown; call add_chat first")
+            });
             let message = match state.messages.get(&(chat_id, message_id)) {
                 Some(stored) => stored.json.clone(),
                 None => json!({ "message_id": message_id, "date": 0, "chat": chat }),
@@ -331,7 +355,11 @@ impl BotApi {
 
     /// The next send or edit to `chat_id` fails with `fault`; calls queue up.
     pub fn fail_next(&self, chat_id: i64, fault: Fault) {
-        self.state().next_faults.entry(chat_id).or_default().push_back(fault);
+        self.state()
+            .next_faults
+            .entry(chat_id)
+            .or_default()
+            .push_back(fault);
     }
 
     /// Every send or edit to `chat_id` fails with `fault` (after queued
@@ -349,7 +377,11 @@ impl BotApi {
     pub fn fail_next_call(&self, method: &str, fault: Fault) {
         let method = canonical_method(method)
             .unwrap_or_else(|| panic!("fail_next_call: the emulator has no method {method:?}"));
-        self.state().method_faults.entry(method.to_owned()).or_default().push_back(fault);
+        self.state()
+            .method_faults
+            .entry(method.to_owned())
+            .or_default()
+            .push_back(fault);
     }
 
     /// With `true` (the default) a `&` in HTML that does not start one of the entities
@@ -367,17 +399,28 @@ impl BotApi {
 
     /// Successful `editMessageText` calls in `chat_id`, in order.
     pub fn edits(&self, chat_id: i64) -> Vec<SentMessage> {
-        self.state().edits.get(&chat_id).cloned().unwrap_or_default()
+        self.state()
+            .edits
+            .get(&chat_id)
+            .cloned()
+            .unwrap_or_default()
     }
 
     /// Ids of messages deleted with `deleteMessage` in `chat_id`, in order.
     pub fn deleted(&self, chat_id: i64) -> Vec<i64> {
-        self.state().deleted.get(&chat_id).cloned().unwrap_or_default()
+        self.state()
+            .deleted
+            .get(&chat_id)
+            .cloned()
+            .unwrap_or_default()
     }
 
     /// The current `Message` object (after edits) of a message, if it exists.
     pub fn message(&self, chat_id: i64, message_id: i64) -> Option<Value> {
-        self.state().messages.get(&(chat_id, message_id)).map(|m| m.json.clone())
+        self.state()
+            .messages
+            .get(&(chat_id, message_id))
+            .map(|m| m.json.clone())
     }
 
     /// The parameters of every call of `method` (name case-insensitive), in order,
@@ -393,7 +436,11 @@ impl BotApi {
 
     /// When each `sendMessage` to `chat_id` arrived, including failed ones.
     pub fn call_times(&self, chat_id: i64) -> Vec<Instant> {
-        self.state().send_times.get(&chat_id).cloned().unwrap_or_default()
+        self.state()
+            .send_times
+            .get(&chat_id)
+            .cloned()
+            .unwrap_or_default()
     }
 
     /// The commands set with `setMyCommands` for exactly this scope (a
@@ -542,13 +589,21 @@ type Params = Map<String, Value>;
 type Outcome = Result<Value, Failure>;
 
 enum Failure {
-    Api { code: u16, description: String, parameters: Option<Value> },
+    Api {
+        code: u16,
+        description: String,
+        parameters: Option<Value>,
+    },
     Hang,
 }
 
 impl Failure {
     fn api(code: u16, description: impl Into<String>) -> Failure {
-        Failure::Api { code, description: description.into(), parameters: None }
+        Failure::Api {
+            code,
+            description: description.into(),
+            parameters: None,
+        }
     }
 
     fn bad_request(detail: impl AsRef<str>) -> Failure {
@@ -603,7 +658,9 @@ impl EmuState {
             "setMyCommands" => self.set_my_commands(params),
             "getMyCommands" => {
                 let key = self.commands_key_param(params)?;
-                Ok(Value::Array(self.commands.get(&key).cloned().unwrap_or_default()))
+                Ok(Value::Array(
+                    self.commands.get(&key).cloned().unwrap_or_default(),
+                ))
             }
             "deleteMyCommands" => {
                 let key = self.commands_key_param(params)?;
@@ -612,7 +669,10 @@ impl EmuState {
             }
             "getChat" => {
                 let chat_id = self.chat_param(params)?;
-                let chat = self.chats.get(&chat_id).ok_or_else(Failure::chat_not_found)?;
+                let chat = self
+                    .chats
+                    .get(&chat_id)
+                    .ok_or_else(Failure::chat_not_found)?;
                 Ok(full_chat_info(chat))
             }
             "getChatAdministrators" => self.get_chat_administrators(params),
@@ -633,7 +693,10 @@ impl EmuState {
 
     fn send_message(&mut self, params: &Params) -> Outcome {
         let chat_id = self.chat_param(params)?;
-        self.send_times.entry(chat_id).or_default().push(Instant::now());
+        self.send_times
+            .entry(chat_id)
+            .or_default()
+            .push(Instant::now());
         self.check_faults(chat_id)?;
         let chat = self.writable_chat(chat_id)?;
         let content = self.content(params, false)?;
@@ -658,7 +721,13 @@ impl EmuState {
         if let Some(thread) = param_i64(params, "message_thread_id") {
             message["message_thread_id"] = json!(thread);
         }
-        self.messages.insert((chat_id, message_id), StoredMessage { json: message.clone(), by_bot: true });
+        self.messages.insert(
+            (chat_id, message_id),
+            StoredMessage {
+                json: message.clone(),
+                by_bot: true,
+            },
+        );
         let record = sent_record(chat_id, message_id, content, params, reply_to.is_some());
         self.sent.entry(chat_id).or_default().push(record);
         Ok(message)
@@ -679,12 +748,19 @@ impl EmuState {
         }
         let message = &mut stored.json;
         message["text"] = json!(content.text);
-        set_or_remove(message, "entities", Some(json!(content.entities)).filter(|_| !content.entities.is_empty()));
+        set_or_remove(
+            message,
+            "entities",
+            Some(json!(content.entities)).filter(|_| !content.entities.is_empty()),
+        );
         set_or_remove(message, "reply_markup", markup);
         set_or_remove(
             message,
             "link_preview_options",
-            params.get("link_preview_options").filter(|v| !v.is_null()).cloned(),
+            params
+                .get("link_preview_options")
+                .filter(|v| !v.is_null())
+                .cloned(),
         );
         message["edit_date"] = json!(unix_now());
         let message = message.clone();
@@ -718,12 +794,20 @@ impl EmuState {
         Ok((chat_id, message_id))
     }
 
-    fn editable_message(&mut self, chat_id: i64, message_id: i64) -> Result<&mut StoredMessage, Failure> {
+    fn editable_message(
+        &mut self,
+        chat_id: i64,
+        message_id: i64,
+    ) -> Result<&mut StoredMessage, Failure> {
         let stored = self
             .messages
             .get_mut(&(chat_id, message_id))
             .ok_or_else(|| Failure::bad_request("message to edit not found"))?;
-        if stored.by_bot { Ok(stored) } else { Err(Failure::bad_request("message can't be edited")) }
+        if stored.by_bot {
+            Ok(stored)
+        } else {
+            Err(Failure::bad_request("message can't be edited"))
+        }
     }
 
     fn delete_message(&mut self, params: &Params) -> Outcome {
@@ -749,18 +833,26 @@ impl EmuState {
         }
         for command in &commands {
             let Some(name) = command.get("command").and_then(Value::as_str) else {
-                return Err(Failure::bad_request("can't parse BotCommand: Can't find field \"command\""));
+                return Err(Failure::bad_request(
+                    "can't parse BotCommand: Can't find field \"command\"",
+                ));
             };
             let Some(description) = command.get("description").and_then(Value::as_str) else {
-                return Err(Failure::bad_request("can't parse BotCommand: Can't find field \"description\""));
+                return Err(Failure::bad_request(
+                    "can't parse BotCommand: Can't find field \"description\"",
+                ));
             };
             let valid_name = (1..=32).contains(&name.len())
-                && name.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'_');
+                && name
+                    .bytes()
+                    .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'_');
             if !valid_name {
                 return Err(Failure::bad_request("BOT_COMMAND_INVALID"));
             }
             if description.trim().is_empty() {
-                return Err(Failure::bad_request("command description must be non-empty"));
+                return Err(Failure::bad_request(
+                    "command description must be non-empty",
+                ));
             }
             if description.chars().count() > 256 {
                 return Err(Failure::bad_request("BOT_COMMAND_DESCRIPTION_INVALID"));
@@ -782,7 +874,11 @@ impl EmuState {
     }
 
     /// A canonical key for a `BotCommandScope` (chat ids resolved) and a language.
-    fn commands_key(&self, scope: Option<&Value>, language: &str) -> Result<(String, String), Failure> {
+    fn commands_key(
+        &self,
+        scope: Option<&Value>,
+        language: &str,
+    ) -> Result<(String, String), Failure> {
         let scope_key = match scope {
             None => "default".to_owned(),
             Some(scope) => {
@@ -805,20 +901,32 @@ impl EmuState {
 
     fn get_chat_administrators(&self, params: &Params) -> Outcome {
         let chat_id = self.chat_param(params)?;
-        let chat = self.chats.get(&chat_id).ok_or_else(Failure::chat_not_found)?;
+        let chat = self
+            .chats
+            .get(&chat_id)
+            .ok_or_else(Failure::chat_not_found)?;
         let kind = chat["type"].as_str().unwrap_or_default();
         if kind == "private" {
-            return Err(Failure::bad_request("there are no administrators in the private chat"));
+            return Err(Failure::bad_request(
+                "there are no administrators in the private chat",
+            ));
         }
         let admins = self.admins_of(chat_id, kind);
-        Ok(admins.iter().map(|&id| administrator(self.user_json(id), kind)).collect())
+        Ok(admins
+            .iter()
+            .map(|&id| administrator(self.user_json(id), kind))
+            .collect())
     }
 
     fn get_chat_member(&self, params: &Params) -> Outcome {
         let chat_id = self.chat_param(params)?;
-        let chat = self.chats.get(&chat_id).ok_or_else(Failure::chat_not_found)?;
+        let chat = self
+            .chats
+            .get(&chat_id)
+            .ok_or_else(Failure::chat_not_found)?;
         let kind = chat["type"].as_str().unwrap_or_default();
-        let user_id = param_i64(params, "user_id").ok_or_else(|| Failure::bad_request("invalid user_id specified"))?;
+        let user_id = param_i64(params, "user_id")
+            .ok_or_else(|| Failure::bad_request("invalid user_id specified"))?;
         let user = self.user_json(user_id);
         if self.admins_of(chat_id, kind).contains(&user_id) {
             return Ok(administrator(user, kind));
@@ -826,7 +934,9 @@ impl EmuState {
         let is_member = if kind == "private" {
             user_id == chat_id || user_id == self.bot_id
         } else {
-            self.members.get(&chat_id).is_some_and(|m| m.contains(&user_id))
+            self.members
+                .get(&chat_id)
+                .is_some_and(|m| m.contains(&user_id))
                 || (user_id == self.bot_id && kind != "channel")
         };
         Ok(json!({ "user": user, "status": if is_member { "member" } else { "left" } }))
@@ -846,11 +956,17 @@ impl EmuState {
         let parse_mode = param_str(params, "parse_mode").filter(|mode| !mode.is_empty());
         let (text, entities) = match parse_mode.as_deref() {
             None => {
-                let entities = params.get("entities").and_then(Value::as_array).cloned().unwrap_or_default();
+                let entities = params
+                    .get("entities")
+                    .and_then(Value::as_array)
+                    .cloned()
+                    .unwrap_or_default();
                 (html.clone(), entities)
             }
             Some(mode) if mode.eq_ignore_ascii_case("html") => {
-                let cant_parse = |detail: String| Failure::bad_request(format!("can't parse entities: {detail}"));
+                let cant_parse = |detail: String| {
+                    Failure::bad_request(format!("can't parse entities: {detail}"))
+                };
                 if self.strict_html
                     && let Some(offset) = bare_ampersand(&html)
                 {
@@ -859,11 +975,17 @@ impl EmuState {
                     )));
                 }
                 let parsed = parse_html(&html).map_err(cant_parse)?;
-                let entities = parsed.entities.into_iter().map(|e| self.with_known_user(e)).collect();
+                let entities = parsed
+                    .entities
+                    .into_iter()
+                    .map(|e| self.with_known_user(e))
+                    .collect();
                 (parsed.text, entities)
             }
             Some(_) => {
-                return Err(Failure::bad_request("unsupported parse_mode (the test emulator implements only HTML)"));
+                return Err(Failure::bad_request(
+                    "unsupported parse_mode (the test emulator implements only HTML)",
+                ));
             }
         };
         let (text, entities) = trim_text(&text, entities);
@@ -871,15 +993,26 @@ impl EmuState {
             return Err(Failure::bad_request("message text is empty"));
         }
         if utf16_len(&text) > MAX_TEXT_UTF16 {
-            return Err(Failure::bad_request(if for_edit { "MESSAGE_TOO_LONG" } else { "message is too long" }));
+            return Err(Failure::bad_request(if for_edit {
+                "MESSAGE_TOO_LONG"
+            } else {
+                "message is too long"
+            }));
         }
-        Ok(Content { html, text, entities, parse_mode })
+        Ok(Content {
+            html,
+            text,
+            entities,
+            parse_mode,
+        })
     }
 
     /// A `text_mention` names the user as the emulator knows them.
     fn with_known_user(&self, mut entity: Value) -> Value {
         if entity["type"] == "text_mention"
-            && let Some(known) = entity["user"]["id"].as_i64().and_then(|id| self.users.get(&id))
+            && let Some(known) = entity["user"]["id"]
+                .as_i64()
+                .and_then(|id| self.users.get(&id))
         {
             entity["user"] = known.clone();
         }
@@ -892,7 +1025,9 @@ impl EmuState {
             .and_then(|r| r.get("message_id"))
             .and_then(Value::as_i64)
             .or_else(|| param_i64(params, "reply_to_message_id"));
-        let Some(message_id) = message_id else { return Ok(None) };
+        let Some(message_id) = message_id else {
+            return Ok(None);
+        };
         let allow_missing = reply
             .and_then(|r| r.get("allow_sending_without_reply"))
             .and_then(Value::as_bool)
@@ -919,7 +1054,11 @@ impl EmuState {
                 Some(username) => self
                     .chats
                     .iter()
-                    .find(|(_, chat)| chat["username"].as_str().is_some_and(|u| u.eq_ignore_ascii_case(username)))
+                    .find(|(_, chat)| {
+                        chat["username"]
+                            .as_str()
+                            .is_some_and(|u| u.eq_ignore_ascii_case(username))
+                    })
                     .map(|(&id, _)| id)
                     .ok_or_else(Failure::chat_not_found),
                 None => text.trim().parse().map_err(|_| Failure::chat_not_found()),
@@ -935,7 +1074,10 @@ impl EmuState {
         }
         if self.users.contains_key(&chat_id) {
             // Seen in a group, but never started a private chat with the bot.
-            return Err(Failure::api(403, "Forbidden: bot can't initiate conversation with a user"));
+            return Err(Failure::api(
+                403,
+                "Forbidden: bot can't initiate conversation with a user",
+            ));
         }
         Err(Failure::chat_not_found())
     }
@@ -956,7 +1098,10 @@ impl EmuState {
     }
 
     fn apply_fault(&mut self, fault: Fault, chat_id: Option<i64>) -> Failure {
-        let chat_kind = match chat_id.and_then(|id| self.chats.get(&id)).and_then(|c| c["type"].as_str()) {
+        let chat_kind = match chat_id
+            .and_then(|id| self.chats.get(&id))
+            .and_then(|c| c["type"].as_str())
+        {
             Some(kind @ ("supergroup" | "channel")) => kind.to_owned(),
             _ => "group".to_owned(),
         };
@@ -967,9 +1112,17 @@ impl EmuState {
                 parameters: Some(json!({ "retry_after": seconds })),
             },
             Fault::Blocked => Failure::api(403, "Forbidden: bot was blocked by the user"),
-            Fault::Kicked => Failure::api(403, format!("Forbidden: bot was kicked from the {chat_kind} chat")),
-            Fault::NotMember => Failure::api(403, format!("Forbidden: bot is not a member of the {chat_kind} chat")),
-            Fault::NotAdminInChannel => Failure::bad_request("need administrator rights in the channel chat"),
+            Fault::Kicked => Failure::api(
+                403,
+                format!("Forbidden: bot was kicked from the {chat_kind} chat"),
+            ),
+            Fault::NotMember => Failure::api(
+                403,
+                format!("Forbidden: bot is not a member of the {chat_kind} chat"),
+            ),
+            Fault::NotAdminInChannel => {
+                Failure::bad_request("need administrator rights in the channel chat")
+            }
             Fault::Migrated(to) => {
                 if let Some(from) = chat_id {
                     self.migrate(from, to);
@@ -987,7 +1140,11 @@ impl EmuState {
     fn migrate(&mut self, from: i64, to: i64) {
         self.migrated.insert(from, to);
         if !self.chats.contains_key(&to) {
-            let mut chat = self.chats.get(&from).cloned().unwrap_or_else(|| json!({ "title": "" }));
+            let mut chat = self
+                .chats
+                .get(&from)
+                .cloned()
+                .unwrap_or_else(|| json!({ "title": "" }));
             chat["id"] = json!(to);
             chat["type"] = json!("supergroup");
             self.chats.insert(to, chat);
@@ -1029,7 +1186,9 @@ impl EmuState {
     /// Forgets updates confirmed by `offset` (or all but the last `-offset`).
     fn confirm_updates(&mut self, offset: Option<i64>) {
         match offset {
-            Some(offset) if offset > 0 => self.updates.retain(|u| u["update_id"].as_i64().unwrap_or_default() >= offset),
+            Some(offset) if offset > 0 => self
+                .updates
+                .retain(|u| u["update_id"].as_i64().unwrap_or_default() >= offset),
             Some(offset) if offset < 0 => {
                 let keep = usize::try_from(offset.unsigned_abs()).unwrap_or(usize::MAX);
                 while self.updates.len() > keep {
@@ -1044,7 +1203,9 @@ impl EmuState {
     fn deliverable_updates(&mut self, limit: usize) -> Vec<Value> {
         let allowed = &self.allowed_updates;
         self.updates.retain(|update| {
-            let kind = update.as_object().and_then(|u| u.keys().find(|k| *k != "update_id"));
+            let kind = update
+                .as_object()
+                .and_then(|u| u.keys().find(|k| *k != "update_id"));
             match kind {
                 Some(kind) if allowed.is_empty() => !NOT_DEFAULT_UPDATES.contains(&kind.as_str()),
                 Some(kind) => allowed.contains(kind),
@@ -1055,9 +1216,9 @@ impl EmuState {
     }
 
     fn note_user(&mut self, from: &Value, context: &str) -> i64 {
-        let id = from["id"]
-            .as_i64()
-            .unwrap_or_else(|| panic!("{context}: `from` must be a User object with a numeric id, got {from}"));
+        let id = from["id"].as_i64().unwrap_or_else(|| {
+            panic!("{context}: `from` must be a User object with a numeric id, got {from}")
+        });
         self.users.insert(id, from.clone());
         id
     }
@@ -1066,17 +1227,28 @@ impl EmuState {
         if user_id == self.bot_id {
             return self.bot.clone();
         }
-        self.users.get(&user_id).cloned().unwrap_or_else(|| user(user_id, &format!("User {user_id}")))
+        self.users
+            .get(&user_id)
+            .cloned()
+            .unwrap_or_else(|| user(user_id, &format!("User {user_id}")))
     }
 
     fn record_call(&mut self, method: &str, params: &Params) -> usize {
-        self.calls.push(CallRecord { method: method.to_owned(), params: Value::Object(params.clone()), error: None });
+        self.calls.push(CallRecord {
+            method: method.to_owned(),
+            params: Value::Object(params.clone()),
+            error: None,
+        });
         self.calls.len() - 1
     }
 
     /// What `wait_sent` reports when it gives up.
     fn describe_chat(&self, chat_id: i64, n: usize, timeout: Duration) -> String {
-        let sent = self.sent.get(&chat_id).map(Vec::as_slice).unwrap_or_default();
+        let sent = self
+            .sent
+            .get(&chat_id)
+            .map(Vec::as_slice)
+            .unwrap_or_default();
         let mut report = format!(
             "wait_sent: timed out after {timeout:?} waiting for {n} message(s) in chat {chat_id}; {} sent",
             sent.len()
@@ -1094,22 +1266,38 @@ impl EmuState {
             })
             .collect();
         if !failed.is_empty() {
-            report.push_str(&format!("\nfailed sendMessage calls to this chat: {}", failed.len()));
+            report.push_str(&format!(
+                "\nfailed sendMessage calls to this chat: {}",
+                failed.len()
+            ));
             for call in failed {
                 let error = call.error.as_deref().unwrap_or_default();
                 report.push_str(&format!("\n  {error} ← text {:?}", call.params["text"]));
             }
         }
-        let mut others: Vec<_> = self.sent.iter().filter(|(id, m)| **id != chat_id && !m.is_empty()).collect();
+        let mut others: Vec<_> = self
+            .sent
+            .iter()
+            .filter(|(id, m)| **id != chat_id && !m.is_empty())
+            .collect();
         others.sort_by_key(|(id, _)| **id);
         for (id, messages) in others {
-            report.push_str(&format!("\n(chat {id} has {} sent message(s))", messages.len()));
+            report.push_str(&format!(
+                "\n(chat {id} has {} sent message(s))",
+                messages.len()
+            ));
         }
         report
     }
 }
 
-fn sent_record(chat_id: i64, message_id: i64, content: Content, params: &Params, replied: bool) -> SentMessage {
+fn sent_record(
+    chat_id: i64,
+    message_id: i64,
+    content: Content,
+    params: &Params,
+    replied: bool,
+) -> SentMessage {
     let reply_to_message_id = params
         .get("reply_parameters")
         .and_then(|r| r.get("message_id"))
@@ -1124,7 +1312,10 @@ fn sent_record(chat_id: i64, message_id: i64, content: Content, params: &Params,
         entities: content.entities,
         parse_mode: content.parse_mode,
         reply_markup: params.get("reply_markup").filter(|v| !v.is_null()).cloned(),
-        link_preview_options: params.get("link_preview_options").filter(|v| !v.is_null()).cloned(),
+        link_preview_options: params
+            .get("link_preview_options")
+            .filter(|v| !v.is_null())
+            .cloned(),
         disable_notification: param_bool(params, "disable_notification"),
         protect_content: param_bool(params, "protect_content"),
         message_thread_id: param_i64(params, "message_thread_id"),
@@ -1136,8 +1327,12 @@ fn sent_record(chat_id: i64, message_id: i64, content: Content, params: &Params,
 /// The inline keyboard to show on the message (other keyboards are not part of a
 /// `Message`); checks `callback_data` sizes as Telegram does.
 fn inline_markup(params: &Params) -> Result<Option<Value>, Failure> {
-    let Some(markup) = params.get("reply_markup").filter(|v| !v.is_null()) else { return Ok(None) };
-    let Some(rows) = markup.get("inline_keyboard").and_then(Value::as_array) else { return Ok(None) };
+    let Some(markup) = params.get("reply_markup").filter(|v| !v.is_null()) else {
+        return Ok(None);
+    };
+    let Some(rows) = markup.get("inline_keyboard").and_then(Value::as_array) else {
+        return Ok(None);
+    };
     let buttons = rows.iter().filter_map(Value::as_array).flatten();
     for button in buttons {
         if let Some(data) = button.get("callback_data").and_then(Value::as_str)
@@ -1150,7 +1345,9 @@ fn inline_markup(params: &Params) -> Result<Option<Value>, Failure> {
 }
 
 fn set_or_remove(object: &mut Value, key: &str, value: Option<Value>) {
-    let Some(object) = object.as_object_mut() else { return };
+    let Some(object) = object.as_object_mut() else {
+        return;
+    };
     match value {
         Some(value) => object.insert(key.to_owned(), value),
         None => object.remove(key),
@@ -1217,7 +1414,11 @@ fn administrator(user: Value, chat_kind: &str) -> Value {
 
 async fn handle(State(shared): State<Arc<Shared>>, request: Request) -> Response {
     let (parts, body) = request.into_parts();
-    let Some((token, method_name)) = parts.uri.path().strip_prefix("/bot").and_then(|rest| rest.split_once('/'))
+    let Some((token, method_name)) = parts
+        .uri
+        .path()
+        .strip_prefix("/bot")
+        .and_then(|rest| rest.split_once('/'))
     else {
         return failure_response(Failure::api(404, "Not Found"));
     };
@@ -1239,7 +1440,10 @@ async fn handle(State(shared): State<Arc<Shared>>, request: Request) -> Response
     let (index, method_fault) = {
         let mut state = shared.lock();
         let index = state.record_call(method, &params);
-        let fault = state.method_faults.get_mut(method).and_then(VecDeque::pop_front);
+        let fault = state
+            .method_faults
+            .get_mut(method)
+            .and_then(VecDeque::pop_front);
         (index, fault.map(|fault| state.apply_fault(fault, None)))
     };
     let outcome = match method_fault {
@@ -1264,9 +1468,16 @@ async fn handle(State(shared): State<Arc<Shared>>, request: Request) -> Response
 async fn get_updates(shared: &Shared, params: &Params) -> Outcome {
     let limit = param_i64(params, "limit").unwrap_or(100).clamp(1, 100) as usize;
     let timeout = Duration::from_secs(param_i64(params, "timeout").unwrap_or(0).max(0) as u64);
-    let allowed = params.get("allowed_updates").and_then(Value::as_array).map(|kinds| {
-        kinds.iter().filter_map(Value::as_str).map(str::to_owned).collect::<Vec<_>>()
-    });
+    let allowed = params
+        .get("allowed_updates")
+        .and_then(Value::as_array)
+        .map(|kinds| {
+            kinds
+                .iter()
+                .filter_map(Value::as_str)
+                .map(str::to_owned)
+                .collect::<Vec<_>>()
+        });
     let generation = {
         let mut state = shared.lock();
         state.poll_generation += 1;
@@ -1302,11 +1513,18 @@ async fn get_updates(shared: &Shared, params: &Params) -> Outcome {
 /// no panic hook and so prints nothing) makes the server close the socket.
 async fn hang_until_shutdown(mut shutdown: watch::Receiver<()>) -> Response {
     while shutdown.changed().await.is_ok() {}
-    std::panic::resume_unwind(Box::new("Bot API emulator dropped while a request was hanging"))
+    std::panic::resume_unwind(Box::new(
+        "Bot API emulator dropped while a request was hanging",
+    ))
 }
 
 fn failure_response(failure: Failure) -> Response {
-    let Failure::Api { code, description, parameters } = failure else {
+    let Failure::Api {
+        code,
+        description,
+        parameters,
+    } = failure
+    else {
         unreachable!("a hanging request gets no response");
     };
     let mut body = json!({ "ok": false, "error_code": code, "description": description });
@@ -1319,7 +1537,10 @@ fn failure_response(failure: Failure) -> Response {
 
 /// Method names are case-insensitive, as in the real API.
 fn canonical_method(name: &str) -> Option<&'static str> {
-    METHODS.iter().copied().find(|method| method.eq_ignore_ascii_case(name))
+    METHODS
+        .iter()
+        .copied()
+        .find(|method| method.eq_ignore_ascii_case(name))
 }
 
 /// Query string plus a JSON, form-urlencoded or multipart body. Form and multipart
@@ -1354,24 +1575,29 @@ fn parse_params(headers: &HeaderMap, query: Option<&str>, body: &[u8]) -> Result
         let boundary = sent_type
             .split(';')
             .map(str::trim)
-            .find(|part| part.get(..9).is_some_and(|name| name.eq_ignore_ascii_case("boundary=")))
+            .find(|part| {
+                part.get(..9)
+                    .is_some_and(|name| name.eq_ignore_ascii_case("boundary="))
+            })
             .map(|part| part[9..].trim_matches('"'))
             .ok_or_else(|| Failure::bad_request("multipart boundary is missing"))?;
         for (name, value) in multipart_fields(body, boundary) {
             params.insert(name, loose_value(&value));
         }
     } else {
-        return Err(Failure::bad_request(format!("unsupported Content-Type {content_type:?}")));
+        return Err(Failure::bad_request(format!(
+            "unsupported Content-Type {content_type:?}"
+        )));
     }
     Ok(params)
 }
 
 fn loose_value(text: &str) -> Value {
     let trimmed = text.trim_start();
-    if trimmed.starts_with('{') || trimmed.starts_with('[') || text == "true" || text == "false" {
-        if let Ok(value) = serde_json::from_str(text) {
-            return value;
-        }
+    let looks_like_json =
+        trimmed.starts_with('{') || trimmed.starts_with('[') || text == "true" || text == "false";
+    if looks_like_json && let Ok(value) = serde_json::from_str(text) {
+        return value;
     }
     Value::String(text.to_owned())
 }
@@ -1384,8 +1610,12 @@ fn multipart_fields(body: &[u8], boundary: &str) -> Vec<(String, String)> {
         .filter_map(|part| {
             let part = part.strip_prefix("\r\n")?;
             let (head, value) = part.split_once("\r\n\r\n")?;
-            let disposition = head.lines().find(|line| line.to_ascii_lowercase().starts_with("content-disposition"))?;
-            let name = disposition.split(';').find_map(|p| p.trim().strip_prefix("name="))?;
+            let disposition = head
+                .lines()
+                .find(|line| line.to_ascii_lowercase().starts_with("content-disposition"))?;
+            let name = disposition
+                .split(';')
+                .find_map(|p| p.trim().strip_prefix("name="))?;
             let value = value.strip_suffix("\r\n").unwrap_or(value);
             Some((name.trim_matches('"').to_owned(), value.to_owned()))
         })
@@ -1419,7 +1649,9 @@ fn param_bool(params: &Params, name: &str) -> bool {
 }
 
 fn unix_now() -> i64 {
-    let since_epoch = SystemTime::now().duration_since(UNIX_EPOCH).expect("clock after 1970");
+    let since_epoch = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .expect("clock after 1970");
     i64::try_from(since_epoch.as_secs()).expect("Unix time fits in i64")
 }
 
@@ -1441,7 +1673,21 @@ pub struct ParsedHtml {
 }
 
 const SUPPORTED_TAGS: &[&str] = &[
-    "a", "b", "strong", "i", "em", "s", "strike", "del", "u", "ins", "tg-spoiler", "tg-emoji", "span", "pre", "code",
+    "a",
+    "b",
+    "strong",
+    "i",
+    "em",
+    "s",
+    "strike",
+    "del",
+    "u",
+    "ins",
+    "tg-spoiler",
+    "tg-emoji",
+    "span",
+    "pre",
+    "code",
     "blockquote",
 ];
 
@@ -1498,7 +1744,9 @@ pub fn parse_html(html: &str) -> Result<ParsedHtml, String> {
             }
             let tag = ascii_lower(&text[begin + 1..i]);
             if !SUPPORTED_TAGS.contains(&tag.as_str()) {
-                return Err(format!("Unsupported start tag \"{tag}\" at byte offset {begin}"));
+                return Err(format!(
+                    "Unsupported start tag \"{tag}\" at byte offset {begin}"
+                ));
             }
             let mut argument = String::new();
             while at(i) != b'>' {
@@ -1514,14 +1762,18 @@ pub fn parse_html(html: &str) -> Result<ParsedHtml, String> {
                 }
                 let name = &text[name_begin..i];
                 if name.is_empty() {
-                    return Err(format!("Empty attribute name in the tag \"{tag}\" at byte offset {begin}"));
+                    return Err(format!(
+                        "Empty attribute name in the tag \"{tag}\" at byte offset {begin}"
+                    ));
                 }
                 while at(i) != 0 && is_space(at(i)) {
                     i += 1;
                 }
                 if at(i) != b'=' {
                     if at(i) == 0 {
-                        return Err(format!("Unclosed start tag \"{tag}\" at byte offset {begin}"));
+                        return Err(format!(
+                            "Unclosed start tag \"{tag}\" at byte offset {begin}"
+                        ));
                     }
                     if tag == "blockquote" && name == b"expandable" {
                         argument = "1".into();
@@ -1533,7 +1785,9 @@ pub fn parse_html(html: &str) -> Result<ParsedHtml, String> {
                     i += 1;
                 }
                 if at(i) == 0 {
-                    return Err(format!("Unclosed start tag \"{tag}\" at byte offset {begin}"));
+                    return Err(format!(
+                        "Unclosed start tag \"{tag}\" at byte offset {begin}"
+                    ));
                 }
                 let value = if at(i) != b'\'' && at(i) != b'"' {
                     // A name token: letters, digits, periods and hyphens; case-insensitive.
@@ -1542,7 +1796,9 @@ pub fn parse_html(html: &str) -> Result<ParsedHtml, String> {
                         i += 1;
                     }
                     if !is_space(at(i)) && at(i) != b'>' {
-                        return Err(format!("Unexpected end of name token at byte offset {token_begin}"));
+                        return Err(format!(
+                            "Unexpected end of name token at byte offset {token_begin}"
+                        ));
                     }
                     ascii_lower(&text[token_begin..i])
                 } else {
@@ -1553,7 +1809,8 @@ pub fn parse_html(html: &str) -> Result<ParsedHtml, String> {
                         if at(i) == b'&'
                             && let Some((code, next)) = decode_html_entity(text, i)
                         {
-                            let decoded = char::from_u32(code).unwrap_or(char::REPLACEMENT_CHARACTER);
+                            let decoded =
+                                char::from_u32(code).unwrap_or(char::REPLACEMENT_CHARACTER);
                             value.extend_from_slice(decoded.encode_utf8(&mut [0; 4]).as_bytes());
                             i = next;
                             continue;
@@ -1574,15 +1831,24 @@ pub fn parse_html(html: &str) -> Result<ParsedHtml, String> {
                     ("code", b"class") if value.starts_with("language-") => {
                         argument = value["language-".len()..].to_owned();
                     }
-                    ("span", b"class") if value.starts_with("tg-") => argument = value["tg-".len()..].to_owned(),
+                    ("span", b"class") if value.starts_with("tg-") => {
+                        argument = value["tg-".len()..].to_owned()
+                    }
                     ("blockquote", b"expandable") => argument = "1".into(),
                     _ => {}
                 }
             }
             if tag == "span" && argument != "spoiler" {
-                return Err(format!("Tag \"span\" must have class \"tg-spoiler\" at byte offset {begin}"));
+                return Err(format!(
+                    "Tag \"span\" must have class \"tg-spoiler\" at byte offset {begin}"
+                ));
             }
-            open.push(OpenTag { tag, argument, utf16_offset: utf16, byte_offset: out.len() });
+            open.push(OpenTag {
+                tag,
+                argument,
+                utf16_offset: utf16,
+                byte_offset: out.len(),
+            });
         } else {
             // An end tag.
             if open.is_empty() {
@@ -1612,7 +1878,10 @@ pub fn parse_html(html: &str) -> Result<ParsedHtml, String> {
         i += 1;
     }
     if let Some(top) = open.last() {
-        return Err(format!("Can't find end tag corresponding to start tag \"{}\"", top.tag));
+        return Err(format!(
+            "Can't find end tag corresponding to start tag \"{}\"",
+            top.tag
+        ));
     }
 
     for entity in &mut entities {
@@ -1621,7 +1890,10 @@ pub fn parse_html(html: &str) -> Result<ParsedHtml, String> {
         }
     }
     entities.sort_by(|a, b| {
-        a.offset.cmp(&b.offset).then(b.length.cmp(&a.length)).then(a.kind.priority().cmp(&b.kind.priority()))
+        a.offset
+            .cmp(&b.offset)
+            .then(b.length.cmp(&a.length))
+            .then(a.kind.priority().cmp(&b.kind.priority()))
     });
     Ok(ParsedHtml {
         text: String::from_utf8(out).expect("parse_html keeps UTF-8 intact"),
@@ -1699,13 +1971,17 @@ struct RawEntity {
 
 impl RawEntity {
     fn to_json(&self) -> Value {
-        let mut entity = json!({ "type": self.kind.api_name(), "offset": self.offset, "length": self.length });
+        let mut entity =
+            json!({ "type": self.kind.api_name(), "offset": self.offset, "length": self.length });
         match self.kind {
             EntityKind::TextUrl => entity["url"] = json!(self.argument),
             EntityKind::PreCode => entity["language"] = json!(self.argument),
             EntityKind::CustomEmoji => entity["custom_emoji_id"] = json!(self.argument),
             EntityKind::MentionName => {
-                let id: i64 = self.argument.parse().expect("a text_mention holds a numeric user id");
+                let id: i64 = self
+                    .argument
+                    .parse()
+                    .expect("a text_mention holds a numeric user id");
                 entity["user"] = user(id, "");
             }
             _ => {}
@@ -1715,7 +1991,12 @@ impl RawEntity {
 }
 
 /// Turns a closed, non-empty tag into an entity, as tdlib does.
-fn close_entity(entities: &mut Vec<RawEntity>, tag: OpenTag, utf16_end: usize, out: &[u8]) -> Result<(), String> {
+fn close_entity(
+    entities: &mut Vec<RawEntity>,
+    tag: OpenTag,
+    utf16_end: usize,
+    out: &[u8],
+) -> Result<(), String> {
     let offset = tag.utf16_offset;
     let length = utf16_end - offset;
     let same_span = |e: &RawEntity| e.offset == offset && e.length == length;
@@ -1766,11 +2047,18 @@ fn close_entity(entities: &mut Vec<RawEntity>, tag: OpenTag, utf16_end: usize, o
             }
             (EntityKind::Code, tag.argument)
         }
-        "blockquote" if !tag.argument.is_empty() => (EntityKind::ExpandableBlockQuote, String::new()),
+        "blockquote" if !tag.argument.is_empty() => {
+            (EntityKind::ExpandableBlockQuote, String::new())
+        }
         "blockquote" => (EntityKind::BlockQuote, String::new()),
         other => unreachable!("unsupported tag {other:?} was rejected when opened"),
     };
-    entities.push(RawEntity { kind, offset, length, argument });
+    entities.push(RawEntity {
+        kind,
+        offset,
+        length,
+        argument,
+    });
     Ok(())
 }
 
@@ -1791,7 +2079,9 @@ fn decode_html_entity(text: &[u8], pos: usize) -> Option<(u32, usize)> {
             }
         } else {
             while at(end).is_ascii_digit() {
-                value = value.saturating_mul(10).saturating_add(u64::from(at(end) - b'0'));
+                value = value
+                    .saturating_mul(10)
+                    .saturating_add(u64::from(at(end) - b'0'));
                 end += 1;
             }
         }
@@ -1851,7 +2141,10 @@ fn checked_link(url: &str) -> Option<String> {
         return None;
     }
     let lower = url.to_ascii_lowercase();
-    if ["tg:", "ton:", "tonsite:"].iter().any(|scheme| lower.starts_with(scheme)) {
+    if ["tg:", "ton:", "tonsite:"]
+        .iter()
+        .any(|scheme| lower.starts_with(scheme))
+    {
         return Some(url.to_owned());
     }
     let (scheme, rest) = match lower.find("://") {
@@ -1867,7 +2160,10 @@ fn checked_link(url: &str) -> Option<String> {
         return None;
     }
     let slash = if tail.starts_with('/') { "" } else { "/" };
-    Some(format!("{scheme}://{}{slash}{tail}", host.to_ascii_lowercase()))
+    Some(format!(
+        "{scheme}://{}{slash}{tail}",
+        host.to_ascii_lowercase()
+    ))
 }
 
 /// Telegram trims leading and trailing whitespace; entities are clipped to match.

@@ -1,0 +1,397 @@
+//! The core, end to end through the binary and the console channel: what is posted, once,
+//! across polls, editions, restarts and failures; the CLI's answers.
+
+use std::time::Duration;
+
+use crate::support::feed_server::{Behavior, FeedServer};
+use crate::support::herald::Setup;
+use crate::support::wp::{Item, fixture, rss};
+
+const RSS: &str = "application/rss+xml; charset=UTF-8";
+
+fn config(feeds: &[(&str, &str)], extra_bot: &str) -> String {
+    let mut out = format!(
+        "[bot]\ndata_dir = \"data\"\npoll_interval = \"1s\"\n{extra_bot}\n[fetch]\ntimeout = \"2s\"\n\n"
+    );
+    for (url, lang) in feeds {
+        out.push_str(&format!(
+            "[[feeds]]\nurl = \"{url}\"\nlang = \"{lang}\"\n\n"
+        ));
+    }
+    out.push_str("[[channels]]\ntarget = \"console\"\nlangs = [\"*\"]\n");
+    out
+}
+
+fn old_items() -> Vec<Item> {
+    vec![
+        Item::new(10, "Solidarity evening in Cologne", 60 * 24 * 3),
+        Item::new(9, "Report from the general assembly", 60 * 24 * 4),
+        Item::new(8, "Why we organize", 60 * 24 * 5),
+    ]
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn first_poll_posts_nothing_then_each_new_item_arrives_once() {
+    let server = FeedServer::start().await;
+    server.set("en.xml", rss("en", &old_items()), RSS);
+    let setup = Setup::new(&config(&[(&server.url("en.xml"), "en")], ""));
+
+    let first = setup.run(&["poll", "--once"]).await;
+    assert_eq!(first.code, Some(0), "{}", first.stderr);
+    assert!(
+        first.posts().is_empty(),
+        "a feed seen for the first time posts nothing: {:?}",
+        first.posts()
+    );
+
+    let mut items = old_items();
+    items.insert(0, Item::new(11, "Antifascist demonstration on Sunday", 5));
+    server.set("en.xml", rss("en", &items), RSS);
+    let second = setup.run(&["poll", "--once"]).await;
+    assert_eq!(second.code, Some(0), "{}", second.stderr);
+    assert_eq!(
+        second.posts(),
+        vec!["Antifascist demonstration on Sunday [en]"]
+    );
+    assert!(
+        second.stdout.contains("https://news.example.org/en/"),
+        "{}",
+        second.stdout
+    );
+    assert!(
+        second
+            .stdout
+            .contains("The members of the organization gathered"),
+        "{}",
+        second.stdout
+    );
+
+    let third = setup.run(&["poll", "--once"]).await;
+    assert_eq!(third.code, Some(0), "{}", third.stderr);
+    assert!(
+        third.posts().is_empty(),
+        "nothing new, nothing posted: {:?}",
+        third.posts()
+    );
+    assert_eq!(
+        server.not_modified("en.xml"),
+        1,
+        "an unchanged feed is answered 304"
+    );
+    let headers = server.last_request_headers("en.xml").expect("requested");
+    assert!(
+        headers["user-agent"]
+            .to_str()
+            .unwrap()
+            .starts_with("Herald/"),
+        "{headers:?}"
+    );
+    assert!(headers.contains_key("if-none-match"), "{headers:?}");
+
+    // The feed changes (another item) but the already posted one is not posted again.
+    items.insert(0, Item::new(12, "Call for participation", 1));
+    server.set("en.xml", rss("en", &items), RSS);
+    let fourth = setup.run(&["poll", "--once"]).await;
+    assert_eq!(fourth.posts(), vec!["Call for participation [en]"]);
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn backfill_posts_the_newest_items_in_publication_order() {
+    let server = FeedServer::start().await;
+    server.set("de.xml", fixture("wp-de.xml"), RSS);
+    let setup = Setup::new(&config(&[(&server.url("de.xml"), "de")], "backfill = 3"));
+    let out = setup.run(&["poll", "--once"]).await;
+    assert_eq!(out.code, Some(0), "{}", out.stderr);
+    assert_eq!(
+        out.posts(),
+        vec![
+            "Repressions against communists in Ukraine [en]",
+            "Third Anniversary of the War. Discussion in Paris [en]",
+            "Treffen von PSL-Aktivisten mit Abgeordneten von La France Insoumise in der französischen Nationalversammlung [de]",
+        ],
+        "the three newest, oldest first, each under the language of its text"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn an_article_carried_by_two_editions_reaches_a_chat_once() {
+    let server = FeedServer::start().await;
+    server.set("en.xml", fixture("wp-en.xml"), RSS);
+    server.set("de.xml", fixture("wp-de.xml"), RSS);
+    let setup = Setup::new(&config(
+        &[(&server.url("en.xml"), "en"), (&server.url("de.xml"), "de")],
+        "",
+    ));
+    let first = setup.run(&["poll", "--once"]).await;
+    assert_eq!(first.code, Some(0), "{}", first.stderr);
+    assert!(first.posts().is_empty());
+
+    // A new English post appears in both editions (untranslated in the German one), and
+    // its German translation appears in the German edition.
+    let english = "The members of the organization gathered in Berlin and they discussed the war and the peace with the people.";
+    let german = "Die Mitglieder der Organisation haben sich in Berlin versammelt und mit den Menschen über den Krieg und den Frieden gesprochen.";
+    let new_en = Item::new(2001, "Assembly in Berlin", 10).excerpt(english);
+    let new_de = Item::new(2002, "Versammlung in Berlin", 10).excerpt(german);
+    let with = |feed: &str, extra: &[Item]| {
+        let base = fixture(feed);
+        let items: String = rss("x", extra)
+            .split("<item>")
+            .skip(1)
+            .map(|i| format!("<item>{}", i.replace("</channel>\n</rss>\n", "")))
+            .collect();
+        base.replacen("<item>", &format!("{items}<item>"), 1)
+    };
+    server.set(
+        "en.xml",
+        with("wp-en.xml", std::slice::from_ref(&new_en)),
+        RSS,
+    );
+    server.set("de.xml", with("wp-de.xml", &[new_en.clone(), new_de]), RSS);
+    let second = setup.run(&["poll", "--once"]).await;
+    assert_eq!(second.code, Some(0), "{}", second.stderr);
+    let mut posts = second.posts();
+    posts.sort();
+    assert_eq!(
+        posts,
+        vec!["Assembly in Berlin [en]", "Versammlung in Berlin [de]"]
+    );
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_failing_feed_does_not_stop_the_others() {
+    let server = FeedServer::start().await;
+    server.behave("broken.xml", Behavior::Status(500));
+    server.behave("slow.xml", Behavior::Hang);
+    server.set(
+        "big.xml",
+        rss("en", &vec![Item::new(1, &"x".repeat(200), 1); 400]),
+        RSS,
+    );
+    server.set("html.xml", fixture("not-xml.html"), "text/html");
+    server.set("good.xml", rss("en", &old_items()), RSS);
+    let feeds = [
+        (server.url("broken.xml"), "en"),
+        (server.url("slow.xml"), "en"),
+        (server.url("big.xml"), "en"),
+        (server.url("html.xml"), "en"),
+        (server.url("good.xml"), "en"),
+    ];
+    let feeds: Vec<(&str, &str)> = feeds.iter().map(|(u, l)| (u.as_str(), *l)).collect();
+    let text = config(&feeds, "backfill = 1").replace("[fetch]\n", "[fetch]\nmax_body = 50000\n");
+    let setup = Setup::new(&text);
+    let out = setup.run(&["poll", "--once"]).await;
+    assert_eq!(
+        out.code,
+        Some(1),
+        "a failed feed makes the exit code non-zero"
+    );
+    assert_eq!(
+        out.posts(),
+        vec!["Solidarity evening in Cologne [en]"],
+        "the good feed is still delivered"
+    );
+    for (feed, reason) in [
+        ("broken.xml", "the server answered HTTP 500"),
+        ("slow.xml", "no answer within 2s"),
+        ("big.xml", "larger than the limit of 50000 bytes"),
+        ("html.xml", "not a feed"),
+    ] {
+        let line = out
+            .stderr
+            .lines()
+            .find(|l| l.contains(feed) && l.contains("feed failed"))
+            .unwrap_or_else(|| panic!("no error for {feed}:\n{}", out.stderr));
+        assert!(line.contains(reason), "{feed}: {line}");
+    }
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn items_first_seen_long_after_publication_are_stored_not_posted() {
+    let server = FeedServer::start().await;
+    server.set("en.xml", rss("en", &old_items()), RSS);
+    let setup = Setup::new(&config(
+        &[(&server.url("en.xml"), "en")],
+        "max_age = \"7days\"",
+    ));
+    assert_eq!(setup.run(&["poll", "--once"]).await.code, Some(0));
+    let mut items = old_items();
+    items.push(Item::new(3, "An article from last month", 60 * 24 * 30));
+    items.insert(0, Item::new(12, "Today's article", 2));
+    server.set("en.xml", rss("en", &items), RSS);
+    let out = setup.run(&["poll", "--once"]).await;
+    assert_eq!(out.posts(), vec!["Today's article [en]"]);
+    let latest = setup.run(&["latest", "-n", "10"]).await;
+    assert!(
+        latest.stdout.contains("An article from last month"),
+        "stored all the same:\n{}",
+        latest.stdout
+    );
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn the_bot_restarts_without_reposting_and_stops_cleanly_on_sigterm() {
+    let server = FeedServer::start().await;
+    server.set("en.xml", rss("en", &old_items()), RSS);
+    let setup = Setup::new(&config(&[(&server.url("en.xml"), "en")], "backfill = 2"));
+
+    let bot = setup.start();
+    assert_eq!(bot.wait_posts(2, Duration::from_secs(30)).await.len(), 2);
+    // While it runs, `latest` explains who holds the database.
+    let locked = setup.run(&["latest"]).await;
+    assert_eq!(locked.code, Some(1));
+    assert!(
+        locked.stderr.contains(&format!(
+            "in use by another Herald process (pid {})",
+            bot.pid()
+        )),
+        "{}",
+        locked.stderr
+    );
+    let stopped = bot.stop().await;
+    assert_eq!(
+        stopped.code,
+        Some(0),
+        "SIGTERM is a clean stop:\n{}",
+        stopped.stderr
+    );
+    assert!(stopped.stderr.contains("stopped"), "{}", stopped.stderr);
+
+    let bot = setup.start();
+    let polls_before = server.requests("en.xml");
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(20);
+    while server.requests("en.xml") < polls_before + 3 {
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "the bot keeps polling"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert!(
+        bot.stdout().is_empty(),
+        "a restart reposts nothing: {}",
+        bot.stdout()
+    );
+    let mut items = old_items();
+    items.insert(0, Item::new(20, "Fresh news after the restart", 1));
+    server.set("en.xml", rss("en", &items), RSS);
+    assert_eq!(
+        bot.wait_posts(1, Duration::from_secs(20)).await,
+        vec!["Fresh news after the restart [en]"]
+    );
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    let out = bot.stop().await;
+    assert_eq!(out.posts().len(), 1, "posted once: {:?}", out.posts());
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn latest_prints_the_newest_articles_by_language() {
+    let setup = Setup::new(&config(
+        &[(
+            &format!("{}/tests/data/wp-de.xml", env!("CARGO_MANIFEST_DIR")),
+            "de",
+        )],
+        "",
+    ));
+    assert_eq!(setup.run(&["poll", "--once"]).await.code, Some(0));
+    let all = setup.run(&["latest", "-n", "3"]).await;
+    assert_eq!(all.code, Some(0), "{}", all.stderr);
+    let titles: Vec<&str> = all.stdout.lines().filter(|l| l.starts_with("20")).collect();
+    assert_eq!(titles.len(), 3, "{}", all.stdout);
+    assert!(
+        titles[0].starts_with("2025-03-12  [de]  Treffen von PSL-Aktivisten"),
+        "{}",
+        all.stdout
+    );
+    let de = setup.run(&["latest", "--lang", "de"]).await;
+    let titles: Vec<&str> = de.stdout.lines().filter(|l| l.starts_with("20")).collect();
+    assert_eq!(titles.len(), 2, "the two German articles:\n{}", de.stdout);
+    assert!(titles[1].contains("Weg von Folter"), "{}", de.stdout);
+
+    use std::os::unix::fs::PermissionsExt;
+    let mode = std::fs::metadata(setup.path().join("data"))
+        .unwrap()
+        .permissions()
+        .mode();
+    assert_eq!(
+        mode & 0o777,
+        0o700,
+        "the data folder is private to its owner"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn bad_configuration_exits_2_naming_file_line_and_key() {
+    let setup = Setup::new("[bot]\npoll_interval = \"5m\"\npoll_intervall = \"5m\"\n");
+    let out = setup.run(&["check"]).await;
+    assert_eq!(out.code, Some(2));
+    assert!(
+        out.stderr
+            .contains("herald.toml, line 3, key `poll_intervall`: unknown field `poll_intervall`"),
+        "{}",
+        out.stderr
+    );
+    assert!(!out.stderr.contains("panicked"), "{}", out.stderr);
+
+    setup.rewrite("[[channels]]\ntarget = \"telegram:@psl_news\"\n");
+    let out = setup.run(&["poll", "--once"]).await;
+    assert_eq!(out.code, Some(2));
+    assert!(
+        out.stderr.contains("line 2, key `target`") && out.stderr.contains("HERALD_TELEGRAM_TOKEN"),
+        "{}",
+        out.stderr
+    );
+
+    let mut setup = setup;
+    setup.env("HERALD_TELEGRAM_TOKEN", "123456:SECRET-TOKEN-VALUE");
+    let out = setup.run(&["check"]).await;
+    assert_eq!(out.code, Some(0), "{}", out.stderr);
+    assert!(!out.stdout.contains("SECRET") && !out.stderr.contains("SECRET"));
+
+    let missing = Setup::new("");
+    let out = missing
+        .run(&["--config", "/nonexistent/herald.toml", "check"])
+        .await;
+    assert_eq!(out.code, Some(2));
+    assert!(
+        out.stderr
+            .contains("/nonexistent/herald.toml: cannot read the config file"),
+        "{}",
+        out.stderr
+    );
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn the_shipped_configs_work_offline() {
+    let root = env!("CARGO_MANIFEST_DIR");
+    let setup = Setup::new("");
+    let out = setup
+        .run(&["--config", &format!("{root}/config/herald.toml"), "check"])
+        .await;
+    assert_eq!(
+        out.code,
+        Some(0),
+        "the default config is valid:\n{}",
+        out.stderr
+    );
+
+    // The demo, with its data folder moved into the temp dir.
+    let demo = std::fs::read_to_string(format!("{root}/config/demo.toml"))
+        .unwrap()
+        .replace("\"../target/demo-data\"", "\"data\"")
+        .replace("\"../tests/data/", &format!("\"{root}/tests/data/"));
+    setup.rewrite(&demo);
+    let out = setup.run(&["poll", "--once"]).await;
+    assert_eq!(out.code, Some(0), "{}", out.stderr);
+    // The newest three of each edition; two of them are the same English posts, sent once.
+    let mut posts = out.posts();
+    posts.sort();
+    assert_eq!(
+        posts,
+        vec![
+            "Meeting of PSL activists with La France Insoumise deputies in the French National Assembly [en]",
+            "Repressions against communists in Ukraine [en]",
+            "Third Anniversary of the War. Discussion in Paris [en]",
+            "Treffen von PSL-Aktivisten mit Abgeordneten von La France Insoumise in der französischen Nationalversammlung [de]",
+        ]
+    );
+}

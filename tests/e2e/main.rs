@@ -1,0 +1,8 @@
+//! End-to-end tests: the real `herald` binary against real servers on 127.0.0.1 — a feed
+//! server, a Telegram Bot API emulator and a Synapse homeserver.
+
+mod support;
+
+mod core;
+mod matrix;
+mod telegram;

@@ -1,0 +1,1 @@
+//! Matrix end to end, against a real Synapse.

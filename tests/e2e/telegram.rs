@@ -1,0 +1,1 @@
+//! Telegram end to end, against the Bot API emulator.
