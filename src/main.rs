@@ -143,8 +143,10 @@ fn init_logging() {
                 "info,matrix_sdk=warn,matrix_sdk_crypto=warn,matrix_sdk_base=warn,sled=warn",
             )
         });
+    use std::io::IsTerminal;
     tracing_subscriber::fmt()
         .with_writer(std::io::stderr)
+        .with_ansi(std::io::stderr().is_terminal())
         .with_env_filter(filter)
         .init();
 }

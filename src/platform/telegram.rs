@@ -1,19 +1,495 @@
-//! Telegram, on teloxide.
+//! Telegram, on teloxide: posts to channels, groups and private subscribers, and answers
+//! commands received by long polling. Everything Telegram-specific lives here; the core
+//! sees a `Sink` and neutral commands.
+//!
+//! - Sending: HTML parse mode (feed text escaped by `render`), a large link preview of the
+//!   article, and each Bot API error mapped to what the delivery loop must do.
+//! - Listening: `getUpdates` long polling; commands older than `max_command_age` (sent
+//!   while the bot was down) are skipped; in groups only chat administrators (an anonymous
+//!   admin writes as the group itself) and operators may change settings; plain text gets
+//!   the help in private chats and silence in groups.
+//! - The token is a secret: it is removed from every error text before it is logged.
 
 use std::sync::Arc;
+use std::time::Duration;
 
+use teloxide::ApiError;
+use teloxide::RequestError;
+use teloxide::payloads::{GetUpdatesSetters, SendMessageSetters, SetMyCommandsSetters};
+use teloxide::prelude::{Bot, Requester};
+use teloxide::types::{
+    AllowedUpdate, BotCommand, CallbackQuery, ChatId, InlineKeyboardButton, InlineKeyboardMarkup,
+    LinkPreviewOptions, Message, ParseMode, Recipient, ReplyParameters, UpdateKind, UserId,
+};
 use tokio_util::sync::CancellationToken;
 
-use super::Started;
+use super::{BoxFuture, Post, SendError, Sink, Started};
 use crate::app::Core;
+use crate::article::{Lang, Platform, Target};
+use crate::commands::{self, ChatKind, Command, Context, Reply, Request};
+use crate::config::TelegramConfig;
+use crate::i18n::{self, Msg};
+use crate::render;
+
+/// Seconds a `getUpdates` call waits for news.
+const POLL_TIMEOUT: u32 = 10;
+
+/// The Telegram side of Herald: a bot client and its settings.
+pub struct Telegram {
+    bot: Bot,
+    token: String,
+    settings: Settings,
+}
+
+struct Settings {
+    chat_interval: Duration,
+    group_interval: Duration,
+    global_rate: u32,
+    max_command_age: Duration,
+}
 
 pub async fn start(
     core: &Arc<Core>,
-    _listen: bool,
-    _shutdown: &CancellationToken,
+    listen: bool,
+    shutdown: &CancellationToken,
 ) -> anyhow::Result<Option<Started>> {
-    if core.config.telegram_token().is_none() {
+    let (Some(token), Some(config)) = (core.config.telegram_token(), core.config.telegram.as_ref())
+    else {
         return Ok(None);
+    };
+    let telegram = Arc::new(Telegram::new(token.expose(), config)?);
+    let task =
+        listen.then(|| tokio::spawn(telegram.clone().listen(core.clone(), shutdown.clone())));
+    Ok(Some(Started {
+        sink: telegram,
+        task,
+    }))
+}
+
+impl Telegram {
+    fn new(token: &str, config: &TelegramConfig) -> anyhow::Result<Telegram> {
+        let api = url::Url::parse(&config.api_url)?;
+        // Long polls wait POLL_TIMEOUT seconds; the client waits a little longer.
+        let client = teloxide::net::default_reqwest_settings()
+            .timeout(Duration::from_secs(u64::from(POLL_TIMEOUT) + 15))
+            .build()?;
+        let bot = Bot::with_client(token, client).set_api_url(api);
+        Ok(Telegram {
+            bot,
+            token: token.to_string(),
+            settings: Settings {
+                chat_interval: config.chat_interval,
+                group_interval: config.group_interval,
+                global_rate: config.global_rate,
+                max_command_age: config.max_command_age,
+            },
+        })
     }
-    anyhow::bail!("Telegram is not implemented yet")
+
+    /// An error's text with the token cut out (request URLs contain it).
+    fn redact(&self, text: impl std::fmt::Display) -> String {
+        let text = text.to_string();
+        if self.token.is_empty() {
+            text
+        } else {
+            text.replace(&self.token, "<token>")
+        }
+    }
+
+    fn classify(&self, error: RequestError) -> SendError {
+        match error {
+            RequestError::RetryAfter(wait) => SendError::RetryAfter(wait.duration()),
+            RequestError::MigrateToChatId(id) => SendError::Moved(id.0.to_string()),
+            RequestError::Api(api) => {
+                let text = api.to_string();
+                match api {
+                    ApiError::BotBlocked
+                    | ApiError::BotKicked
+                    | ApiError::BotKickedFromSupergroup
+                    | ApiError::BotKickedFromChannel
+                    | ApiError::UserDeactivated
+                    | ApiError::CantInitiateConversation
+                    | ApiError::ChatNotFound
+                    | ApiError::NotEnoughRightsToPostMessages => SendError::Gone(text),
+                    ApiError::InvalidToken => {
+                        SendError::Temporary(format!("{text} (check the bot token)"))
+                    }
+                    _ if text.starts_with("Forbidden:") => SendError::Gone(text),
+                    _ => SendError::Rejected(text),
+                }
+            }
+            other => SendError::Temporary(self.redact(other)),
+        }
+    }
+
+    /// Listens for commands until `shutdown`. Never gives up on a network outage.
+    async fn listen(self: Arc<Self>, core: Arc<Core>, shutdown: CancellationToken) {
+        let me = loop {
+            match self.bot.get_me().await {
+                Ok(me) => break me,
+                Err(RequestError::Api(ApiError::InvalidToken)) => {
+                    tracing::error!(
+                        "Telegram refused the bot token; not answering commands (posts will be retried)"
+                    );
+                    return;
+                }
+                Err(e) => {
+                    tracing::warn!(error = %self.redact(e), "cannot reach Telegram yet; retrying");
+                    tokio::select! {
+                        _ = shutdown.cancelled() => return,
+                        _ = tokio::time::sleep(Duration::from_secs(5)) => {}
+                    }
+                }
+            }
+        };
+        let username = me.username.clone().unwrap_or_default();
+        tracing::info!(bot = %username, "Telegram bot connected");
+        if let Err(e) = self.bot.delete_webhook().await {
+            tracing::warn!(error = %self.redact(e), "could not remove a webhook");
+        }
+        self.register_commands().await;
+
+        let mut offset: i32 = 0;
+        loop {
+            let request = self
+                .bot
+                .get_updates()
+                .offset(offset)
+                .timeout(POLL_TIMEOUT)
+                .allowed_updates(vec![
+                    AllowedUpdate::Message,
+                    AllowedUpdate::ChannelPost,
+                    AllowedUpdate::CallbackQuery,
+                ]);
+            let updates = tokio::select! {
+                _ = shutdown.cancelled() => break,
+                result = request.into_future() => result,
+            };
+            let updates = match updates {
+                Ok(updates) => updates,
+                Err(e) => {
+                    tracing::warn!(error = %self.redact(e), "getUpdates failed; retrying");
+                    tokio::select! {
+                        _ = shutdown.cancelled() => break,
+                        _ = tokio::time::sleep(Duration::from_secs(2)) => {}
+                    }
+                    continue;
+                }
+            };
+            for update in updates {
+                offset = offset.max(update.id.0 as i32 + 1);
+                match update.kind {
+                    UpdateKind::Message(msg) | UpdateKind::ChannelPost(msg) => {
+                        self.on_message(&core, &username, &msg).await
+                    }
+                    UpdateKind::CallbackQuery(query) => self.on_callback(&core, &query).await,
+                    _ => {}
+                }
+            }
+        }
+        // Confirm what was handled, so a restart does not see it again.
+        if offset > 0 {
+            let _ = self
+                .bot
+                .get_updates()
+                .offset(offset)
+                .timeout(0)
+                .limit(1)
+                .await;
+        }
+        tracing::info!("Telegram listener stopped");
+    }
+
+    /// The command menu, in every language the bot speaks (and English by default).
+    async fn register_commands(&self) {
+        let mut languages: Vec<Option<&str>> = vec![None];
+        languages.extend(i18n::UI_LANGS.iter().map(|l| Some(*l)));
+        for code in languages {
+            let lang = Lang::parse(code.unwrap_or("en")).expect("built-in codes are valid");
+            let commands = menu(&lang);
+            let mut request = self.bot.set_my_commands(commands);
+            if let Some(code) = code {
+                request = request.language_code(code);
+            }
+            if let Err(e) = request.await {
+                tracing::warn!(error = %self.redact(e), "could not register the command menu");
+            }
+        }
+    }
+
+    async fn on_message(&self, core: &Core, username: &str, msg: &Message) {
+        let Some(text) = msg.text() else { return };
+        let age = chrono::Utc::now() - msg.date;
+        if age
+            .to_std()
+            .is_ok_and(|age| age > self.settings.max_command_age)
+        {
+            tracing::debug!("skipping a command sent while the bot was down");
+            return;
+        }
+        let private = msg.chat.is_private();
+        let command = match commands::parse(text, Some(username)) {
+            Some(Command::Unknown(_)) if !private && !addressed(text, username) => return,
+            Some(command) => command,
+            None if private => Command::Help,
+            None => return,
+        };
+        let kind = if private {
+            ChatKind::Private
+        } else if msg.chat.is_channel() {
+            ChatKind::Channel
+        } else {
+            ChatKind::Group
+        };
+        let user_lang = msg.from.as_ref().and_then(|u| u.language_code.clone());
+        let needs_rights = matches!(command, Command::Lang(ref a) if !a.is_empty())
+            || matches!(command, Command::Subscribe | Command::Unsubscribe);
+        let may_configure = match kind {
+            ChatKind::Private | ChatKind::Channel => true,
+            ChatKind::Group if !needs_rights => false,
+            ChatKind::Group => self.is_chat_admin(core, msg).await,
+        };
+        let request = Request {
+            chat: Target::new(Platform::Telegram, msg.chat.id.0.to_string()),
+            kind,
+            may_configure,
+            user_lang,
+            prefix: '/',
+        };
+        let ctx = Context {
+            config: &core.config,
+            store: &core.store,
+        };
+        let reply = commands::execute(&ctx, &request, &command);
+        let reply_to = (kind == ChatKind::Group).then_some(msg.id);
+        self.send_reply(msg.chat.id, &reply, reply_to).await;
+    }
+
+    /// Whether the sender may change a group's settings: a chat administrator (asked of
+    /// Telegram), an anonymous administrator (writing as the group), or an operator.
+    async fn is_chat_admin(&self, core: &Core, msg: &Message) -> bool {
+        if msg
+            .sender_chat
+            .as_ref()
+            .is_some_and(|c| c.id == msg.chat.id)
+        {
+            return true;
+        }
+        let Some(user) = &msg.from else { return false };
+        if core.config.is_operator(&format!("telegram:{}", user.id.0)) {
+            return true;
+        }
+        self.is_admin(msg.chat.id, user.id).await
+    }
+
+    async fn is_admin(&self, chat: ChatId, user: UserId) -> bool {
+        match self.bot.get_chat_member(chat, user).await {
+            Ok(member) => member.is_privileged(),
+            Err(e) => {
+                tracing::warn!(error = %self.redact(e), "could not ask Telegram who administers a group");
+                false
+            }
+        }
+    }
+
+    /// A button press under `/lang`: works like typing the button's command.
+    async fn on_callback(&self, core: &Core, query: &CallbackQuery) {
+        let _ = self.bot.answer_callback_query(query.id.clone()).await;
+        let (Some(data), Some(message)) = (query.data.as_deref(), query.message.as_ref()) else {
+            return;
+        };
+        let Some(command) = commands::parse(data, None) else {
+            return;
+        };
+        let chat = message.chat();
+        let kind = if chat.is_private() {
+            ChatKind::Private
+        } else {
+            ChatKind::Group
+        };
+        let may_configure = match kind {
+            ChatKind::Private => true,
+            _ => {
+                core.config
+                    .is_operator(&format!("telegram:{}", query.from.id.0))
+                    || self.is_admin(chat.id, query.from.id).await
+            }
+        };
+        let request = Request {
+            chat: Target::new(Platform::Telegram, chat.id.0.to_string()),
+            kind,
+            may_configure,
+            user_lang: query.from.language_code.clone(),
+            prefix: '/',
+        };
+        let ctx = Context {
+            config: &core.config,
+            store: &core.store,
+        };
+        let reply = commands::execute(&ctx, &request, &command);
+        self.send_reply(chat.id, &reply, None).await;
+    }
+
+    async fn send_reply(
+        &self,
+        chat: ChatId,
+        reply: &Reply,
+        reply_to: Option<teloxide::types::MessageId>,
+    ) {
+        let mut request = self
+            .bot
+            .send_message(chat, render::reply_telegram(reply))
+            .parse_mode(ParseMode::Html)
+            .link_preview_options(no_preview());
+        if !reply.buttons.is_empty() {
+            let rows: Vec<Vec<InlineKeyboardButton>> = reply
+                .buttons
+                .chunks(3)
+                .map(|row| {
+                    row.iter()
+                        .map(|b| InlineKeyboardButton::callback(b.label.clone(), b.command.clone()))
+                        .collect()
+                })
+                .collect();
+            request = request.reply_markup(InlineKeyboardMarkup::new(rows));
+        }
+        if let Some(id) = reply_to {
+            request =
+                request.reply_parameters(ReplyParameters::new(id).allow_sending_without_reply());
+        }
+        if let Err(e) = request.await {
+            tracing::warn!(error = %self.redact(e), "could not answer a command");
+        }
+    }
+}
+
+impl Sink for Telegram {
+    fn platform(&self) -> Platform {
+        Platform::Telegram
+    }
+
+    fn chat_interval(&self, chat: &str) -> Duration {
+        if chat.parse::<i64>().is_ok_and(|id| id > 0) {
+            self.settings.chat_interval
+        } else {
+            self.settings.group_interval
+        }
+    }
+
+    fn global_rate(&self) -> u32 {
+        self.settings.global_rate
+    }
+
+    fn send<'a>(
+        &'a self,
+        chat: &'a str,
+        post: &'a Post<'a>,
+    ) -> BoxFuture<'a, Result<String, SendError>> {
+        Box::pin(async move {
+            let recipient = recipient(chat);
+            let preview = match &post.article.link {
+                Some(url) => LinkPreviewOptions {
+                    is_disabled: false,
+                    url: Some(url.clone()),
+                    prefer_small_media: false,
+                    prefer_large_media: true,
+                    show_above_text: false,
+                },
+                None => no_preview(),
+            };
+            let text = render::telegram_post(post.article, post.chat_lang);
+            match self
+                .bot
+                .send_message(recipient, text)
+                .parse_mode(ParseMode::Html)
+                .link_preview_options(preview)
+                .await
+            {
+                Ok(message) => Ok(message.id.0.to_string()),
+                Err(e) => Err(self.classify(e)),
+            }
+        })
+    }
+}
+
+fn recipient(chat: &str) -> Recipient {
+    match chat.parse::<i64>() {
+        Ok(id) => Recipient::Id(ChatId(id)),
+        Err(_) => Recipient::ChannelUsername(chat.to_string()),
+    }
+}
+
+fn no_preview() -> LinkPreviewOptions {
+    LinkPreviewOptions {
+        is_disabled: true,
+        url: None,
+        prefer_small_media: false,
+        prefer_large_media: false,
+        show_above_text: false,
+    }
+}
+
+/// Whether a command names this bot (`/cmd@ThisBot`).
+fn addressed(text: &str, username: &str) -> bool {
+    let head = text.split_whitespace().next().unwrap_or("");
+    head.split_once('@')
+        .is_some_and(|(_, to)| to.eq_ignore_ascii_case(username))
+}
+
+/// The command menu in `lang`, read from the help text's lines (`{p}cmd args — what`), so
+/// the menu and `/help` never disagree.
+fn menu(lang: &Lang) -> Vec<BotCommand> {
+    i18n::text(lang, Msg::Help)
+        .lines()
+        .filter_map(|line| {
+            let rest = line.strip_prefix("{p}")?;
+            let (usage, description) = rest.split_once(" — ")?;
+            let command = usage.split_whitespace().next()?.to_string();
+            Some(BotCommand {
+                command,
+                description: description.trim().to_string(),
+            })
+        })
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_menu_lists_every_command_in_every_language() {
+        for code in i18n::UI_LANGS {
+            let lang = Lang::parse(code).unwrap();
+            let names: Vec<String> = menu(&lang).into_iter().map(|c| c.command).collect();
+            assert_eq!(
+                names,
+                [
+                    "latest",
+                    "lang",
+                    "subscribe",
+                    "unsubscribe",
+                    "about",
+                    "help"
+                ],
+                "{code}"
+            );
+            assert!(
+                menu(&lang)
+                    .iter()
+                    .all(|c| (3..=256).contains(&c.description.chars().count()))
+            );
+        }
+    }
+
+    #[test]
+    fn recipients_and_addressing() {
+        assert_eq!(recipient("-1001"), Recipient::Id(ChatId(-1001)));
+        assert_eq!(
+            recipient("@news"),
+            Recipient::ChannelUsername("@news".into())
+        );
+        assert!(addressed("/foo@HeraldBot x", "heraldbot"));
+        assert!(!addressed("/foo x", "heraldbot"));
+    }
 }
