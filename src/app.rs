@@ -12,14 +12,16 @@ use tokio_util::sync::CancellationToken;
 use crate::article::{Article, LangSet};
 use crate::config::Config;
 use crate::delivery::Delivery;
+use crate::ops::{self, Metrics};
 use crate::platform::{self, Sink};
-use crate::poll::{FeedOutcome, Poller};
+use crate::poll::{FeedOutcome, PollError, Poller};
 use crate::store::Store;
 
 /// What the platform adapters share with the core.
 pub struct Core {
     pub config: Arc<Config>,
     pub store: Store,
+    pub metrics: Arc<Metrics>,
 }
 
 /// How long `poll --once` keeps delivering while chats ask it to wait (rate limits).
@@ -32,6 +34,7 @@ fn open(config: Config) -> anyhow::Result<Arc<Core>> {
     Ok(Arc::new(Core {
         config: Arc::new(config),
         store,
+        metrics: Arc::default(),
     }))
 }
 
@@ -40,6 +43,20 @@ fn open(config: Config) -> anyhow::Result<Arc<Core>> {
 pub async fn run(config: Config, shutdown: CancellationToken) -> anyhow::Result<()> {
     let core = open(config)?;
     let config = core.config.clone();
+    let ops_task = match &config.ops.listen {
+        Some(addr) => {
+            let listener = tokio::net::TcpListener::bind(addr)
+                .await
+                .with_context(|| format!("cannot listen on `[ops] listen = \"{addr}\"`"))?;
+            tracing::info!(%addr, "serving /healthz and /metrics");
+            Some(tokio::spawn(ops::serve(
+                listener,
+                core.clone(),
+                shutdown.clone(),
+            )))
+        }
+        None => None,
+    };
     let started = platform::start_all(&core, true, &shutdown).await?;
     let sinks: Vec<Arc<dyn Sink>> = started.iter().map(|s| s.sink.clone()).collect();
     let names: Vec<String> = sinks.iter().map(|s| s.platform().to_string()).collect();
@@ -50,12 +67,18 @@ pub async fn run(config: Config, shutdown: CancellationToken) -> anyhow::Result<
         poll_interval = ?config.bot.poll_interval,
         "Herald is running"
     );
-    let delivery = Delivery::new(config.clone(), core.store.clone(), sinks);
+    let delivery = Delivery::new(
+        config.clone(),
+        core.store.clone(),
+        core.metrics.clone(),
+        sinks,
+    );
     let delivery_task = tokio::spawn(delivery.clone().run(shutdown.clone()));
     let poller = Poller::new(&config)?;
 
     loop {
         let results = poller.poll_all(&config, &core.store, false).await;
+        count_polls(&core.metrics, &results);
         if results
             .iter()
             .any(|(_, r)| matches!(r, Ok(FeedOutcome::Updated { queued, .. }) if *queued > 0))
@@ -79,6 +102,9 @@ pub async fn run(config: Config, shutdown: CancellationToken) -> anyhow::Result<
             tracing::warn!("a platform listener did not stop in time");
         }
     }
+    if let Some(task) = ops_task {
+        let _ = task.await;
+    }
     core.store.flush().await?;
     tracing::info!(
         queued = core.store.outbox_len(),
@@ -96,6 +122,7 @@ pub async fn poll_once(config: Config, shutdown: CancellationToken) -> anyhow::R
     let sinks = started.iter().map(|s| s.sink.clone()).collect();
     let poller = Poller::new(&config)?;
     let results = poller.poll_all(&config, &core.store, true).await;
+    count_polls(&core.metrics, &results);
     let mut ok = true;
     for (feed, result) in &results {
         match result {
@@ -106,7 +133,12 @@ pub async fn poll_once(config: Config, shutdown: CancellationToken) -> anyhow::R
             }
         }
     }
-    let delivery = Delivery::new(config.clone(), core.store.clone(), sinks);
+    let delivery = Delivery::new(
+        config.clone(),
+        core.store.clone(),
+        core.metrics.clone(),
+        sinks,
+    );
     let (sent, empty) = delivery.drain_patiently(ONCE_PATIENCE, &shutdown).await;
     if !empty {
         tracing::warn!(
@@ -117,6 +149,17 @@ pub async fn poll_once(config: Config, shutdown: CancellationToken) -> anyhow::R
     tracing::info!(sent, "poll finished");
     core.store.flush().await?;
     Ok(ok)
+}
+
+fn count_polls(metrics: &Metrics, results: &[(String, Result<FeedOutcome, PollError>)]) {
+    for (feed, result) in results {
+        match result {
+            Ok(FeedOutcome::Waiting) => {}
+            Ok(FeedOutcome::NotModified) => metrics.count_poll(feed, "not_modified", None),
+            Ok(FeedOutcome::Updated { .. }) => metrics.count_poll(feed, "updated", None),
+            Err(e) => metrics.count_poll(feed, "error", Some(e.to_string())),
+        }
+    }
 }
 
 /// The newest stored articles, for `herald latest`.

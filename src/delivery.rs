@@ -20,6 +20,7 @@ use tokio_util::sync::CancellationToken;
 
 use crate::article::{Platform, Target};
 use crate::config::Config;
+use crate::ops::Metrics;
 use crate::platform::{Post, SendError, Sink};
 use crate::store::{Store, StoreError};
 
@@ -44,6 +45,7 @@ struct State {
 pub struct Delivery {
     config: Arc<Config>,
     store: Store,
+    metrics: Arc<Metrics>,
     sinks: HashMap<Platform, Arc<dyn Sink>>,
     state: Mutex<State>,
     wake: tokio::sync::Notify,
@@ -58,11 +60,17 @@ pub struct DrainReport {
 }
 
 impl Delivery {
-    pub fn new(config: Arc<Config>, store: Store, sinks: Vec<Arc<dyn Sink>>) -> Arc<Delivery> {
+    pub fn new(
+        config: Arc<Config>,
+        store: Store,
+        metrics: Arc<Metrics>,
+        sinks: Vec<Arc<dyn Sink>>,
+    ) -> Arc<Delivery> {
         let sinks = sinks.into_iter().map(|s| (s.platform(), s)).collect();
         Arc::new(Delivery {
             config,
             store,
+            metrics,
             sinks,
             state: Mutex::new(State::default()),
             wake: Default::default(),
@@ -214,6 +222,15 @@ impl Delivery {
         };
         self.pace(sink.platform(), sink.global_rate()).await;
         let result = sink.send(&target.chat, &post).await;
+        let outcome = match &result {
+            Ok(_) => "sent",
+            Err(SendError::RetryAfter(_)) => "rate_limited",
+            Err(SendError::Moved(_)) => "moved",
+            Err(SendError::Gone(_)) => "chat_gone",
+            Err(SendError::Temporary(_)) => "temporary_failure",
+            Err(SendError::Rejected(_)) => "rejected",
+        };
+        self.metrics.count_send(target.platform.name(), outcome);
         let public = self.is_operator_channel(target)?;
         let label = if public {
             target.to_string()

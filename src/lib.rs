@@ -15,6 +15,7 @@
 //! - `commands`: the platform-neutral chat commands and their replies.
 //! - `i18n`: the bot's own texts in en, de, ru, uk, fr.
 //! - `platform`: the `Sink` trait and the adapters — console, Telegram, Matrix.
+//! - `ops`: `/healthz` and `/metrics` for operators.
 //! - `app`: wires everything together: `run` until shutdown, `poll_once`, `latest`.
 
 pub mod app;
@@ -25,6 +26,7 @@ pub mod delivery;
 pub mod feed;
 pub mod i18n;
 pub mod lang;
+pub mod ops;
 pub mod platform;
 pub mod poll;
 pub mod render;

@@ -395,3 +395,65 @@ async fn the_shipped_configs_work_offline() {
         ]
     );
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn operators_see_health_and_metrics() {
+    let server = FeedServer::start().await;
+    server.set("en.xml", rss("en", &old_items()), RSS);
+    server.behave("broken.xml", Behavior::Status(503));
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let text = config(&[(&server.url("en.xml"), "en")], "backfill = 2").replace(
+        "[fetch]",
+        &format!("[ops]\nlisten = \"127.0.0.1:{port}\"\n\n[fetch]"),
+    );
+    let setup = Setup::new(&text);
+    let bot = setup.start();
+    bot.wait_posts(2, Duration::from_secs(20)).await;
+    bot.wait_log("serving /healthz", Duration::from_secs(5))
+        .await;
+    let get = |path: &str| {
+        let url = format!("http://127.0.0.1:{port}{path}");
+        async move {
+            let r = reqwest::get(url).await.expect("ops endpoint answers");
+            (r.status().as_u16(), r.text().await.unwrap())
+        }
+    };
+    let (status, health) = get("/healthz").await;
+    assert_eq!(status, 200, "{health}");
+    assert!(
+        health.contains("\"status\":\"ok\"") && health.contains("\"articles\":3"),
+        "{health}"
+    );
+    let (status, metrics) = get("/metrics").await;
+    assert_eq!(status, 200);
+    assert!(
+        metrics.contains("herald_posts_total{platform=\"console\",outcome=\"sent\"} 2"),
+        "{metrics}"
+    );
+    assert!(metrics.contains("herald_articles 3"), "{metrics}");
+    assert!(metrics.contains("result=\"updated\"} 1"), "{metrics}");
+    assert_eq!(get("/nope").await.0, 404);
+    bot.stop().await;
+
+    // A failing feed makes the bot report itself degraded, naming the feed.
+    setup.rewrite(&text.replace(
+        "[[channels]]",
+        &format!(
+            "[[feeds]]\nurl = \"{}\"\nlang = \"en\"\n\n[[channels]]",
+            server.url("broken.xml")
+        ),
+    ));
+    let bot = setup.start();
+    bot.wait_log("feed failed", Duration::from_secs(20)).await;
+    let (status, health) = get("/healthz").await;
+    assert_eq!(status, 503, "{health}");
+    assert!(
+        health.contains("broken.xml") && health.contains("HTTP 503"),
+        "{health}"
+    );
+    bot.stop().await;
+}
