@@ -212,7 +212,7 @@ mod tests {
 
     #[test]
     fn telegram_posts_fit_the_limit_and_keep_the_link() {
-        let long = "Слово ".repeat(2000) + &"👍🏽".repeat(500);
+        let long = format!("{}{}", "Слово ".repeat(2000), "👍🏽".repeat(500));
         let a = article(&"🇺🇦 Заголовок ".repeat(80), &long, "ru");
         let html = telegram_post(&a, None);
         let shown = visible(&html);
