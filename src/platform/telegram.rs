@@ -111,11 +111,11 @@ impl Telegram {
                     | ApiError::CantInitiateConversation
                     | ApiError::ChatNotFound
                     | ApiError::NotEnoughRightsToPostMessages => SendError::Gone(text),
-                    ApiError::InvalidToken => {
-                        SendError::Temporary(format!("{text} (check the bot token)"))
-                    }
                     _ if text.starts_with("Forbidden:") => SendError::Gone(text),
-                    _ => SendError::Rejected(text),
+                    // A request Telegram will never accept as it is.
+                    _ if text.starts_with("Bad Request:") => SendError::Rejected(text),
+                    // Anything else (5xx, a bad token, the unknown) may pass: keep the post.
+                    _ => SendError::Temporary(text),
                 }
             }
             other => SendError::Temporary(self.redact(other)),

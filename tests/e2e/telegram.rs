@@ -493,3 +493,82 @@ async fn the_token_stays_out_of_logs_when_telegram_is_unreachable() {
     let out = bot.stop().await;
     assert!(!out.stderr.contains("TEST-TOKEN"), "{}", out.stderr);
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_group_that_kicked_the_bot_is_dropped_and_a_server_error_retried() {
+    let mut world = World::new("").await;
+    let group = -1003000000003;
+    world.api.add_chat(chat(group, "supergroup", "Kicked us"));
+    world.api.set_admins(group, &[700]);
+    let _bot = world.start().await;
+    world.ask(group, person(700, "en"), "/subscribe").await;
+    world.api.fail_always(group, Some(Fault::Kicked));
+    world.api.fail_next(CHANNEL, Fault::ServerError);
+    world.publish(Item::new(6101, "Despite a server error", 1));
+    let sent = world
+        .api
+        .wait_sent(CHANNEL, 1, Duration::from_secs(40))
+        .await;
+    assert!(sent[0].text.starts_with("Despite a server error"));
+    assert_eq!(
+        world.api.call_times(CHANNEL).len(),
+        2,
+        "one failed call, one retry"
+    );
+    world.publish(Item::new(6102, "Later", 1));
+    world.api.wait_sent(CHANNEL, 2, WAIT).await;
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    let to_group = world
+        .api
+        .calls("sendMessage")
+        .iter()
+        .filter(|c| c["chat_id"] == json!(group))
+        .count();
+    assert_eq!(
+        to_group, 2,
+        "the /subscribe answer and one refused post; then the group was dropped"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_crash_mid_broadcast_loses_nothing_and_repeats_at_most_the_message_in_flight() {
+    let mut world = World::new("").await;
+    let bot = world.start().await;
+    for n in 0..10 {
+        world.publish(Item::new(
+            6200 + n,
+            &format!("Broadcast {n}"),
+            20 - i64::from(n),
+        ));
+    }
+    world.api.wait_sent(CHANNEL, 3, WAIT).await;
+    bot.kill().await;
+    let at_kill = world.api.sent(CHANNEL).len();
+    assert!(at_kill < 10, "killed mid-broadcast ({at_kill} sent)");
+
+    let _bot = world.setup.start();
+    let first_line = |m: &SentMessage| m.text.lines().next().unwrap_or("").to_string();
+    let deadline = tokio::time::Instant::now() + WAIT;
+    loop {
+        let mut unique: Vec<String> = world.api.sent(CHANNEL).iter().map(first_line).collect();
+        unique.dedup();
+        if unique.len() >= 10 {
+            break;
+        }
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "the rest arrives after the restart: {unique:?}"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    tokio::time::sleep(Duration::from_secs(1)).await;
+    let titles: Vec<String> = world.api.sent(CHANNEL).iter().map(first_line).collect();
+    let mut unique = titles.clone();
+    unique.dedup();
+    let expected: Vec<String> = (0..10).map(|n| format!("Broadcast {n}")).collect();
+    assert_eq!(unique, expected, "every article, in order: {titles:?}");
+    assert!(
+        titles.len() <= 11,
+        "at most the message in flight is repeated: {titles:?}"
+    );
+}
