@@ -15,14 +15,12 @@ const TELEGRAM_MARGIN: usize = 96;
 /// Longest title shown before it is shortened.
 const TITLE_MAX: usize = 512;
 
-/// The language of the link words under an article: the article's own when the bot speaks
-/// it, so an English article in a mixed chat says "Read more".
+/// The language of the link words under an article: the chat's (its first language) when
+/// the bot speaks it; in a chat of every language, the article's own; else English.
 fn link_lang(article: &Article, chat_lang: Option<&Lang>) -> Lang {
-    if i18n::speaks(&article.lang) {
-        return article.lang.clone();
-    }
     chat_lang
         .filter(|l| i18n::speaks(l))
+        .or(Some(&article.lang).filter(|l| i18n::speaks(l)))
         .cloned()
         .unwrap_or_else(|| Lang::parse("en").expect("valid"))
 }
@@ -230,9 +228,11 @@ mod tests {
     }
 
     #[test]
-    fn link_words_follow_the_article_language() {
+    fn link_words_follow_the_chat_language_else_the_article_language() {
         let de = article("Titel", "Text", "de");
         assert!(telegram_post(&de, None).contains(">Weiterlesen</a>"));
+        let uk = Lang::parse("uk").unwrap();
+        assert!(telegram_post(&de, Some(&uk)).contains(">Читати далі</a>"));
         let es = article("Título", "Texto", "es");
         let fr = Lang::parse("fr").unwrap();
         assert!(telegram_post(&es, Some(&fr)).contains(">Lire la suite</a>"));

@@ -1,12 +1,22 @@
 //! `start`, `help`, `about` and the answer to unknown commands.
 
-use super::{Context, Reply, Request, say};
+use super::{Button, Context, Reply, Request, say};
 use crate::i18n::Msg;
 use crate::store::StoreError;
 
+/// The welcome; in a chat that is not subscribed yet, with a button to subscribe.
 pub fn start(ctx: &Context<'_>, req: &Request) -> Result<Reply, StoreError> {
-    let lang = ctx.reply_lang(req, &ctx.settings(&req.chat)?);
-    Ok(Reply::text(&say(&lang, Msg::Start, req, &[])))
+    let settings = ctx.settings(&req.chat)?;
+    let lang = ctx.reply_lang(req, &settings);
+    let mut reply = Reply::text(&say(&lang, Msg::Start, req, &[]));
+    if !settings.subscribed && req.may_configure {
+        let command = format!("{}subscribe", req.prefix);
+        reply.buttons.push(Button {
+            label: command.clone(),
+            command,
+        });
+    }
+    Ok(reply)
 }
 
 pub fn help(ctx: &Context<'_>, req: &Request) -> Result<Reply, StoreError> {

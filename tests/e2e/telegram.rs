@@ -176,6 +176,8 @@ async fn private_chats_answer_latest_lang_and_subscribe() {
         "{}",
         start.text
     );
+    let button = &start.reply_markup.clone().expect("a button")["inline_keyboard"][0][0];
+    assert_eq!(button["callback_data"], json!("/subscribe"), "{button}");
 
     let latest = world.ask(501, olena.clone(), "/latest 3").await;
     let lines: Vec<&str> = latest.text.lines().collect();
