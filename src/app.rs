@@ -74,22 +74,34 @@ pub async fn run(config: Config, shutdown: CancellationToken) -> anyhow::Result<
         sinks,
     );
     let delivery_task = tokio::spawn(delivery.clone().run(shutdown.clone()));
-    let poller = Poller::new(&config)?;
-
-    loop {
-        let results = poller.poll_all(&config, &core.store, false).await;
-        count_polls(&core.metrics, &results);
-        if results
-            .iter()
-            .any(|(_, r)| matches!(r, Ok(FeedOutcome::Updated { queued, .. }) if *queued > 0))
-        {
-            delivery.wake();
-        }
-        tokio::select! {
-            _ = shutdown.cancelled() => break,
-            _ = tokio::time::sleep(config.bot.poll_interval) => {}
-        }
+    // Each feed polls on its own schedule, so a slow or broken feed never holds up another.
+    let poller = Arc::new(Poller::new(&config)?);
+    let mut feed_tasks = tokio::task::JoinSet::new();
+    for index in 0..config.feeds.len() {
+        let (poller, core, delivery) = (poller.clone(), core.clone(), delivery.clone());
+        let shutdown = shutdown.clone();
+        feed_tasks.spawn(async move {
+            let config = &core.config;
+            let feed = &config.feeds[index];
+            loop {
+                let result = tokio::select! {
+                    _ = shutdown.cancelled() => break,
+                    result = poller.poll_feed(config, &core.store, feed, false) => result,
+                };
+                let results = [(feed.key().to_string(), result)];
+                count_polls(&core.metrics, &results);
+                if matches!(&results[0].1, Ok(FeedOutcome::Updated { queued, .. }) if *queued > 0) {
+                    delivery.wake();
+                }
+                tokio::select! {
+                    _ = shutdown.cancelled() => break,
+                    _ = tokio::time::sleep(config.bot.poll_interval) => {}
+                }
+            }
+        });
     }
+    shutdown.cancelled().await;
+    feed_tasks.join_all().await;
 
     tracing::info!("stopping: finishing the send in progress");
     if let Err(e) = delivery_task.await {

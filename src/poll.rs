@@ -72,7 +72,8 @@ impl Poller {
         futures::future::join_all(polls).await
     }
 
-    async fn poll_feed(
+    /// Polls one feed, unless it is backing off after failures (and `force` is off).
+    pub async fn poll_feed(
         &self,
         config: &Config,
         store: &Store,

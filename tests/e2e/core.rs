@@ -457,3 +457,43 @@ async fn operators_see_health_and_metrics() {
     );
     bot.stop().await;
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_hanging_feed_does_not_delay_the_others_while_running() {
+    let server = FeedServer::start().await;
+    server.behave("slow.xml", Behavior::Hang);
+    server.set("good.xml", rss("en", &old_items()), RSS);
+    let text = config(
+        &[
+            (&server.url("slow.xml"), "en"),
+            (&server.url("good.xml"), "en"),
+        ],
+        "",
+    )
+    .replace("timeout = \"2s\"", "timeout = \"60s\"");
+    let setup = Setup::new(&text);
+    let bot = setup.start();
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
+    while server.requests("good.xml") < 2 {
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "the good feed is polled again meanwhile"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    let mut items = old_items();
+    items.insert(0, Item::new(30, "Not held up", 1));
+    server.set("good.xml", rss("en", &items), RSS);
+    // The hanging feed's request takes a minute to time out; the other feed goes on.
+    assert_eq!(
+        bot.wait_posts(1, Duration::from_secs(15)).await,
+        vec!["Not held up [en]"]
+    );
+    assert_eq!(
+        server.requests("slow.xml"),
+        1,
+        "still waiting for the first answer"
+    );
+    let out = bot.stop().await;
+    assert_eq!(out.code, Some(0), "a hanging fetch does not block shutdown");
+}
