@@ -72,6 +72,15 @@ impl World {
         );
     }
 
+    /// Every `sendMessage` call to a chat, the refused ones too.
+    fn send_calls(&self, chat_id: i64) -> usize {
+        self.api
+            .calls("sendMessage")
+            .iter()
+            .filter(|c| c["chat_id"] == json!(chat_id))
+            .count()
+    }
+
     /// Sends a message to the bot and waits for its answer in that chat.
     async fn ask(&self, chat_id: i64, from: Value, text: &str) -> SentMessage {
         let before = self.api.sent(chat_id).len();
@@ -385,22 +394,12 @@ async fn blocked_subscribers_are_removed_and_migrated_groups_followed() {
     assert!(moved[1].text.starts_with("Second after the changes"));
     world.api.wait_sent(CHANNEL, 2, WAIT).await;
     tokio::time::sleep(Duration::from_millis(500)).await;
-    let to_blocked = world
-        .api
-        .calls("sendMessage")
-        .iter()
-        .filter(|c| c["chat_id"] == json!(503))
-        .count();
+    let to_blocked = world.send_calls(503);
     assert_eq!(
         to_blocked, 2,
         "the /subscribe answer and one failed post; then the chat was dropped"
     );
-    let to_old = world
-        .api
-        .calls("sendMessage")
-        .iter()
-        .filter(|c| c["chat_id"] == json!(group))
-        .count();
+    let to_old = world.send_calls(group);
     assert_eq!(
         to_old, 2,
         "the /subscribe answer and the one that learned of the move"
@@ -520,12 +519,7 @@ async fn a_group_that_kicked_the_bot_is_dropped_and_a_server_error_retried() {
     world.publish(Item::new(6102, "Later", 1));
     world.api.wait_sent(CHANNEL, 2, WAIT).await;
     tokio::time::sleep(Duration::from_millis(500)).await;
-    let to_group = world
-        .api
-        .calls("sendMessage")
-        .iter()
-        .filter(|c| c["chat_id"] == json!(group))
-        .count();
+    let to_group = world.send_calls(group);
     assert_eq!(
         to_group, 2,
         "the /subscribe answer and one refused post; then the group was dropped"
