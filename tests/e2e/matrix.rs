@@ -1,1 +1,595 @@
-//! Matrix end to end, against a real Synapse.
+//! Matrix end to end, against a real Synapse: the real binary posts new articles to plain
+//! and encrypted rooms exactly once, answers `!latest`, `!lang` and `!subscribe` (refusing
+//! those who may not configure a room), keeps its device across restarts, and loses and
+//! repeats nothing when the homeserver restarts in the middle of a broadcast. What the bot
+//! posted is read back by a second Matrix user, decrypting where the room is encrypted.
+
+use std::time::Duration;
+
+use serde_json::{Value, json};
+
+use crate::support::feed_server::FeedServer;
+use crate::support::herald::{Running, Setup};
+use crate::support::matrix_client::{Msg, TestUser};
+use crate::support::synapse::Synapse;
+use crate::support::wp::{Item, rss};
+use matrix_sdk::ruma::events::room::member::MembershipState;
+
+const RSS: &str = "application/rss+xml; charset=UTF-8";
+const WAIT: Duration = Duration::from_secs(30);
+
+/// A bot account on `hs` and a config for it: the feeds (url, lang) without language
+/// detection, extra `[bot]` and `[matrix]` lines; channels are added with `set_channels`.
+struct Bot {
+    user: String,
+    setup: Setup,
+}
+
+impl Bot {
+    async fn new(hs: &Synapse, feeds: &[(&str, &str)], extra_bot: &str, extra_matrix: &str) -> Bot {
+        let (user, password) = hs.new_user("herald").await;
+        let mut config = format!(
+            "[bot]\ndata_dir = \"data\"\npoll_interval = \"1s\"\n{extra_bot}\n[fetch]\ntimeout = \"2s\"\n\n"
+        );
+        for (url, lang) in feeds {
+            config.push_str(&format!(
+                "[[feeds]]\nurl = \"{url}\"\nlang = \"{lang}\"\ndetect_lang = false\n\n"
+            ));
+        }
+        config.push_str(&format!(
+            "[matrix]\nhomeserver = \"{}\"\nuser = \"{user}\"\n{extra_matrix}\n",
+            hs.url
+        ));
+        let mut setup = Setup::new(&config);
+        setup.env("HERALD_MATRIX_PASSWORD", &password);
+        Bot { user, setup }
+    }
+
+    /// Adds `channels` (room ids) to the config, for rooms made after the bot's account.
+    fn set_channels(&self, channels: &[&str]) {
+        let text = std::fs::read_to_string(&self.setup.config).expect("config");
+        let (head, matrix) = text.split_once("[matrix]").expect("a [matrix] section");
+        let mut config = head.to_owned();
+        for room in channels {
+            config.push_str(&format!(
+                "[[channels]]\ntarget = \"matrix:{room}\"\nlangs = [\"*\"]\n\n"
+            ));
+        }
+        config.push_str("[matrix]");
+        config.push_str(matrix);
+        self.setup.rewrite(&config);
+    }
+
+    /// The bot's device, from its saved session.
+    fn device(&self) -> String {
+        let path = self.setup.path().join("data/matrix/session.json");
+        let text = std::fs::read_to_string(&path).expect("the session is saved");
+        let session: Value = serde_json::from_str(&text).expect("session json");
+        session["device_id"].as_str().expect("device_id").to_owned()
+    }
+}
+
+/// Waits until the feed at `path` was requested `n` times in all.
+async fn wait_polls(server: &FeedServer, path: &str, n: usize, bot: &Running) {
+    let deadline = tokio::time::Instant::now() + WAIT;
+    while server.requests(path) < n {
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "the bot did not poll {path} {n} times; log:\n{}",
+            bot.stderr()
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
+/// The bot's messages in a room after waiting for `n` of them and a little longer, so a
+/// duplicate would show.
+async fn settled(reader: &TestUser, room: &str, bot: &str, n: usize) -> Vec<Msg> {
+    reader.messages_from(room, bot, n, WAIT).await;
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    reader.messages_from(room, bot, n, WAIT).await
+}
+
+fn localpart(user: &str) -> &str {
+    user.trim_start_matches('@')
+        .split(':')
+        .next()
+        .unwrap_or_default()
+}
+
+fn titles(messages: &[Msg]) -> Vec<String> {
+    messages
+        .iter()
+        .map(|m| m.body.lines().next().unwrap_or_default().to_owned())
+        .collect()
+}
+
+/// Asserts a command answer: an `m.notice` replying to `command`, mentioning nobody.
+fn assert_reply_to(reply: &Msg, command: &str) {
+    assert_eq!(reply.msgtype, "m.notice", "{:#}", reply.event);
+    assert_eq!(
+        reply.event["content"]["m.relates_to"]["m.in_reply_to"]["event_id"], command,
+        "a reply to the command: {:#}",
+        reply.event
+    );
+    assert_eq!(
+        reply.event["content"]["m.mentions"],
+        json!({}),
+        "{:#}",
+        reply.event
+    );
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_new_article_reaches_a_plain_and_an_encrypted_room_once() {
+    let hs = Synapse::shared().await;
+    let server = FeedServer::start().await;
+    let old = vec![Item::new(10, "An older article", 60 * 24)];
+    server.set("en.xml", rss("en", &old), RSS);
+    let reader = TestUser::login(hs, "reader").await;
+    // The account first, then the rooms (the bot is invited), then the config naming them.
+    let bot = Bot::new(hs, &[(&server.url("en.xml"), "en")], "", "").await;
+    // The plain room is of version 12 (an id without server part) and configured by alias.
+    let plain = reader
+        .create_room_with_version(false, &[&bot.user], Some("12"))
+        .await;
+    assert!(!plain.contains(':'), "a room version 12 id: {plain}");
+    let alias = reader
+        .add_alias(&plain, &format!("news-{}", localpart(&bot.user)))
+        .await;
+    let encrypted = reader.create_room(true, &[&bot.user]).await;
+    bot.set_channels(&[&alias, &encrypted]);
+    // Said before the bot joined: not for it (it would show as a second message below).
+    reader.send_text(&plain, "!help").await;
+
+    let running = bot.setup.start();
+    reader.wait_for_member(&plain, &bot.user, WAIT).await;
+    reader.wait_for_member(&encrypted, &bot.user, WAIT).await;
+    wait_polls(&server, "en.xml", 2, &running).await;
+
+    // Only operators may add the bot to rooms (`accept_invites = "admins"`, the default).
+    let uninvited = reader.create_room(false, &[&bot.user]).await;
+    reader
+        .wait_for_membership(&uninvited, &bot.user, MembershipState::Leave, WAIT)
+        .await;
+
+    let title = "<b>Strike</b> at the port & @room, join us";
+    let mut items = old.clone();
+    items.insert(0, Item::new(11, title, 1));
+    server.set("en.xml", rss("en", &items), RSS);
+
+    for room in [&plain, &encrypted] {
+        let got = settled(&reader, room, &bot.user, 1).await;
+        assert_eq!(titles(&got), vec![title], "exactly once in {room}");
+        let msg = &got[0];
+        assert_eq!(msg.encrypted, room == &encrypted);
+        assert_eq!(msg.msgtype, "m.text");
+        assert!(
+            msg.body
+                .contains("The members of the organization gathered")
+                && msg.body.contains("https://news.example.org/en/"),
+            "{}",
+            msg.body
+        );
+        let html = msg.formatted_body.as_deref().expect("formatted_body");
+        assert_eq!(msg.event["content"]["format"], "org.matrix.custom.html");
+        assert!(
+            html.starts_with(
+                "<strong>&lt;b&gt;Strike&lt;/b&gt; at the port &amp; @room, join us</strong>"
+            ),
+            "feed markup stays text: {html}"
+        );
+        assert!(
+            html.contains("<a href=\"https://news.example.org/en/"),
+            "{html}"
+        );
+        assert_eq!(
+            msg.event["content"]["m.mentions"],
+            json!({}),
+            "@room pings nobody: {:#}",
+            msg.event
+        );
+    }
+
+    // The reader sees the bot's device as cross-signed by the bot.
+    let bot_id = matrix_sdk::ruma::UserId::parse(bot.user.as_str()).unwrap();
+    let device_id: matrix_sdk::ruma::OwnedDeviceId = bot.device().as_str().into();
+    let encryption = reader.client.encryption();
+    encryption.request_user_identity(&bot_id).await.unwrap();
+    let device = encryption
+        .get_device(&bot_id, &device_id)
+        .await
+        .unwrap()
+        .expect("the reader knows the bot's device");
+    assert!(
+        device.is_cross_signed_by_owner(),
+        "the bot cross-signed its device"
+    );
+
+    let out = running.stop().await;
+    assert_eq!(out.code, Some(0), "{}", out.stderr);
+    assert_private_ids_not_logged(
+        &out.stderr,
+        &[&plain, &encrypted, &uninvited, &reader.user_id],
+    );
+}
+
+/// Room and user ids are private: Herald never logs them above debug level. (matrix-sdk's
+/// own info lines do, which is why production logging keeps `matrix_sdk` at `warn`.)
+fn assert_private_ids_not_logged(log: &str, ids: &[&str]) {
+    for line in log.lines().map(strip_ansi) {
+        let mut words = line.split_whitespace().skip(1);
+        let level = words.next().unwrap_or_default();
+        if matches!(level, "DEBUG" | "TRACE") || line.contains(" matrix_sdk") {
+            continue;
+        }
+        for id in ids {
+            assert!(!line.contains(id), "{id} logged: {line}");
+        }
+    }
+}
+
+fn strip_ansi(line: &str) -> String {
+    let mut out = String::with_capacity(line.len());
+    let mut chars = line.chars();
+    while let Some(c) = chars.next() {
+        if c == '\u{1b}' {
+            for c in chars.by_ref() {
+                if c.is_ascii_alphabetic() {
+                    break;
+                }
+            }
+        } else {
+            out.push(c);
+        }
+    }
+    out
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn commands_in_a_direct_chat_set_languages_and_subscribe() {
+    let hs = Synapse::shared().await;
+    let server = FeedServer::start().await;
+    let en_old = vec![Item::new(20, "English report", 60)];
+    let de_old = vec![Item::new(21, "Deutscher Bericht", 50)];
+    server.set("en.xml", rss("en", &en_old), RSS);
+    server.set("de.xml", rss("de", &de_old), RSS);
+    let bot = Bot::new(
+        hs,
+        &[(&server.url("en.xml"), "en"), (&server.url("de.xml"), "de")],
+        "",
+        "accept_invites = \"anyone\"",
+    )
+    .await;
+    // An encrypted direct chat, as clients make them. Invited while the bot is down: it
+    // joins at start-up, and does not answer what was said before it joined.
+    let alice = TestUser::login(hs, "alice").await;
+    let dm = alice.create_room(true, &[&bot.user]).await;
+    alice.send_text(&dm, "!help").await;
+    let running = bot.setup.start();
+    wait_polls(&server, "de.xml", 2, &running).await;
+    alice.wait_for_member(&dm, &bot.user, WAIT).await;
+
+    let latest = alice.send_text(&dm, "!latest").await;
+    let replies = alice.messages_from(&dm, &bot.user, 1, WAIT).await;
+    assert_reply_to(&replies[0], &latest);
+    assert!(
+        replies[0].body.contains("English report") && replies[0].body.contains("Deutscher Bericht"),
+        "{}",
+        replies[0].body
+    );
+
+    let lang = alice.send_text(&dm, "/lang de").await;
+    let replies = alice.messages_from(&dm, &bot.user, 2, WAIT).await;
+    assert_reply_to(&replies[1], &lang);
+    assert!(replies[1].body.contains("de"), "{}", replies[1].body);
+
+    let latest = alice.send_text(&dm, "!latest").await;
+    let replies = alice.messages_from(&dm, &bot.user, 3, WAIT).await;
+    assert_reply_to(&replies[2], &latest);
+    assert!(
+        replies[2].body.contains("Deutscher Bericht")
+            && !replies[2].body.contains("English report"),
+        "only German now: {}",
+        replies[2].body
+    );
+
+    let subscribe = alice.send_text(&dm, "!subscribe").await;
+    let replies = alice.messages_from(&dm, &bot.user, 4, WAIT).await;
+    assert_reply_to(&replies[3], &subscribe);
+
+    // A reply inside a thread stays in the thread.
+    let threaded = {
+        use matrix_sdk::ruma::events::room::message::{ReplyWithinThread, RoomMessageEventContent};
+        let root = matrix_sdk::ruma::EventId::parse(subscribe.as_str()).unwrap();
+        let sender = matrix_sdk::ruma::UserId::parse(alice.user_id.as_str()).unwrap();
+        let content = RoomMessageEventContent::text_plain("!help").make_for_thread(
+            matrix_sdk::ruma::events::room::message::ReplyMetadata::new(&root, &sender, None),
+            ReplyWithinThread::No,
+            matrix_sdk::ruma::events::room::message::AddMentions::No,
+        );
+        let sent = alice.room(&dm).send(content).await.unwrap();
+        sent.response.event_id.to_string()
+    };
+    let replies = alice.messages_from(&dm, &bot.user, 5, WAIT).await;
+    let relates = &replies[4].event["content"]["m.relates_to"];
+    assert_eq!(relates["rel_type"], "m.thread", "{:#}", replies[4].event);
+    assert_eq!(relates["event_id"], subscribe.as_str());
+    assert_eq!(relates["m.in_reply_to"]["event_id"], threaded.as_str());
+
+    // Subscribed in German: the German article arrives, the English one does not.
+    let mut en = en_old.clone();
+    en.insert(0, Item::new(22, "English news after subscribing", 1));
+    server.set("en.xml", rss("en", &en), RSS);
+    let mut de = de_old.clone();
+    de.insert(
+        0,
+        Item::new(23, "Deutsche Nachricht nach dem Abonnieren", 1),
+    );
+    server.set("de.xml", rss("de", &de), RSS);
+    let all = settled(&alice, &dm, &bot.user, 6).await;
+    assert_eq!(all.len(), 6, "{:?}", titles(&all));
+    assert_eq!(
+        all[5].body.lines().next(),
+        Some("Deutsche Nachricht nach dem Abonnieren")
+    );
+    assert_eq!(all[5].msgtype, "m.text");
+    assert!(all.iter().all(|m| m.encrypted));
+
+    let out = running.stop().await;
+    assert_eq!(out.code, Some(0), "{}", out.stderr);
+    assert_private_ids_not_logged(&out.stderr, &[&dm, &alice.user_id]);
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn in_a_group_room_only_moderators_change_settings() {
+    let hs = Synapse::shared().await;
+    let server = FeedServer::start().await;
+    server.set("en.xml", rss("en", &[Item::new(30, "Old", 60)]), RSS);
+    server.set("de.xml", rss("de", &[Item::new(31, "Alt", 60)]), RSS);
+    let bot = Bot::new(
+        hs,
+        &[(&server.url("en.xml"), "en"), (&server.url("de.xml"), "de")],
+        "",
+        "accept_invites = \"anyone\"",
+    )
+    .await;
+    let running = bot.setup.start();
+    wait_polls(&server, "de.xml", 2, &running).await;
+
+    let owner = TestUser::login(hs, "owner").await;
+    let member = TestUser::login(hs, "member").await;
+    let room = owner
+        .create_room(false, &[&bot.user, &member.user_id])
+        .await;
+    member.join(&room).await;
+    owner.wait_for_member(&room, &bot.user, WAIT).await;
+
+    let refused = "Sorry, only the administrators of this chat can change its settings.";
+    let lang = member.send_text(&room, "!lang de").await;
+    let replies = member.messages_from(&room, &bot.user, 1, WAIT).await;
+    assert_reply_to(&replies[0], &lang);
+    assert_eq!(replies[0].body, refused);
+    let subscribe = member.send_text(&room, "!subscribe").await;
+    let replies = member.messages_from(&room, &bot.user, 2, WAIT).await;
+    assert_reply_to(&replies[1], &subscribe);
+    assert_eq!(replies[1].body, refused);
+
+    // Anyone may read: the language list is shown, with the commands to choose.
+    member.send_text(&room, "!lang").await;
+    let replies = member.messages_from(&room, &bot.user, 3, WAIT).await;
+    assert!(replies[2].body.contains("!lang de"), "{}", replies[2].body);
+
+    owner.set_power_level(&room, &member.user_id, 50).await;
+    let lang = member.send_text(&room, "!lang de").await;
+    let replies = member.messages_from(&room, &bot.user, 4, WAIT).await;
+    assert_reply_to(&replies[3], &lang);
+    assert_ne!(replies[3].body, refused);
+    assert!(replies[3].body.contains("de"), "{}", replies[3].body);
+
+    let subscribe = owner.send_text(&room, "!subscribe").await;
+    let replies = owner.messages_from(&room, &bot.user, 5, WAIT).await;
+    assert_reply_to(&replies[4], &subscribe);
+    assert_ne!(replies[4].body, refused);
+
+    server.set(
+        "de.xml",
+        rss(
+            "de",
+            &[
+                Item::new(32, "Neu für die Gruppe", 1),
+                Item::new(31, "Alt", 60),
+            ],
+        ),
+        RSS,
+    );
+    let all = settled(&owner, &room, &bot.user, 6).await;
+    assert_eq!(all.len(), 6, "{:?}", titles(&all));
+    assert_eq!(all[5].body.lines().next(), Some("Neu für die Gruppe"));
+
+    // Kicked: the room is unsubscribed at the next article.
+    owner.kick(&room, &bot.user).await;
+    server.set(
+        "de.xml",
+        rss(
+            "de",
+            &[
+                Item::new(33, "Nach dem Rauswurf", 1),
+                Item::new(32, "Neu für die Gruppe", 1),
+                Item::new(31, "Alt", 60),
+            ],
+        ),
+        RSS,
+    );
+    running
+        .wait_log("chat is gone; unsubscribed it", WAIT)
+        .await;
+
+    let out = running.stop().await;
+    assert_eq!(out.code, Some(0), "{}", out.stderr);
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_restart_keeps_the_device_and_neither_reposts_nor_loses() {
+    let hs = Synapse::shared().await;
+    let server = FeedServer::start().await;
+    let mut items = vec![Item::new(40, "Before everything", 60)];
+    server.set("en.xml", rss("en", &items), RSS);
+    let reader = TestUser::login(hs, "reader").await;
+    let bot = Bot::new(hs, &[(&server.url("en.xml"), "en")], "", "").await;
+    let room = reader.create_room(true, &[&bot.user]).await;
+    bot.set_channels(&[&room]);
+
+    let running = bot.setup.start();
+    reader.wait_for_member(&room, &bot.user, WAIT).await;
+    wait_polls(&server, "en.xml", 2, &running).await;
+    items.insert(0, Item::new(41, "Before the restart", 1));
+    server.set("en.xml", rss("en", &items), RSS);
+    reader.messages_from(&room, &bot.user, 1, WAIT).await;
+    let device = bot.device();
+    let out = running.stop().await;
+    assert_eq!(
+        out.code,
+        Some(0),
+        "SIGTERM is a clean stop:\n{}",
+        out.stderr
+    );
+
+    let polls = server.requests("en.xml");
+    let running = bot.setup.start();
+    running.wait_log("Matrix session restored", WAIT).await;
+    wait_polls(&server, "en.xml", polls + 3, &running).await;
+    assert_eq!(bot.device(), device, "the same device after a restart");
+    assert!(
+        !running.stderr().contains("logged in to Matrix"),
+        "no new login: {}",
+        running.stderr()
+    );
+
+    items.insert(0, Item::new(42, "After the restart", 1));
+    server.set("en.xml", rss("en", &items), RSS);
+    let all = settled(&reader, &room, &bot.user, 2).await;
+    assert_eq!(
+        titles(&all),
+        vec!["Before the restart", "After the restart"],
+        "nothing reposted, nothing lost"
+    );
+    assert!(all.iter().all(|m| m.encrypted));
+    let out = running.stop().await;
+    assert_eq!(out.code, Some(0), "{}", out.stderr);
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_homeserver_restart_during_a_broadcast_loses_and_repeats_nothing() {
+    let hs = Synapse::start_private().await;
+    let server = FeedServer::start().await;
+    let mut items = vec![Item::new(50, "Already known", 60)];
+    server.set("en.xml", rss("en", &items), RSS);
+    let reader = TestUser::login(&hs, "reader").await;
+    let bot = Bot::new(
+        &hs,
+        &[(&server.url("en.xml"), "en")],
+        "",
+        "room_interval = \"700ms\"",
+    )
+    .await;
+    let room = reader.create_room(false, &[&bot.user]).await;
+    bot.set_channels(&[&room]);
+
+    let running = bot.setup.start();
+    reader.wait_for_member(&room, &bot.user, WAIT).await;
+    wait_polls(&server, "en.xml", 2, &running).await;
+
+    const N: u32 = 10;
+    let expected: Vec<String> = (1..=N).map(|i| format!("Broadcast item {i}")).collect();
+    for (i, title) in expected.iter().enumerate() {
+        items.insert(0, Item::new(51 + i as u32, title, 30 - i as i64));
+    }
+    server.set("en.xml", rss("en", &items), RSS);
+    reader.messages_from(&room, &bot.user, 1, WAIT).await;
+    hs.restart().await;
+
+    let all = settled(&reader, &room, &bot.user, N as usize).await;
+    let log = running.stderr();
+    assert!(
+        log.contains("send failed; will retry"),
+        "the restart interrupted the broadcast:\n{log}"
+    );
+    assert_eq!(titles(&all), expected, "all, in order, once");
+    let out = running.stop().await;
+    assert_eq!(out.code, Some(0), "{}", out.stderr);
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn an_upgraded_room_is_followed_to_its_replacement() {
+    let hs = Synapse::shared().await;
+    let server = FeedServer::start().await;
+    let mut items = vec![Item::new(60, "Known", 60)];
+    server.set("en.xml", rss("en", &items), RSS);
+    let reader = TestUser::login(hs, "moderator").await;
+    let bot = Bot::new(
+        hs,
+        &[(&server.url("en.xml"), "en")],
+        &format!("admins = [\"matrix:{}\"]", reader.user_id),
+        "",
+    )
+    .await;
+    let old = reader.create_room(false, &[&bot.user]).await;
+    bot.set_channels(&[&old]);
+    let running = bot.setup.start();
+    reader.wait_for_member(&old, &bot.user, WAIT).await;
+    wait_polls(&server, "en.xml", 2, &running).await;
+    items.insert(0, Item::new(61, "Before the upgrade", 2));
+    server.set("en.xml", rss("en", &items), RSS);
+    reader.messages_from(&old, &bot.user, 1, WAIT).await;
+
+    // Upgraded by a moderator, who invites the bot into the new room (as Element offers).
+    let new = reader.upgrade_room(&old, "12").await;
+    reader.invite(&new, &bot.user).await;
+    reader.wait_for_member(&new, &bot.user, WAIT).await;
+    items.insert(0, Item::new(62, "After the upgrade", 1));
+    server.set("en.xml", rss("en", &items), RSS);
+
+    let in_new = settled(&reader, &new, &bot.user, 1).await;
+    assert_eq!(titles(&in_new), vec!["After the upgrade"]);
+    let in_old = reader.messages_from(&old, &bot.user, 1, WAIT).await;
+    assert_eq!(titles(&in_old), vec!["Before the upgrade"]);
+    let out = running.stop().await;
+    assert_eq!(out.code, Some(0), "{}", out.stderr);
+    assert!(
+        out.stderr.contains("following it to its replacement"),
+        "{}",
+        out.stderr
+    );
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn poll_once_posts_with_an_access_token() {
+    let hs = Synapse::shared().await;
+    let server = FeedServer::start().await;
+    let mut items = vec![Item::new(70, "Known", 60)];
+    server.set("en.xml", rss("en", &items), RSS);
+    let reader = TestUser::login(hs, "reader").await;
+    let (user, password) = hs.new_user("herald").await;
+    let token = hs.login_token(&user, &password).await;
+    let room = reader.create_room(true, &[&user]).await;
+    let mut setup = Setup::new(&format!(
+        "[bot]\ndata_dir = \"data\"\n\n[[feeds]]\nurl = \"{}\"\nlang = \"en\"\n\n\
+         [[channels]]\ntarget = \"matrix:{room}\"\n\n[matrix]\nhomeserver = \"{}\"\nuser = \"{user}\"\n",
+        server.url("en.xml"),
+        hs.url
+    ));
+    setup.env("HERALD_MATRIX_ACCESS_TOKEN", &token);
+
+    let first = setup.run(&["poll", "--once"]).await;
+    assert_eq!(first.code, Some(0), "{}", first.stderr);
+    assert!(!first.stderr.contains(&token), "the token is never logged");
+    reader.wait_for_member(&room, &user, WAIT).await;
+    items.insert(0, Item::new(71, "Delivered by a one-shot poll", 1));
+    server.set("en.xml", rss("en", &items), RSS);
+    let second = setup.run(&["poll", "--once"]).await;
+    assert_eq!(second.code, Some(0), "{}", second.stderr);
+    let got = settled(&reader, &room, &user, 1).await;
+    assert_eq!(titles(&got), vec!["Delivered by a one-shot poll"]);
+    assert!(got[0].encrypted);
+}

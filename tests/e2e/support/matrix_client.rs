@@ -15,12 +15,14 @@ use std::time::{Duration, Instant};
 use matrix_sdk::config::SyncSettings;
 use matrix_sdk::deserialized_responses::TimelineEventKind;
 use matrix_sdk::room::MessagesOptions;
-use matrix_sdk::ruma::api::client::room::create_room;
+use matrix_sdk::ruma::api::client::room::{create_room, upgrade_room};
 use matrix_sdk::ruma::events::InitialStateEvent;
 use matrix_sdk::ruma::events::room::encryption::RoomEncryptionEventContent;
 use matrix_sdk::ruma::events::room::member::MembershipState;
 use matrix_sdk::ruma::events::room::message::RoomMessageEventContent;
-use matrix_sdk::ruma::{Int, OwnedRoomId, OwnedUserId, RoomId, UserId, uint};
+use matrix_sdk::ruma::{
+    Int, OwnedRoomId, OwnedUserId, RoomAliasId, RoomId, RoomVersionId, UserId, uint,
+};
 use matrix_sdk::{Client, Room, RoomState};
 use serde_json::Value;
 use tempfile::TempDir;
@@ -129,9 +131,21 @@ impl TestUser {
     /// (`m.megolm.v1.aes-sha2` from the start), inviting `invite`; waits until
     /// its state has synced. Returns the room id.
     pub async fn create_room(&self, encrypted: bool, invite: &[&str]) -> String {
+        self.create_room_with_version(encrypted, invite, None).await
+    }
+
+    /// Like [`TestUser::create_room`], with a given room version (e.g. `"12"`, whose
+    /// room ids have no server part).
+    pub async fn create_room_with_version(
+        &self,
+        encrypted: bool,
+        invite: &[&str],
+        version: Option<&str>,
+    ) -> String {
         let mut request = create_room::v3::Request::new();
         request.preset = Some(create_room::v3::RoomPreset::PrivateChat);
         request.invite = invite.iter().map(|u| parse_user_id(u)).collect();
+        request.room_version = version.map(parse_room_version);
         if encrypted {
             request.initial_state = vec![
                 InitialStateEvent::with_empty_state_key(
@@ -148,6 +162,46 @@ impl TestUser {
         let room_id = room.room_id().to_string();
         self.wait_for_room_state(&room_id, encrypted).await;
         room_id
+    }
+
+    /// Publishes the alias `#localpart:server` for the room; returns the alias.
+    pub async fn add_alias(&self, room_id: &str, localpart: &str) -> String {
+        let server = self
+            .client
+            .user_id()
+            .expect("logged in")
+            .server_name()
+            .to_owned();
+        let alias = format!("#{localpart}:{server}");
+        let parsed = RoomAliasId::parse(&alias).unwrap_or_else(|err| panic!("{alias}: {err}"));
+        self.client
+            .create_room_alias(&parsed, &parse_room_id(room_id))
+            .await
+            .unwrap_or_else(|err| panic!("{} adding {alias}: {err}", self.user_id));
+        alias
+    }
+
+    /// Kicks `user` out of the room.
+    pub async fn kick(&self, room_id: &str, user: &str) {
+        self.room(room_id)
+            .kick_user(&parse_user_id(user), None)
+            .await
+            .unwrap_or_else(|err| panic!("{} kicking {user} from {room_id}: {err}", self.user_id));
+    }
+
+    /// Upgrades the room to `version` (the old room gets a tombstone naming the new one);
+    /// waits until the new room has synced and returns its id.
+    pub async fn upgrade_room(&self, room_id: &str, version: &str) -> String {
+        let request =
+            upgrade_room::v3::Request::new(parse_room_id(room_id), parse_room_version(version));
+        let response = self
+            .client
+            .send(request)
+            .await
+            .unwrap_or_else(|err| panic!("{} upgrading {room_id}: {err}", self.user_id));
+        let new_id = response.replacement_room.to_string();
+        self.wait_for_room_state(&new_id, false).await;
+        new_id
     }
 
     /// Invites `user` into the room.
@@ -172,6 +226,19 @@ impl TestUser {
     /// Waits until `user`'s membership in the room is `join` as seen by this
     /// user's sync (e.g. the bot accepted an invite). Panics after `timeout`.
     pub async fn wait_for_member(&self, room_id: &str, user: &str, timeout: Duration) {
+        self.wait_for_membership(room_id, user, MembershipState::Join, timeout)
+            .await;
+    }
+
+    /// Waits until `user`'s membership in the room is `wanted` (e.g. `Leave` after
+    /// the bot declined an invite) as seen by this user's sync. Panics after `timeout`.
+    pub async fn wait_for_membership(
+        &self,
+        room_id: &str,
+        user: &str,
+        wanted: MembershipState,
+        timeout: Duration,
+    ) {
         let user_id = parse_user_id(user);
         let room = self.wait_for_room(room_id).await;
         let deadline = Instant::now() + timeout;
@@ -180,12 +247,13 @@ impl TestUser {
                 Ok(Some(member)) => Some(member.membership().clone()),
                 _ => None,
             };
-            if membership == Some(MembershipState::Join) {
+            if membership.as_ref() == Some(&wanted) {
                 return;
             }
             assert!(
                 Instant::now() < deadline,
-                "{} waited {timeout:?} for {user} to join {room_id} (membership: {membership:?})",
+                "{} waited {timeout:?} for {user}'s membership in {room_id} to be {wanted} \
+                 (membership: {membership:?})",
                 self.user_id
             );
             tokio::time::sleep(POLL).await;
@@ -364,4 +432,9 @@ fn parse_user_id(user: &str) -> OwnedUserId {
 
 fn parse_room_id(room_id: &str) -> OwnedRoomId {
     RoomId::parse(room_id).unwrap_or_else(|err| panic!("bad room id {room_id:?}: {err}"))
+}
+
+fn parse_room_version(version: &str) -> RoomVersionId {
+    RoomVersionId::try_from(version)
+        .unwrap_or_else(|err| panic!("bad room version {version:?}: {err}"))
 }

@@ -1,0 +1,264 @@
+//! Listening on Matrix: the sync loop, invites (joined when the room is a configured channel
+//! or `[matrix] accept_invites` allows the inviter, also those that arrived while the bot
+//! was down) and commands (`!latest`, `/lang de`…, answered with an `m.notice` that replies
+//! to the command, in its thread if it was in one).
+//!
+//! The first sync happens before any handler is registered, so messages sent while the bot
+//! was down are not answered; commands older than `max_command_age`, or sent before the bot
+//! joined the room (a join shows recent history), are ignored too.
+
+use std::sync::Arc;
+use std::time::{Duration, SystemTime};
+
+use matrix_sdk::config::SyncSettings;
+use matrix_sdk::ruma::events::Mentions;
+use matrix_sdk::ruma::events::room::member::{MembershipState, StrippedRoomMemberEvent};
+use matrix_sdk::ruma::events::room::message::{
+    AddMentions, ForwardThread, MessageType, OriginalSyncRoomMessageEvent, Relation,
+    ReplyWithinThread, RoomMessageEventContent,
+};
+use matrix_sdk::ruma::events::room::power_levels::UserPowerLevel;
+use matrix_sdk::ruma::{Int, OwnedUserId};
+use matrix_sdk::{Client, Room, RoomMemberships, RoomState};
+use tokio_util::sync::CancellationToken;
+
+use crate::app::Core;
+use crate::article::{Platform, Target};
+use crate::commands::{self, ChatKind, Context, Reply, Request, Span};
+use crate::config::AcceptInvites;
+use crate::render;
+
+/// How long one sync waits for news (long polling).
+const SYNC_TIMEOUT: Duration = Duration::from_secs(30);
+/// Longest pause between failed syncs.
+const MAX_SYNC_BACKOFF: Duration = Duration::from_secs(60);
+/// The power level of a room moderator.
+const MODERATOR: i32 = 50;
+/// Attempts to join a room after an invite (the homeserver may not be ready at once).
+const JOIN_ATTEMPTS: u32 = 4;
+
+/// Syncs until `shutdown`: first once without handlers (unless start-up already did),
+/// then handles waiting invites, registers the handlers and keeps syncing.
+pub(super) async fn run(
+    client: Client,
+    core: Arc<Core>,
+    synced: bool,
+    shutdown: CancellationToken,
+) {
+    if !synced && !sync_until_ok(&client, &shutdown, Duration::ZERO).await {
+        return;
+    }
+    for room in client.invited_rooms() {
+        match room.invite_details().await {
+            Ok(invite) => {
+                tokio::spawn(on_invite(core.clone(), room, invite.inviter_id));
+            }
+            Err(e) => tracing::warn!(error = %e, "cannot read a waiting invite"),
+        }
+    }
+
+    let invite_core = core.clone();
+    client.add_event_handler(
+        move |event: StrippedRoomMemberEvent, room: Room, client: Client| {
+            let core = invite_core.clone();
+            async move {
+                if event.content.membership == MembershipState::Invite
+                    && client.user_id() == Some(&*event.state_key)
+                {
+                    tokio::spawn(on_invite(core, room, event.sender));
+                }
+            }
+        },
+    );
+    let message_core = core.clone();
+    client.add_event_handler(move |event: OriginalSyncRoomMessageEvent, room: Room| {
+        let core = message_core.clone();
+        async move {
+            // Off the sync loop: answering may take a while (encryption, rate limits).
+            tokio::spawn(on_message(core, room, event));
+        }
+    });
+    tracing::info!("listening for Matrix invites and commands");
+
+    while sync_until_ok(&client, &shutdown, SYNC_TIMEOUT).await {}
+    tracing::debug!("Matrix sync stopped");
+}
+
+/// One successful sync, retrying failures with backoff. False when `shutdown` came first.
+async fn sync_until_ok(client: &Client, shutdown: &CancellationToken, timeout: Duration) -> bool {
+    let settings = SyncSettings::default().timeout(timeout);
+    let mut failures: u32 = 0;
+    loop {
+        let result = tokio::select! {
+            _ = shutdown.cancelled() => return false,
+            r = client.sync_once(settings.clone()) => r,
+        };
+        match result {
+            Ok(_) => {
+                if failures > 0 {
+                    tracing::info!("Matrix sync recovered");
+                }
+                return true;
+            }
+            Err(e) => {
+                failures += 1;
+                let wait = Duration::from_secs(1 << failures.min(6)).min(MAX_SYNC_BACKOFF);
+                tracing::warn!(error = %e, retry_in = ?wait, "Matrix sync failed");
+                tokio::select! {
+                    _ = shutdown.cancelled() => return false,
+                    _ = tokio::time::sleep(wait) => {}
+                }
+            }
+        }
+    }
+}
+
+/// Joins the room when it is a configured channel or the inviter may invite the bot;
+/// declines the invite otherwise.
+async fn on_invite(core: Arc<Core>, room: Room, inviter: OwnedUserId) {
+    let Some(cfg) = core.config.matrix.as_ref() else {
+        return;
+    };
+    let allowed = is_channel(&core, &room)
+        || match cfg.accept_invites {
+            AcceptInvites::Anyone => true,
+            AcceptInvites::Admins => core.config.is_operator(&format!("matrix:{inviter}")),
+            AcceptInvites::None => false,
+        };
+    tracing::debug!(room = %room.room_id(), %inviter, allowed, "invited");
+    if !allowed {
+        match room.leave().await {
+            Ok(()) => {
+                tracing::info!("declined an invite (the inviter is not allowed to add the bot)")
+            }
+            Err(e) => tracing::warn!(error = %e, "cannot decline an invite"),
+        }
+        return;
+    }
+    let mut wait = Duration::from_secs(2);
+    for attempt in 1..=JOIN_ATTEMPTS {
+        match room.join().await {
+            Ok(()) => {
+                tracing::info!("joined a room on invitation");
+                return;
+            }
+            Err(e) if attempt < JOIN_ATTEMPTS => {
+                tracing::debug!(error = %e, attempt, "joining failed; retrying");
+                tokio::time::sleep(wait).await;
+                wait *= 2;
+            }
+            Err(e) => tracing::warn!(error = %e, "cannot join a room the bot was invited to"),
+        }
+    }
+}
+
+/// Whether the room is one of the configured channels (the bot goes where the operator
+/// sends it, whoever invites it there).
+fn is_channel(core: &Core, room: &Room) -> bool {
+    let here = Target::new(Platform::Matrix, room.room_id().as_str());
+    core.config
+        .channels
+        .iter()
+        .any(|c| core.store.resolve(c.target()).is_ok_and(|t| t == here))
+}
+
+/// Answers a command.
+async fn on_message(core: Arc<Core>, room: Room, event: OriginalSyncRoomMessageEvent) {
+    if room.state() != RoomState::Joined || event.sender == room.own_user_id() {
+        return;
+    }
+    // Notices are bots talking; only plain text can be a command.
+    let MessageType::Text(text) = &event.content.msgtype else {
+        return;
+    };
+    let Some(command) = commands::parse(&text.body, None) else {
+        return;
+    };
+    let Some(cfg) = core.config.matrix.as_ref() else {
+        return;
+    };
+    let sent = event
+        .origin_server_ts
+        .to_system_time()
+        .unwrap_or(SystemTime::UNIX_EPOCH);
+    let age = SystemTime::now()
+        .duration_since(sent)
+        .unwrap_or(Duration::ZERO);
+    if age > cfg.max_command_age {
+        tracing::debug!(?age, "ignored an old command");
+        return;
+    }
+    // Joining a room shows its recent history: what was said before is not for the bot.
+    if let Ok(Some(me)) = room.get_member_no_sync(room.own_user_id()).await
+        && me
+            .event()
+            .timestamp()
+            .is_some_and(|joined| event.origin_server_ts.0 < joined)
+    {
+        tracing::debug!("ignored a command sent before the bot joined");
+        return;
+    }
+    tracing::debug!(room = %room.room_id(), sender = %event.sender, ?command, "command");
+
+    let private = is_private(&room).await;
+    let may_configure = private
+        || core.config.is_operator(&format!("matrix:{}", event.sender))
+        || match room.get_user_power_level(&event.sender).await {
+            Ok(level) => level >= UserPowerLevel::Int(Int::from(MODERATOR)),
+            Err(e) => {
+                tracing::warn!(error = %e, "cannot read a room's power levels");
+                false
+            }
+        };
+    let request = Request {
+        chat: Target::new(Platform::Matrix, room.room_id().as_str()),
+        kind: if private {
+            ChatKind::Private
+        } else {
+            ChatKind::Group
+        },
+        may_configure,
+        user_lang: None,
+        prefix: '!',
+    };
+    let ctx = Context {
+        config: &core.config,
+        store: &core.store,
+    };
+    let reply = with_button_line(commands::execute(&ctx, &request, &command));
+    let (body, html) = render::reply_matrix(&reply);
+    let content = RoomMessageEventContent::notice_html(body, html);
+    let mut content = if matches!(event.content.relates_to, Some(Relation::Thread(_))) {
+        content.make_for_thread(&event, ReplyWithinThread::Yes, AddMentions::No)
+    } else {
+        content.make_reply_to(&event, ForwardThread::No, AddMentions::No)
+    };
+    content.mentions = Some(Mentions::new());
+    match room.send(content).await {
+        Ok(_) => tracing::debug!("answered a command"),
+        Err(e) => tracing::warn!(error = %e, "cannot answer a command"),
+    }
+}
+
+/// A room of the bot and one person (joined or invited), like a Telegram private chat.
+/// Counted from the member list: the sync's room summary only comes with lazy loading.
+async fn is_private(room: &Room) -> bool {
+    match room.members(RoomMemberships::ACTIVE).await {
+        Ok(members) => members.len() <= 2,
+        Err(e) => {
+            tracing::warn!(error = %e, "cannot read a room's members; treating it as a group");
+            false
+        }
+    }
+}
+
+/// Matrix has no buttons: the commands they stand for are listed on a last line instead.
+fn with_button_line(mut reply: Reply) -> Reply {
+    if reply.buttons.is_empty() {
+        return reply;
+    }
+    let commands: Vec<String> = reply.buttons.iter().map(|b| b.command.clone()).collect();
+    reply.lines.push(vec![Span::Text(commands.join(" · "))]);
+    reply.buttons.clear();
+    reply
+}

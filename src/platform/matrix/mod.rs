@@ -1,0 +1,420 @@
+//! Matrix, on matrix-sdk: starting the bot's account (`session`), posting articles to rooms
+//! (the `Sink` here), and answering commands and invites (`listen`). The only files that
+//! name matrix-sdk.
+//!
+//! Posts carry a plain `body` and an HTML `formatted_body`, an empty `m.mentions` (so an
+//! `@room` in a title pings nobody) and the delivery's transaction id, so the homeserver
+//! drops a resend after a crash. Encrypted rooms are handled by the SDK's crypto store.
+//! Room and user ids are private (the readers may be at risk): they are logged at debug
+//! level only.
+
+mod listen;
+mod session;
+
+use std::sync::Arc;
+use std::time::{Duration, SystemTime};
+
+use matrix_sdk::config::SyncSettings;
+use matrix_sdk::ruma::api::client::state::get_state_event_for_key;
+use matrix_sdk::ruma::api::error::{ErrorKind, FromHttpResponseError, RetryAfter};
+use matrix_sdk::ruma::events::Mentions;
+use matrix_sdk::ruma::events::StateEventType;
+use matrix_sdk::ruma::events::room::message::RoomMessageEventContent;
+use matrix_sdk::ruma::{
+    OwnedRoomId, OwnedServerName, RoomAliasId, RoomId, RoomOrAliasId, ServerName,
+};
+use matrix_sdk::{Client, HttpError, Room, RoomState};
+use tokio_util::sync::CancellationToken;
+
+use super::{BoxFuture, Post, SendError, Sink, Started};
+use crate::app::Core;
+use crate::article::{Platform, Target};
+use crate::config::{MatrixConfig, MsgType};
+use crate::render;
+
+/// Posts per second across all rooms.
+const GLOBAL_RATE: u32 = 10;
+/// How long the first sync at start-up may wait for news.
+const FIRST_SYNC_TIMEOUT: Duration = Duration::ZERO;
+/// When a rate limit does not say how long to wait.
+const DEFAULT_RETRY_AFTER: Duration = Duration::from_secs(5);
+
+/// Starts Matrix when `[matrix]` is configured: logs in (or restores the session), sets up
+/// cross-signing, syncs once, joins the configured rooms and, with `listen`, answers
+/// invites and commands until `shutdown`.
+pub async fn start(
+    core: &Arc<Core>,
+    listen: bool,
+    shutdown: &CancellationToken,
+) -> anyhow::Result<Option<Started>> {
+    let Some(cfg) = core.config.matrix.as_ref() else {
+        return Ok(None);
+    };
+    let paths = session::Paths::new(&core.config.bot.data_dir);
+    let client = session::connect(cfg, &paths).await?;
+    session::cross_sign(&client, cfg).await;
+
+    let synced = match client
+        .sync_once(SyncSettings::default().timeout(FIRST_SYNC_TIMEOUT))
+        .await
+    {
+        Ok(_) => true,
+        Err(e) => {
+            tracing::warn!(error = %e, "the first Matrix sync failed; using the stored room state");
+            false
+        }
+    };
+    join_channels(core, &client).await;
+
+    let sink = Arc::new(Matrix::new(client.clone(), cfg));
+    let task =
+        listen.then(|| tokio::spawn(listen::run(client, core.clone(), synced, shutdown.clone())));
+    Ok(Some(Started { sink, task }))
+}
+
+/// Resolves the configured channels' aliases (recording `#alias` → `!room` as a move, so
+/// the channel's settings and queue follow the room) and joins the rooms not yet joined.
+/// Problems are logged and left to delivery, which reports unreachable channels.
+async fn join_channels(core: &Arc<Core>, client: &Client) {
+    for channel in &core.config.channels {
+        let configured = channel.target();
+        if configured.platform != Platform::Matrix {
+            continue;
+        }
+        let target = match core.store.resolve(configured) {
+            Ok(t) => t,
+            Err(e) => {
+                tracing::error!(error = %e, "cannot read the store");
+                continue;
+            }
+        };
+        let result = async {
+            // An alias is looked up again on every start (it may name another room now).
+            let chat = if configured.chat.starts_with('#') {
+                &configured.chat
+            } else {
+                &target.chat
+            };
+            let (room_id, via) = resolve(client, chat).await?;
+            let room_target = Target::new(Platform::Matrix, room_id.as_str());
+            if configured.chat.starts_with('#') && target != room_target {
+                core.store
+                    .move_chat(configured, &room_target)
+                    .await
+                    .map_err(|e| SendError::Temporary(e.to_string()))?;
+            }
+            ensure_joined(client, &room_id, &via).await
+        }
+        .await;
+        match result {
+            Ok(_) => tracing::debug!(channel = %configured, "channel room joined"),
+            Err(e) => {
+                tracing::warn!(channel = %configured, error = %e, "cannot join a configured channel's room")
+            }
+        }
+    }
+}
+
+/// A room id (or alias, resolved) and the servers to join it through.
+async fn resolve(
+    client: &Client,
+    chat: &str,
+) -> Result<(OwnedRoomId, Vec<OwnedServerName>), SendError> {
+    if chat.starts_with('#') {
+        let alias = RoomAliasId::parse(chat)
+            .map_err(|e| SendError::Rejected(format!("not a room alias: {e}")))?;
+        let found = client
+            .resolve_room_alias(&alias)
+            .await
+            .map_err(|e| classify_http(&e))?;
+        let mut via = found.servers;
+        via.push(alias.server_name().to_owned());
+        return Ok((found.room_id, via));
+    }
+    let room_id =
+        RoomId::parse(chat).map_err(|e| SendError::Rejected(format!("not a room id: {e}")))?;
+    let via = via_servers(client, &room_id);
+    Ok((room_id, via))
+}
+
+/// Servers to join a room through: the room id's own (before room version 12) and the bot's.
+fn via_servers(client: &Client, room_id: &RoomId) -> Vec<OwnedServerName> {
+    let mut via: Vec<OwnedServerName> = room_id
+        .server_name()
+        .map(ServerName::to_owned)
+        .into_iter()
+        .collect();
+    if let Some(me) = client.user_id()
+        && !via.iter().any(|s| s == me.server_name())
+    {
+        via.push(me.server_name().to_owned());
+    }
+    via
+}
+
+/// The joined room, joining it first when the bot is not in it yet.
+async fn ensure_joined(
+    client: &Client,
+    room_id: &RoomId,
+    via: &[OwnedServerName],
+) -> Result<Room, SendError> {
+    if let Some(room) = client.get_room(room_id)
+        && room.state() == RoomState::Joined
+    {
+        return Ok(room);
+    }
+    let id: &RoomOrAliasId = room_id.into();
+    client
+        .join_room_by_id_or_alias(id, via)
+        .await
+        .map_err(|e| classify(&e))
+}
+
+/// Posting to rooms.
+pub struct Matrix {
+    client: Client,
+    msgtype: MsgType,
+    room_interval: Duration,
+}
+
+impl Matrix {
+    fn new(client: Client, cfg: &MatrixConfig) -> Matrix {
+        Matrix {
+            client,
+            msgtype: cfg.msgtype,
+            room_interval: cfg.room_interval,
+        }
+    }
+
+    async fn post(&self, chat: &str, post: &Post<'_>) -> Result<String, SendError> {
+        if chat.starts_with('#') {
+            // An alias not resolved at start-up: the queue follows the room it names.
+            let (room_id, via) = resolve(&self.client, chat).await?;
+            ensure_joined(&self.client, &room_id, &via).await?;
+            return Err(SendError::Moved(room_id.to_string()));
+        }
+        let room_id =
+            RoomId::parse(chat).map_err(|e| SendError::Rejected(format!("not a room id: {e}")))?;
+        let Some(room) = self.client.get_room(&room_id) else {
+            return Err(SendError::Gone("the bot is not in this room".into()));
+        };
+        if let Some(next) = room.successor_room() {
+            return Err(self.follow(&room, next.room_id).await);
+        }
+        if room.state() != RoomState::Joined {
+            return Err(SendError::Gone("the bot is not in this room".into()));
+        }
+
+        let (body, html) = render::matrix_post(post.article, post.chat_lang);
+        let mut content = match self.msgtype {
+            MsgType::Text => RoomMessageEventContent::text_html(body, html),
+            MsgType::Notice => RoomMessageEventContent::notice_html(body, html),
+        };
+        content.mentions = Some(Mentions::new());
+        let sent = room
+            .send(content)
+            .with_transaction_id(post.txn_id.as_str().into())
+            .await;
+        match sent {
+            Ok(result) => Ok(result.response.event_id.to_string()),
+            Err(e) => {
+                let error = classify(&e);
+                if matches!(error, SendError::Gone(_))
+                    && let Some(next) = self.fetch_successor(&room_id).await
+                {
+                    return Err(self.follow(&room, next).await);
+                }
+                Err(error)
+            }
+        }
+    }
+
+    /// A tombstoned room: joins its replacement and reports the move.
+    async fn follow(&self, old: &Room, next: OwnedRoomId) -> SendError {
+        let mut via = via_servers(&self.client, &next);
+        for server in via_servers(&self.client, old.room_id()) {
+            if !via.contains(&server) {
+                via.push(server);
+            }
+        }
+        match ensure_joined(&self.client, &next, &via).await {
+            Ok(_) => {
+                tracing::info!("a room was upgraded; following it to its replacement");
+                tracing::debug!(from = %old.room_id(), to = %next, "room upgraded");
+                SendError::Moved(next.to_string())
+            }
+            Err(SendError::Gone(reason)) => SendError::Gone(format!(
+                "the room was upgraded and the bot cannot join the new one: {reason}"
+            )),
+            Err(other) => other,
+        }
+    }
+
+    /// The replacement room named by the room's tombstone on the homeserver, if any (the
+    /// local state may not have it yet when not syncing).
+    async fn fetch_successor(&self, room_id: &RoomId) -> Option<OwnedRoomId> {
+        let request = get_state_event_for_key::v3::Request::new(
+            room_id.to_owned(),
+            StateEventType::RoomTombstone,
+            String::new(),
+        );
+        let response = self.client.send(request).await.ok()?;
+        #[derive(serde::Deserialize)]
+        struct Tombstone {
+            replacement_room: Option<OwnedRoomId>,
+        }
+        serde_json::from_str::<Tombstone>(response.event_or_content.get())
+            .ok()?
+            .replacement_room
+    }
+}
+
+impl Sink for Matrix {
+    fn platform(&self) -> Platform {
+        Platform::Matrix
+    }
+
+    fn chat_interval(&self, _chat: &str) -> Duration {
+        self.room_interval
+    }
+
+    fn global_rate(&self) -> u32 {
+        GLOBAL_RATE
+    }
+
+    fn send<'a>(
+        &'a self,
+        chat: &'a str,
+        post: &'a Post<'a>,
+    ) -> BoxFuture<'a, Result<String, SendError>> {
+        Box::pin(async move {
+            let result = self.post(chat, post).await;
+            if let Err(e) = &result {
+                tracing::debug!(room = chat, error = %e, "Matrix send failed");
+            }
+            result
+        })
+    }
+}
+
+/// What a failed request means for delivery.
+fn classify(e: &matrix_sdk::Error) -> SendError {
+    match e {
+        matrix_sdk::Error::Http(http) => classify_http(http),
+        matrix_sdk::Error::WrongRoomState(_) => {
+            SendError::Gone("the bot is not in this room".into())
+        }
+        other => SendError::Temporary(other.to_string()),
+    }
+}
+
+fn classify_http(e: &HttpError) -> SendError {
+    if let HttpError::Cached(inner) = e {
+        return classify_http(inner);
+    }
+    let Some(api) = e.as_client_api_error() else {
+        return match e {
+            // The request was sent but the answer was unreadable: it may have arrived; a
+            // resend with the same transaction id is harmless.
+            HttpError::Api(inner)
+                if matches!(**inner, FromHttpResponseError::Deserialization(_)) =>
+            {
+                SendError::Temporary(e.to_string())
+            }
+            HttpError::IntoHttp(_) => SendError::Rejected(e.to_string()),
+            _ => SendError::Temporary(e.to_string()),
+        };
+    };
+    let status = api.status_code;
+    match api.error_kind() {
+        Some(ErrorKind::LimitExceeded(data)) => {
+            return SendError::RetryAfter(retry_after(data.retry_after.as_ref()));
+        }
+        Some(ErrorKind::Forbidden) => return SendError::Gone(e.to_string()),
+        Some(ErrorKind::UnknownToken(_)) | Some(ErrorKind::MissingToken) => {
+            tracing::error!(
+                "the homeserver no longer accepts the bot's access token; log in again"
+            );
+            return SendError::Temporary(e.to_string());
+        }
+        _ => {}
+    }
+    if status.as_u16() == 429 {
+        SendError::RetryAfter(DEFAULT_RETRY_AFTER)
+    } else if status.is_server_error() || status.as_u16() == 408 {
+        SendError::Temporary(e.to_string())
+    } else if status.is_client_error() {
+        SendError::Rejected(e.to_string())
+    } else {
+        SendError::Temporary(e.to_string())
+    }
+}
+
+fn retry_after(after: Option<&RetryAfter>) -> Duration {
+    match after {
+        Some(RetryAfter::Delay(d)) => *d,
+        Some(RetryAfter::DateTime(t)) => t
+            .duration_since(SystemTime::now())
+            .unwrap_or(Duration::ZERO),
+        None => DEFAULT_RETRY_AFTER,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use matrix_sdk::RumaApiError;
+    use matrix_sdk::ruma::api::error::{ErrorBody, StandardErrorBody};
+
+    fn api_error(status: u16, body: serde_json::Value) -> HttpError {
+        let body: StandardErrorBody = serde_json::from_value(body).expect("an error body");
+        let error = ErrorBody::Standard(body).into_error(status.try_into().expect("a status"));
+        HttpError::Api(Box::new(FromHttpResponseError::Server(
+            RumaApiError::MatrixError(error),
+        )))
+    }
+
+    #[test]
+    fn rate_limits_wait_as_told() {
+        let e = api_error(
+            429,
+            serde_json::json!({"errcode": "M_LIMIT_EXCEEDED", "error": "slow down", "retry_after_ms": 1500}),
+        );
+        assert_eq!(
+            classify_http(&e),
+            SendError::RetryAfter(Duration::from_millis(1500))
+        );
+        let e = api_error(
+            429,
+            serde_json::json!({"errcode": "M_LIMIT_EXCEEDED", "error": "slow down"}),
+        );
+        assert_eq!(
+            classify_http(&e),
+            SendError::RetryAfter(DEFAULT_RETRY_AFTER)
+        );
+    }
+
+    #[test]
+    fn forbidden_is_gone_server_errors_are_temporary_other_client_errors_rejected() {
+        let e = api_error(
+            403,
+            serde_json::json!({"errcode": "M_FORBIDDEN", "error": "User not in room"}),
+        );
+        assert!(matches!(classify_http(&e), SendError::Gone(_)));
+        let e = api_error(
+            502,
+            serde_json::json!({"errcode": "M_UNKNOWN", "error": "bad gateway"}),
+        );
+        assert!(matches!(classify_http(&e), SendError::Temporary(_)));
+        let e = api_error(
+            413,
+            serde_json::json!({"errcode": "M_TOO_LARGE", "error": "too big"}),
+        );
+        assert!(matches!(classify_http(&e), SendError::Rejected(_)));
+        let e = api_error(
+            401,
+            serde_json::json!({"errcode": "M_UNKNOWN_TOKEN", "error": "who?"}),
+        );
+        assert!(matches!(classify_http(&e), SendError::Temporary(_)));
+    }
+}
