@@ -57,7 +57,7 @@ pub async fn run(config: Config, shutdown: CancellationToken) -> anyhow::Result<
         }
         None => None,
     };
-    let started = platform::start_all(&core, true, &shutdown).await?;
+    let started = platform::start_all(&core, true, &shutdown).await;
     let sinks: Vec<Arc<dyn Sink>> = started.iter().map(|s| s.sink.clone()).collect();
     let names: Vec<String> = sinks.iter().map(|s| s.platform().to_string()).collect();
     tracing::info!(
@@ -130,7 +130,7 @@ pub async fn run(config: Config, shutdown: CancellationToken) -> anyhow::Result<
 pub async fn poll_once(config: Config, shutdown: CancellationToken) -> anyhow::Result<bool> {
     let core = open(config)?;
     let config = core.config.clone();
-    let started = platform::start_all(&core, false, &shutdown).await?;
+    let started = platform::start_all(&core, false, &shutdown).await;
     let sinks = started.iter().map(|s| s.sink.clone()).collect();
     let poller = Poller::new(&config)?;
     let results = poller.poll_all(&config, &core.store, true).await;

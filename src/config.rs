@@ -480,8 +480,19 @@ impl Config {
         self.feeds.iter().find(|f| f.key() == key)
     }
 
-    pub fn channel(&self, target: &Target) -> Option<&ChannelConfig> {
-        self.channels.iter().find(|c| c.target() == target)
+    /// The configured channel that lives at `chat` now; `resolve` follows the recorded
+    /// moves of a channel (an alias resolved to its room, a group that became a supergroup).
+    pub fn channel_at<E>(
+        &self,
+        chat: &Target,
+        resolve: impl Fn(&Target) -> Result<Target, E>,
+    ) -> Result<Option<&ChannelConfig>, E> {
+        for channel in &self.channels {
+            if channel.target() == chat || &resolve(channel.target())? == chat {
+                return Ok(Some(channel));
+            }
+        }
+        Ok(None)
     }
 
     /// The languages the configured feeds publish in (the feeds' own languages).

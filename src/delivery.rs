@@ -206,15 +206,11 @@ impl Delivery {
             tracing::warn!(platform = %target.platform, "deliveries wait for a platform that is not configured");
             return Ok(Step::Wait(Instant::now() + Duration::from_secs(300)));
         };
-        let chat_lang = self
-            .store
-            .chat(target)?
-            .and_then(|s| s.langs.first().cloned())
-            .or_else(|| {
-                self.config
-                    .channel(target)
-                    .and_then(|c| c.langs.first().cloned())
-            });
+        let channel = self.config.channel_at(target, |t| self.store.resolve(t))?;
+        let chat_lang = match self.store.chat(target)? {
+            Some(settings) => settings.langs.first().cloned(),
+            None => channel.and_then(|c| c.langs.first().cloned()),
+        };
         let post = Post {
             article: &article,
             chat_lang: chat_lang.as_ref(),
@@ -231,7 +227,9 @@ impl Delivery {
             Err(SendError::Rejected(_)) => "rejected",
         };
         self.metrics.count_send(target.platform.name(), outcome);
-        let public = self.is_operator_channel(target)?;
+        // An operator's channel is named in logs and kept when unreachable; a private
+        // subscriber is neither.
+        let public = channel.is_some();
         let label = if public {
             target.to_string()
         } else {
@@ -277,17 +275,6 @@ impl Delivery {
                 Ok(Step::Skipped)
             }
         }
-    }
-
-    /// Whether the chat is one of the operator's configured channels (named in logs, kept
-    /// when unreachable) rather than a private subscriber.
-    fn is_operator_channel(&self, target: &Target) -> Result<bool, StoreError> {
-        for channel in &self.config.channels {
-            if &self.store.resolve(channel.target())? == target {
-                return Ok(true);
-            }
-        }
-        Ok(false)
     }
 
     /// Records the outcome for a chat: after a success or a rate limit the chat waits

@@ -140,7 +140,7 @@ fn init_logging() {
         .or_else(|_| EnvFilter::try_from_default_env())
         .unwrap_or_else(|_| {
             EnvFilter::new(
-                "info,matrix_sdk=warn,matrix_sdk_crypto=warn,matrix_sdk_base=warn,sled=warn",
+                "info,matrix_sdk=warn,matrix_sdk_base=warn,matrix_sdk_crypto=warn,matrix_sdk_sqlite=warn,matrix_sdk_common=warn,matrix_sdk_store_encryption=warn,sled=warn",
             )
         });
     use std::io::IsTerminal;

@@ -140,7 +140,7 @@ impl Context<'_> {
         if let Some(settings) = self.store.chat(chat)? {
             return Ok(settings);
         }
-        let langs = match self.config.channel(chat) {
+        let langs = match self.config.channel_at(chat, |t| self.store.resolve(t))? {
             Some(channel) => channel.langs.clone(),
             None => self.config.bot.default_langs.clone(),
         };

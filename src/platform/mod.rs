@@ -1,7 +1,7 @@
 //! The boundary between Herald's core and the chat platforms. The core sends through the
 //! `Sink` trait and learns about permanent failures from `SendError`; adapters turn
 //! platform events into neutral commands (`crate::commands`). Only the files below this
-//! folder name a platform SDK: `telegram.rs` (teloxide), `matrix.rs` (matrix-sdk),
+//! folder name a platform SDK: `telegram.rs` (teloxide), `matrix/` (matrix-sdk),
 //! `console.rs` (standard output).
 
 pub mod console;
@@ -10,8 +10,12 @@ pub mod telegram;
 
 use std::future::Future;
 use std::pin::Pin;
+use std::sync::{Arc, OnceLock};
 use std::time::Duration;
 
+use tokio_util::sync::CancellationToken;
+
+use crate::app::Core;
 use crate::article::{Article, Lang, Platform};
 
 pub type BoxFuture<'a, T> = Pin<Box<dyn Future<Output = T> + Send + 'a>>;
@@ -66,26 +70,139 @@ pub trait Sink: Send + Sync {
 
 /// A running platform: its sink, and the task listening for commands (when listening).
 pub struct Started {
-    pub sink: std::sync::Arc<dyn Sink>,
+    pub sink: Arc<dyn Sink>,
     pub task: Option<tokio::task::JoinHandle<()>>,
 }
 
 /// Starts every platform the config uses; the console always. With `listen`, the
 /// platforms also answer commands until `shutdown`.
+///
+/// A platform that cannot start (its server down, say) never stops the others. The running
+/// bot (`listen`) keeps retrying it in the background, its posts waiting in the outbox
+/// meanwhile; a one-shot run goes on without it, leaving its posts queued.
 pub async fn start_all(
-    core: &std::sync::Arc<crate::app::Core>,
+    core: &Arc<Core>,
     listen: bool,
-    shutdown: &tokio_util::sync::CancellationToken,
-) -> anyhow::Result<Vec<Started>> {
+    shutdown: &CancellationToken,
+) -> Vec<Started> {
     let mut started = vec![Started {
-        sink: std::sync::Arc::new(console::Console),
+        sink: Arc::new(console::Console),
         task: None,
     }];
-    if let Some(telegram) = telegram::start(core, listen, shutdown).await? {
-        started.push(telegram);
+    let telegram = start_resilient(
+        Platform::Telegram,
+        core,
+        listen,
+        shutdown,
+        |core, listen, shutdown| {
+            Box::pin(async move { telegram::start(&core, listen, &shutdown).await })
+        },
+    );
+    started.extend(telegram.await);
+    let matrix = start_resilient(
+        Platform::Matrix,
+        core,
+        listen,
+        shutdown,
+        |core, listen, shutdown| {
+            Box::pin(async move { matrix::start(&core, listen, &shutdown).await })
+        },
+    );
+    started.extend(matrix.await);
+    started
+}
+
+type Starter =
+    fn(Arc<Core>, bool, CancellationToken) -> BoxFuture<'static, anyhow::Result<Option<Started>>>;
+
+/// Longest pause between two attempts to start a platform.
+const MAX_START_RETRY: Duration = Duration::from_secs(300);
+
+async fn start_resilient(
+    platform: Platform,
+    core: &Arc<Core>,
+    listen: bool,
+    shutdown: &CancellationToken,
+    start: Starter,
+) -> Option<Started> {
+    let error = match start(core.clone(), listen, shutdown.clone()).await {
+        Ok(started) => return started,
+        Err(e) => e,
+    };
+    if !listen {
+        tracing::error!(%platform, error = %format!("{error:#}"), "cannot start; its posts stay queued");
+        return None;
     }
-    if let Some(matrix) = matrix::start(core, listen, shutdown).await? {
-        started.push(matrix);
+    tracing::error!(%platform, error = %format!("{error:#}"), "cannot start yet; retrying in the background");
+    let pending = Arc::new(Pending {
+        platform,
+        ready: OnceLock::new(),
+    });
+    let (core, shutdown, sink) = (core.clone(), shutdown.clone(), pending.clone());
+    let task = tokio::spawn(async move {
+        let mut wait = Duration::from_secs(5);
+        loop {
+            tokio::select! {
+                _ = shutdown.cancelled() => return,
+                _ = tokio::time::sleep(wait) => {}
+            }
+            match start(core.clone(), true, shutdown.clone()).await {
+                Ok(Some(started)) => {
+                    tracing::info!(%platform, "started after all");
+                    let _ = sink.ready.set(started.sink);
+                    if let Some(listener) = started.task {
+                        let _ = listener.await;
+                    }
+                    return;
+                }
+                Ok(None) => return,
+                Err(e) => {
+                    wait = (wait * 2).min(MAX_START_RETRY);
+                    tracing::warn!(%platform, error = %format!("{e:#}"), retry_in = ?wait, "still cannot start");
+                }
+            }
+        }
+    });
+    Some(Started {
+        sink: pending,
+        task: Some(task),
+    })
+}
+
+/// A platform still starting: posts to it fail as temporary until it is up.
+struct Pending {
+    platform: Platform,
+    ready: OnceLock<Arc<dyn Sink>>,
+}
+
+impl Sink for Pending {
+    fn platform(&self) -> Platform {
+        self.platform
     }
-    Ok(started)
+
+    fn chat_interval(&self, chat: &str) -> Duration {
+        self.ready
+            .get()
+            .map_or(Duration::from_secs(1), |s| s.chat_interval(chat))
+    }
+
+    fn global_rate(&self) -> u32 {
+        self.ready.get().map_or(1, |s| s.global_rate())
+    }
+
+    fn send<'a>(
+        &'a self,
+        chat: &'a str,
+        post: &'a Post<'a>,
+    ) -> BoxFuture<'a, Result<String, SendError>> {
+        match self.ready.get() {
+            Some(sink) => sink.send(chat, post),
+            None => Box::pin(async move {
+                Err(SendError::Temporary(format!(
+                    "{} is not connected yet",
+                    self.platform
+                )))
+            }),
+        }
+    }
 }
