@@ -593,3 +593,44 @@ async fn poll_once_posts_with_an_access_token() {
     assert_eq!(titles(&got), vec!["Delivered by a one-shot poll"]);
     assert!(got[0].encrypted);
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_homeserver_down_at_start_holds_up_neither_the_bot_nor_its_matrix_posts() {
+    let hs = Synapse::start_private().await;
+    let server = FeedServer::start().await;
+    let mut items = vec![Item::new(60, "Already known", 60)];
+    server.set("en.xml", rss("en", &items), RSS);
+    let reader = TestUser::login(&hs, "reader").await;
+    let bot = Bot::new(&hs, &[(&server.url("en.xml"), "en")], "", "").await;
+    let room = reader.create_room(false, &[&bot.user]).await;
+    bot.set_channels(&[&room]);
+    let config = std::fs::read_to_string(&bot.setup.config).expect("config");
+    bot.setup.rewrite(&config.replacen(
+        "[[channels]]",
+        "[[channels]]\ntarget = \"console\"\nlangs = [\"*\"]\n\n[[channels]]",
+        1,
+    ));
+
+    hs.stop().await;
+    let running = bot.setup.start();
+    running
+        .wait_log("cannot start yet; retrying in the background", WAIT)
+        .await;
+    wait_polls(&server, "en.xml", 2, &running).await;
+    items.insert(0, Item::new(61, "While the homeserver is down", 1));
+    server.set("en.xml", rss("en", &items), RSS);
+    assert_eq!(
+        running.wait_posts(1, WAIT).await,
+        vec!["While the homeserver is down [en]"],
+        "the other channels are served meanwhile"
+    );
+
+    hs.start().await;
+    running
+        .wait_log("started after all", Duration::from_secs(90))
+        .await;
+    let all = settled(&reader, &room, &bot.user, 1).await;
+    assert_eq!(titles(&all), vec!["While the homeserver is down"]);
+    let out = running.stop().await;
+    assert_eq!(out.code, Some(0), "{}", out.stderr);
+}
