@@ -157,9 +157,8 @@ async fn on_invite(core: Arc<Core>, room: Room, inviter: OwnedUserId) {
 fn is_channel(core: &Core, room: &Room) -> bool {
     let here = Target::new(Platform::Matrix, room.room_id().as_str());
     core.config
-        .channels
-        .iter()
-        .any(|c| core.store.resolve(c.target()).is_ok_and(|t| t == here))
+        .channel_at(&here, |t| core.store.resolve(t))
+        .is_ok_and(|c| c.is_some())
 }
 
 /// Answers a command.
