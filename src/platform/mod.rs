@@ -89,26 +89,17 @@ pub async fn start_all(
         sink: Arc::new(console::Console),
         task: None,
     }];
-    let telegram = start_resilient(
-        Platform::Telegram,
-        core,
-        listen,
-        shutdown,
-        |core, listen, shutdown| {
+    let starters: [(Platform, Starter); 2] = [
+        (Platform::Telegram, |core, listen, shutdown| {
             Box::pin(async move { telegram::start(&core, listen, &shutdown).await })
-        },
-    );
-    started.extend(telegram.await);
-    let matrix = start_resilient(
-        Platform::Matrix,
-        core,
-        listen,
-        shutdown,
-        |core, listen, shutdown| {
+        }),
+        (Platform::Matrix, |core, listen, shutdown| {
             Box::pin(async move { matrix::start(&core, listen, &shutdown).await })
-        },
-    );
-    started.extend(matrix.await);
+        }),
+    ];
+    for (platform, start) in starters {
+        started.extend(start_resilient(platform, core, listen, shutdown, start).await);
+    }
     started
 }
 
