@@ -323,6 +323,20 @@ async fn in_groups_only_admins_change_settings_and_the_bot_stays_quiet_unless_ad
         latest.text
     );
 
+    // An anonymous administrator writes as the group itself.
+    let before = world.api.sent(group).len();
+    world.api.push_anonymous_admin_message(group, "/lang de");
+    let anonymous = world
+        .api
+        .wait_sent(group, before + 1, WAIT)
+        .await
+        .pop()
+        .unwrap();
+    assert_eq!(
+        anonymous.text, "Erledigt: Dieser Chat erhält jetzt Artikel auf de.",
+        "allowed, and answered in the chat's language (an anonymous admin has none)"
+    );
+
     let ok = world.ask(group, person(700, "en"), "/subscribe").await;
     assert!(ok.text.starts_with("Subscribed"), "{}", ok.text);
     let ok = world.ask(group, person(9000, "en"), "/lang en").await;

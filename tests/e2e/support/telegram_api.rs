@@ -273,6 +273,26 @@ impl BotApi {
 
     /// [`push_message`](Self::push_message) with a chosen `date` (Unix seconds).
     pub fn push_message_at(&self, chat_id: i64, from: Value, text: &str, date_unix: i64) -> i64 {
+        self.push_message_full(chat_id, from, text, date_unix, false)
+    }
+
+    /// A message from an anonymous group administrator, as Telegram delivers it: `from` is
+    /// @GroupAnonymousBot and `sender_chat` is the group itself.
+    pub fn push_anonymous_admin_message(&self, chat_id: i64, text: &str) -> i64 {
+        let mut anonymous = user(1087968824, "Group");
+        anonymous["is_bot"] = json!(true);
+        anonymous["username"] = json!("GroupAnonymousBot");
+        self.push_message_full(chat_id, anonymous, text, unix_now(), true)
+    }
+
+    fn push_message_full(
+        &self,
+        chat_id: i64,
+        from: Value,
+        text: &str,
+        date_unix: i64,
+        as_chat: bool,
+    ) -> i64 {
         let update_id = {
             let mut state = self.state();
             let user_id = state.note_user(&from, "push_message");
@@ -297,6 +317,9 @@ impl BotApi {
             if is_channel {
                 message["sender_chat"] = chat;
             } else {
+                if as_chat {
+                    message["sender_chat"] = chat;
+                }
                 message["from"] = from;
             }
             if text.starts_with('/') {
