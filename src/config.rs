@@ -476,10 +476,6 @@ impl Config {
         self.bot.admins.iter().any(|a| a.get_ref() == who)
     }
 
-    pub fn feed(&self, key: &str) -> Option<&FeedConfig> {
-        self.feeds.iter().find(|f| f.key() == key)
-    }
-
     /// The configured channel that lives at `chat` now; `resolve` follows the recorded
     /// moves of a channel (an alias resolved to its room, a group that became a supergroup).
     pub fn channel_at<E>(

@@ -261,6 +261,7 @@ impl Telegram {
             store: &core.store,
         };
         let reply = commands::execute(&ctx, &request, &command);
+        core.metrics.count_command();
         let reply_to = (kind == ChatKind::Group).then_some(msg.id);
         self.send_reply(msg.chat.id, &reply, reply_to).await;
     }
@@ -327,6 +328,7 @@ impl Telegram {
             store: &core.store,
         };
         let reply = commands::execute(&ctx, &request, &command);
+        core.metrics.count_command();
         self.send_reply(chat.id, &reply, None).await;
     }
 

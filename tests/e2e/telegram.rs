@@ -366,7 +366,12 @@ async fn in_groups_only_admins_change_settings_and_the_bot_stays_quiet_unless_ad
 
 #[tokio::test(flavor = "multi_thread")]
 async fn commands_sent_while_the_bot_was_down_are_not_answered() {
-    let world = World::new("").await;
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let world = World::new(&format!("\n[ops]\nlisten = \"127.0.0.1:{port}\"")).await;
     let old = chrono::Utc::now().timestamp() - 3600;
     world
         .api
@@ -378,6 +383,16 @@ async fn commands_sent_while_the_bot_was_down_are_not_answered() {
         world.api.sent(502).len(),
         1,
         "the hour-old /latest was skipped"
+    );
+    let metrics = reqwest::get(format!("http://127.0.0.1:{port}/metrics"))
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(
+        metrics.contains("herald_commands_total 1\n"),
+        "only the answered command counts:\n{metrics}"
     );
 }
 

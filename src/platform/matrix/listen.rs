@@ -225,6 +225,7 @@ async fn on_message(core: Arc<Core>, room: Room, event: OriginalSyncRoomMessageE
         store: &core.store,
     };
     let reply = with_button_line(commands::execute(&ctx, &request, &command));
+    core.metrics.count_command();
     let (body, html) = render::reply_matrix(&reply);
     let content = RoomMessageEventContent::notice_html(body, html);
     let mut content = if matches!(event.content.relates_to, Some(Relation::Thread(_))) {
