@@ -53,7 +53,7 @@ fn peak_rss_kib() -> Option<u64> {
 
 fn main() {
     let full = std::env::args().any(|a| a == "--bench");
-    let (rounds, articles, chats) = if full { (200, 100, 20) } else { (2, 20, 3) };
+    let (rounds, articles, chats) = if full { (200, 100, 20) } else { (2, 40, 20) };
     let fixture = std::fs::read(concat!(env!("CARGO_MANIFEST_DIR"), "/tests/data/wp-de.xml"))
         .expect("fixture");
     let de = Lang::parse("de").expect("valid");

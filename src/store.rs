@@ -103,6 +103,9 @@ pub struct Store {
     sent: sled::Tree,
     moved: sled::Tree,
     dead: sled::Tree,
+    /// One flush at a time: sled's flushes block its small I/O thread pool while they wait
+    /// for writes that need that same pool, so many concurrent flushes deadlock it.
+    flushing: std::sync::Arc<tokio::sync::Mutex<()>>,
 }
 
 const PID_FILE: &str = "herald.pid";
@@ -141,11 +144,14 @@ impl Store {
             sent: db.open_tree("sent")?,
             moved: db.open_tree("moved")?,
             dead: db.open_tree("dead")?,
+            flushing: Default::default(),
             db,
         })
     }
 
+    /// Makes every write so far durable.
     pub async fn flush(&self) -> Result<()> {
+        let _one_at_a_time = self.flushing.lock().await;
         self.db.flush_async().await?;
         Ok(())
     }
