@@ -249,21 +249,33 @@ impl Telegram {
             ChatKind::Group if !needs_rights => false,
             ChatKind::Group => self.is_chat_admin(core, msg).await,
         };
-        let request = Request {
-            chat: Target::new(Platform::Telegram, msg.chat.id.0.to_string()),
-            kind,
-            may_configure,
-            user_lang,
-            prefix: '/',
-        };
+        let reply_to = (kind == ChatKind::Group).then_some(msg.id);
+        let request = request(msg.chat.id, kind, may_configure, user_lang);
+        self.answer(core, &request, &command, reply_to).await;
+    }
+
+    /// Runs a command and sends its answer to the chat it came from.
+    async fn answer(
+        &self,
+        core: &Core,
+        request: &Request,
+        command: &Command,
+        reply_to: Option<teloxide::types::MessageId>,
+    ) {
         let ctx = Context {
             config: &core.config,
             store: &core.store,
         };
-        let reply = commands::execute(&ctx, &request, &command);
+        let reply = commands::execute(&ctx, request, command);
         core.metrics.count_command();
-        let reply_to = (kind == ChatKind::Group).then_some(msg.id);
-        self.send_reply(msg.chat.id, &reply, reply_to).await;
+        let chat = ChatId(
+            request
+                .chat
+                .chat
+                .parse()
+                .expect("built from a numeric chat id"),
+        );
+        self.send_reply(chat, &reply, reply_to).await;
     }
 
     /// Whether the sender may change a group's settings: a chat administrator (asked of
@@ -277,13 +289,14 @@ impl Telegram {
             return true;
         }
         let Some(user) = &msg.from else { return false };
-        if core.config.is_operator(&format!("telegram:{}", user.id.0)) {
-            return true;
-        }
-        self.is_admin(msg.chat.id, user.id).await
+        self.is_admin(core, msg.chat.id, user.id).await
     }
 
-    async fn is_admin(&self, chat: ChatId, user: UserId) -> bool {
+    /// Whether `user` is an operator or an administrator of `chat`.
+    async fn is_admin(&self, core: &Core, chat: ChatId, user: UserId) -> bool {
+        if core.config.is_operator(&format!("telegram:{}", user.0)) {
+            return true;
+        }
         match self.bot.get_chat_member(chat, user).await {
             Ok(member) => member.is_privileged(),
             Err(e) => {
@@ -310,26 +323,11 @@ impl Telegram {
         };
         let may_configure = match kind {
             ChatKind::Private => true,
-            _ => {
-                core.config
-                    .is_operator(&format!("telegram:{}", query.from.id.0))
-                    || self.is_admin(chat.id, query.from.id).await
-            }
+            _ => self.is_admin(core, chat.id, query.from.id).await,
         };
-        let request = Request {
-            chat: Target::new(Platform::Telegram, chat.id.0.to_string()),
-            kind,
-            may_configure,
-            user_lang: query.from.language_code.clone(),
-            prefix: '/',
-        };
-        let ctx = Context {
-            config: &core.config,
-            store: &core.store,
-        };
-        let reply = commands::execute(&ctx, &request, &command);
-        core.metrics.count_command();
-        self.send_reply(chat.id, &reply, None).await;
+        let user_lang = query.from.language_code.clone();
+        let request = request(chat.id, kind, may_configure, user_lang);
+        self.answer(core, &request, &command, None).await;
     }
 
     async fn send_reply(
@@ -411,6 +409,22 @@ impl Sink for Telegram {
                 Err(e) => Err(self.classify(e)),
             }
         })
+    }
+}
+
+/// A neutral command request from a Telegram chat.
+fn request(
+    chat: ChatId,
+    kind: ChatKind,
+    may_configure: bool,
+    user_lang: Option<String>,
+) -> Request {
+    Request {
+        chat: Target::new(Platform::Telegram, chat.0.to_string()),
+        kind,
+        may_configure,
+        user_lang,
+        prefix: '/',
     }
 }
 

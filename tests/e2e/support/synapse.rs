@@ -81,17 +81,10 @@ impl Synapse {
             .tempdir()
             .expect("creating a temp dir for a private Synapse");
         let dir = tmp.path().to_path_buf();
-        let pid = std::process::id().to_string();
         // `--remove-dir` covers a test process killed before Drop runs.
-        run_script(vec![
-            "start".into(),
-            dir.clone().into(),
-            "--die-with".into(),
-            pid.into(),
-            "--remove-dir".into(),
-        ])
-        .await
-        .unwrap_or_else(|err| panic!("starting a private Synapse: {err}"));
+        start_watched(&dir)
+            .await
+            .unwrap_or_else(|err| panic!("starting a private Synapse: {err}"));
         Self::from_dir(dir, Some(tmp)).unwrap_or_else(|err| panic!("{err}"))
     }
 
@@ -103,16 +96,7 @@ impl Synapse {
             // The watchdog (`--remove-dir`) deletes it once this process is gone;
             // statics are never dropped, so a TempDir guard would not help.
             .keep();
-        let pid = std::process::id().to_string();
-        run_script(vec![
-            "start".into(),
-            dir.clone().into(),
-            "--die-with".into(),
-            pid.into(),
-            "--remove-dir".into(),
-        ])
-        .await
-        .inspect_err(|_| {
+        start_watched(&dir).await.inspect_err(|_| {
             let _ = std::fs::remove_dir_all(&dir);
         })?;
         // Not private: stopping the shared server would break concurrent tests, and
@@ -270,6 +254,20 @@ impl Drop for Synapse {
 
 /// Runs `scripts/synapse ARGS...` off the async runtime; returns its stdout
 /// (trimmed). Its stderr goes to the test's captured output.
+/// Starts Synapse in `dir`, stopped (and `dir` removed) by a watchdog once this process
+/// is gone.
+async fn start_watched(dir: &Path) -> Result<String, String> {
+    let pid = std::process::id().to_string();
+    run_script(vec![
+        "start".into(),
+        dir.into(),
+        "--die-with".into(),
+        pid.into(),
+        "--remove-dir".into(),
+    ])
+    .await
+}
+
 async fn run_script(args: Vec<std::ffi::OsString>) -> Result<String, String> {
     let script = script_path();
     let shown = format!(
