@@ -20,7 +20,7 @@ use tokio_util::sync::CancellationToken;
 
 use crate::article::{Platform, Target};
 use crate::config::Config;
-use crate::ops::Metrics;
+use crate::metrics::Metrics;
 use crate::platform::{Post, SendError, Sink};
 use crate::store::{Store, StoreError};
 

@@ -15,8 +15,11 @@
 //! - `commands`: the platform-neutral chat commands and their replies.
 //! - `i18n`: the bot's own texts in en, de, ru, uk, fr.
 //! - `platform`: the `Sink` trait and the adapters — console, Telegram, Matrix.
+//! - `metrics`: the counters every layer shares.
+//! - `service`: the command service the platform adapters answer commands through.
 //! - `ops`: `/healthz` and `/metrics` for operators.
 //! - `app`: wires everything together: `run` until shutdown, `poll_once`, `latest`.
+//!   Nothing else imports it.
 
 pub mod app;
 pub mod article;
@@ -26,12 +29,14 @@ pub mod delivery;
 pub mod feed;
 pub mod i18n;
 pub mod lang;
+pub mod metrics;
 pub mod ops;
 pub mod platform;
 pub mod poll;
 pub mod render;
+pub mod service;
 pub mod store;
 pub mod text;
 
-pub use app::{Core, run};
+pub use app::run;
 pub use config::Config;

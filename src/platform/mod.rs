@@ -5,6 +5,7 @@
 //! `console.rs` (standard output).
 
 pub mod console;
+pub(crate) mod dispatch;
 pub mod matrix;
 pub mod telegram;
 
@@ -15,8 +16,8 @@ use std::time::Duration;
 
 use tokio_util::sync::CancellationToken;
 
-use crate::app::Core;
 use crate::article::{Article, Lang, Platform};
+use crate::service::CommandService;
 
 pub type BoxFuture<'a, T> = Pin<Box<dyn Future<Output = T> + Send + 'a>>;
 
@@ -81,7 +82,7 @@ pub struct Started {
 /// bot (`listen`) keeps retrying it in the background, its posts waiting in the outbox
 /// meanwhile; a one-shot run goes on without it, leaving its posts queued.
 pub async fn start_all(
-    core: &Arc<Core>,
+    service: &Arc<CommandService>,
     listen: bool,
     shutdown: &CancellationToken,
 ) -> Vec<Started> {
@@ -90,33 +91,36 @@ pub async fn start_all(
         task: None,
     }];
     let starters: [(Platform, Starter); 2] = [
-        (Platform::Telegram, |core, listen, shutdown| {
-            Box::pin(async move { telegram::start(&core, listen, &shutdown).await })
+        (Platform::Telegram, |service, listen, shutdown| {
+            Box::pin(async move { telegram::start(&service, listen, &shutdown).await })
         }),
-        (Platform::Matrix, |core, listen, shutdown| {
-            Box::pin(async move { matrix::start(&core, listen, &shutdown).await })
+        (Platform::Matrix, |service, listen, shutdown| {
+            Box::pin(async move { matrix::start(&service, listen, &shutdown).await })
         }),
     ];
     for (platform, start) in starters {
-        started.extend(start_resilient(platform, core, listen, shutdown, start).await);
+        started.extend(start_resilient(platform, service, listen, shutdown, start).await);
     }
     started
 }
 
-type Starter =
-    fn(Arc<Core>, bool, CancellationToken) -> BoxFuture<'static, anyhow::Result<Option<Started>>>;
+type Starter = fn(
+    Arc<CommandService>,
+    bool,
+    CancellationToken,
+) -> BoxFuture<'static, anyhow::Result<Option<Started>>>;
 
 /// Longest pause between two attempts to start a platform.
 const MAX_START_RETRY: Duration = Duration::from_secs(300);
 
 async fn start_resilient(
     platform: Platform,
-    core: &Arc<Core>,
+    service: &Arc<CommandService>,
     listen: bool,
     shutdown: &CancellationToken,
     start: Starter,
 ) -> Option<Started> {
-    let error = match start(core.clone(), listen, shutdown.clone()).await {
+    let error = match start(service.clone(), listen, shutdown.clone()).await {
         Ok(started) => return started,
         Err(e) => e,
     };
@@ -129,7 +133,7 @@ async fn start_resilient(
         platform,
         ready: OnceLock::new(),
     });
-    let (core, shutdown, sink) = (core.clone(), shutdown.clone(), pending.clone());
+    let (service, shutdown, sink) = (service.clone(), shutdown.clone(), pending.clone());
     let task = tokio::spawn(async move {
         let mut wait = Duration::from_secs(5);
         loop {
@@ -137,7 +141,7 @@ async fn start_resilient(
                 _ = shutdown.cancelled() => return,
                 _ = tokio::time::sleep(wait) => {}
             }
-            match start(core.clone(), true, shutdown.clone()).await {
+            match start(service.clone(), true, shutdown.clone()).await {
                 Ok(Some(started)) => {
                     tracing::info!(%platform, "started after all");
                     let _ = sink.ready.set(started.sink);
