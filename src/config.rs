@@ -488,10 +488,8 @@ impl Config {
                 _ => {}
             }
         }
-        if let Some(telegram) = &self.telegram {
-            if telegram.global_rate == 0 {
-                return Err((None, "`[telegram] global_rate` must be at least 1".into()));
-            }
+        if self.telegram.as_ref().is_some_and(|t| t.global_rate == 0) {
+            return Err((None, "`[telegram] global_rate` must be at least 1".into()));
         }
         if let Some(matrix) = &self.matrix {
             url::Url::parse(matrix.homeserver.get_ref())

@@ -21,7 +21,7 @@ use tokio_util::sync::CancellationToken;
 use crate::article::{Platform, Target};
 use crate::config::Config;
 use crate::metrics::Metrics;
-use crate::platform::{Post, SendError, Sink};
+use crate::sink::{Post, SendError, Sink};
 use crate::store::{Store, StoreError};
 
 /// Longest wait between retries of one chat.

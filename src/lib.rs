@@ -14,7 +14,8 @@
 //! - `render`: articles and replies as Telegram HTML, Matrix HTML + text, console text.
 //! - `commands`: the platform-neutral chat commands and their replies.
 //! - `i18n`: the bot's own texts in en, de, ru, uk, fr.
-//! - `platform`: the `Sink` trait and the adapters — console, Telegram, Matrix.
+//! - `sink`: the `Sink` trait the core sends through, `Post` and `SendError`.
+//! - `platform`: the adapters — console, Telegram, Matrix — and their start-up.
 //! - `metrics`: the counters every layer shares.
 //! - `service`: the command service the platform adapters answer commands through.
 //! - `ops`: `/healthz` and `/metrics` for operators.
@@ -35,6 +36,7 @@ pub mod platform;
 pub mod poll;
 pub mod render;
 pub mod service;
+pub mod sink;
 pub mod store;
 pub mod text;
 
