@@ -16,7 +16,7 @@ use std::time::Duration;
 use tokio_util::sync::CancellationToken;
 
 use crate::app::Core;
-use crate::article::{Article, Lang, Platform};
+use crate::article::{Article, Lang, Platform, Target};
 
 pub type BoxFuture<'a, T> = Pin<Box<dyn Future<Output = T> + Send + 'a>>;
 
@@ -66,6 +66,36 @@ pub trait Sink: Send + Sync {
         chat: &'a str,
         post: &'a Post<'a>,
     ) -> BoxFuture<'a, Result<String, SendError>>;
+
+    /// The chats this platform cannot post to yet, and why (for `/healthz` and `/status`):
+    /// Matrix rooms whose join is still being retried or was refused.
+    fn waiting_chats(&self) -> Vec<ChatWaiting> {
+        Vec::new()
+    }
+}
+
+/// A chat the bot was told to post to but is not in yet.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ChatWaiting {
+    /// The chat (a Matrix room id is private: show it to operators only).
+    pub target: Target,
+    /// An operator's configured channel, rather than a room the bot was invited to.
+    pub configured: bool,
+    pub state: WaitState,
+    /// Why, in words (the homeserver's answer), when there is a reason.
+    pub reason: Option<String>,
+    /// When the next attempt is due, if one is planned.
+    pub retry_at: Option<std::time::SystemTime>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum WaitState {
+    /// Trying now (or waiting for the homeserver's pace).
+    Joining,
+    /// A failure that will be retried (rate limit, outage).
+    Retrying,
+    /// Refused for good (forbidden, banned, unknown room): not retried until restart.
+    Refused,
 }
 
 /// A running platform: its sink, and the task listening for commands (when listening).
@@ -179,6 +209,10 @@ impl Sink for Pending {
 
     fn global_rate(&self) -> u32 {
         self.ready.get().map_or(1, |s| s.global_rate())
+    }
+
+    fn waiting_chats(&self) -> Vec<ChatWaiting> {
+        self.ready.get().map_or(Vec::new(), |s| s.waiting_chats())
     }
 
     fn send<'a>(

@@ -22,10 +22,12 @@ use matrix_sdk::ruma::{Int, OwnedUserId};
 use matrix_sdk::{Client, Room, RoomMemberships, RoomState};
 use tokio_util::sync::CancellationToken;
 
+use super::rooms::Rooms;
 use crate::app::Core;
 use crate::article::{Platform, Target};
 use crate::commands::{self, ChatKind, Context, Reply, Request, Span};
 use crate::config::AcceptInvites;
+use crate::platform::SendError;
 use crate::render;
 
 /// How long one sync waits for news (long polling).
@@ -34,58 +36,67 @@ const SYNC_TIMEOUT: Duration = Duration::from_secs(30);
 const MAX_SYNC_BACKOFF: Duration = Duration::from_secs(60);
 /// The power level of a room moderator.
 const MODERATOR: i32 = 50;
-/// Attempts to join a room after an invite (the homeserver may not be ready at once).
-const JOIN_ATTEMPTS: u32 = 4;
 
 /// Syncs until `shutdown`: first once without handlers (unless start-up already did),
 /// then handles waiting invites, registers the handlers and keeps syncing.
 pub(super) async fn run(
     client: Client,
     core: Arc<Core>,
+    rooms: Arc<Rooms>,
     synced: bool,
     shutdown: CancellationToken,
 ) {
-    if !synced && !sync_until_ok(&client, &shutdown, Duration::ZERO).await {
+    if !synced && !sync_until_ok(&client, &rooms, &shutdown, Duration::ZERO).await {
         return;
     }
     for room in client.invited_rooms() {
         match room.invite_details().await {
             Ok(invite) => {
-                tokio::spawn(on_invite(core.clone(), room, invite.inviter_id));
+                tokio::spawn(on_invite(
+                    core.clone(),
+                    rooms.clone(),
+                    room,
+                    invite.inviter_id,
+                ));
             }
             Err(e) => tracing::warn!(error = %e, "cannot read a waiting invite"),
         }
     }
 
-    let invite_core = core.clone();
+    let (invite_core, invite_rooms) = (core.clone(), rooms.clone());
     client.add_event_handler(
         move |event: StrippedRoomMemberEvent, room: Room, client: Client| {
-            let core = invite_core.clone();
+            let (core, rooms) = (invite_core.clone(), invite_rooms.clone());
             async move {
                 if event.content.membership == MembershipState::Invite
                     && client.user_id() == Some(&*event.state_key)
                 {
-                    tokio::spawn(on_invite(core, room, event.sender));
+                    tokio::spawn(on_invite(core, rooms, room, event.sender));
                 }
             }
         },
     );
-    let message_core = core.clone();
+    let (message_core, message_rooms) = (core.clone(), rooms.clone());
     client.add_event_handler(move |event: OriginalSyncRoomMessageEvent, room: Room| {
-        let core = message_core.clone();
+        let (core, rooms) = (message_core.clone(), message_rooms.clone());
         async move {
             // Off the sync loop: answering may take a while (encryption, rate limits).
-            tokio::spawn(on_message(core, room, event));
+            tokio::spawn(on_message(core, rooms, room, event));
         }
     });
     tracing::info!("listening for Matrix invites and commands");
 
-    while sync_until_ok(&client, &shutdown, SYNC_TIMEOUT).await {}
+    while sync_until_ok(&client, &rooms, &shutdown, SYNC_TIMEOUT).await {}
     tracing::debug!("Matrix sync stopped");
 }
 
 /// One successful sync, retrying failures with backoff. False when `shutdown` came first.
-async fn sync_until_ok(client: &Client, shutdown: &CancellationToken, timeout: Duration) -> bool {
+async fn sync_until_ok(
+    client: &Client,
+    rooms: &Rooms,
+    shutdown: &CancellationToken,
+    timeout: Duration,
+) -> bool {
     let settings = SyncSettings::default().timeout(timeout);
     let mut failures: u32 = 0;
     loop {
@@ -95,6 +106,7 @@ async fn sync_until_ok(client: &Client, shutdown: &CancellationToken, timeout: D
         };
         match result {
             Ok(_) => {
+                rooms.set_synced();
                 if failures > 0 {
                     tracing::info!("Matrix sync recovered");
                 }
@@ -114,12 +126,14 @@ async fn sync_until_ok(client: &Client, shutdown: &CancellationToken, timeout: D
 }
 
 /// Joins the room when it is a configured channel or the inviter may invite the bot;
-/// declines the invite otherwise.
-async fn on_invite(core: Arc<Core>, room: Room, inviter: OwnedUserId) {
+/// declines the invite otherwise. The join is retried (in the homeserver's pace) until it
+/// succeeds or the homeserver refuses for good.
+async fn on_invite(core: Arc<Core>, rooms: Arc<Rooms>, room: Room, inviter: OwnedUserId) {
     let Some(cfg) = core.config.matrix.as_ref() else {
         return;
     };
-    let allowed = is_channel(&core, &room)
+    let channel = is_channel(&core, &room);
+    let allowed = channel
         || match cfg.accept_invites {
             AcceptInvites::Anyone => true,
             AcceptInvites::Admins => core.config.is_operator(&format!("matrix:{inviter}")),
@@ -127,6 +141,9 @@ async fn on_invite(core: Arc<Core>, room: Room, inviter: OwnedUserId) {
         };
     tracing::debug!(room = %room.room_id(), %inviter, allowed, "invited");
     if !allowed {
+        if !rooms.pace.slot(&rooms.shutdown).await {
+            return;
+        }
         match room.leave().await {
             Ok(()) => {
                 tracing::info!("declined an invite (the inviter is not allowed to add the bot)")
@@ -135,20 +152,28 @@ async fn on_invite(core: Arc<Core>, room: Room, inviter: OwnedUserId) {
         }
         return;
     }
-    let mut wait = Duration::from_secs(2);
-    for attempt in 1..=JOIN_ATTEMPTS {
-        match room.join().await {
-            Ok(()) => {
-                tracing::info!("joined a room on invitation");
-                return;
-            }
-            Err(e) if attempt < JOIN_ATTEMPTS => {
-                tracing::debug!(error = %e, attempt, "joining failed; retrying");
-                tokio::time::sleep(wait).await;
-                wait *= 2;
-            }
-            Err(e) => tracing::warn!(error = %e, "cannot join a room the bot was invited to"),
+    let mut via = Vec::new();
+    if let Some(server) = room.room_id().server_name() {
+        via.push(server.to_owned());
+    }
+    if !via.iter().any(|s| s == inviter.server_name()) {
+        via.push(inviter.server_name().to_owned());
+    }
+    let mut done = rooms.join(room.room_id(), via, channel);
+    let result = loop {
+        if let Some(result) = done.borrow_and_update().clone() {
+            break result;
         }
+        if done.changed().await.is_err() {
+            return;
+        }
+    };
+    match result {
+        Ok(()) => tracing::info!("joined a room on invitation"),
+        Err(SendError::Gone(reason)) => {
+            tracing::warn!(%reason, "the homeserver refused to let the bot join a room it was invited to")
+        }
+        Err(_) => {} // shutting down
     }
 }
 
@@ -162,7 +187,12 @@ fn is_channel(core: &Core, room: &Room) -> bool {
 }
 
 /// Answers a command.
-async fn on_message(core: Arc<Core>, room: Room, event: OriginalSyncRoomMessageEvent) {
+async fn on_message(
+    core: Arc<Core>,
+    rooms: Arc<Rooms>,
+    room: Room,
+    event: OriginalSyncRoomMessageEvent,
+) {
     if room.state() != RoomState::Joined || event.sender == room.own_user_id() {
         return;
     }
@@ -234,9 +264,20 @@ async fn on_message(core: Arc<Core>, room: Room, event: OriginalSyncRoomMessageE
         content.make_reply_to(&event, ForwardThread::No, AddMentions::No)
     };
     content.mentions = Some(Mentions::new());
+    if !rooms.pace.slot(&rooms.shutdown).await {
+        return;
+    }
     match room.send(content).await {
-        Ok(_) => tracing::debug!("answered a command"),
-        Err(e) => tracing::warn!(error = %e, "cannot answer a command"),
+        Ok(_) => {
+            rooms.pace.succeeded();
+            tracing::debug!("answered a command");
+        }
+        Err(e) => {
+            if let SendError::RetryAfter(wait) = super::classify(&e) {
+                rooms.pace.limited(wait);
+            }
+            tracing::warn!(error = %e, "cannot answer a command");
+        }
     }
 }
 
