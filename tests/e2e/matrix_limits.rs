@@ -150,7 +150,11 @@ async fn twenty_rooms_under_the_default_rate_limit_each_get_the_article_once() {
         .send()
         .await
         .expect("override_ratelimit");
-    assert!(response.status().is_success(), "{:?}", response.text().await);
+    assert!(
+        response.status().is_success(),
+        "{:?}",
+        response.text().await
+    );
 
     let server = FeedServer::start().await;
     let old = vec![Item::new(40, "An older article", 60 * 24)];
@@ -160,13 +164,7 @@ async fn twenty_rooms_under_the_default_rate_limit_each_get_the_article_once() {
     for i in 0..ROOMS {
         rooms.push(reader.create_room(i < ENCRYPTED, &[&bot]).await);
     }
-    let mut setup = Setup::new(&bot_config(
-        &hs,
-        &bot,
-        &server.url("en.xml"),
-        &rooms,
-        "",
-    ));
+    let mut setup = Setup::new(&bot_config(&hs, &bot, &server.url("en.xml"), &rooms, ""));
     setup.env("HERALD_MATRIX_PASSWORD", &password);
     let passphrase = "a store passphrase from the environment 7c1f";
     setup.env("HERALD_MATRIX_STORE_PASSPHRASE", passphrase);
@@ -281,7 +279,11 @@ async fn a_subscriber_survives_a_reset_room_list_before_the_first_sync() {
             removed += 1;
         }
     }
-    assert!(removed > 0, "a state store to remove in {}", store.display());
+    assert!(
+        removed > 0,
+        "a state store to remove in {}",
+        store.display()
+    );
     hs.stop().await;
     let title = "After a lost room list";
     let mut items = old.clone();
@@ -291,7 +293,9 @@ async fn a_subscriber_survives_a_reset_room_list_before_the_first_sync() {
     let running = setup.start();
     running.wait_log("Matrix send failed", WAIT).await;
     hs.start().await;
-    let got = alice.messages_from(&dm, &bot, 2, Duration::from_secs(90)).await;
+    let got = alice
+        .messages_from(&dm, &bot, 2, Duration::from_secs(90))
+        .await;
     assert!(got[1].body.starts_with(title), "{}", got[1].body);
     let out = running.stop().await;
     assert!(

@@ -27,11 +27,11 @@ use matrix_sdk::{Client, HttpError, Room, RoomState};
 use tokio_util::sync::CancellationToken;
 
 use super::{BoxFuture, ChatWaiting, Post, SendError, Sink, Started};
-use rooms::Rooms;
 use crate::app::Core;
 use crate::article::{Platform, Target};
 use crate::config::{MatrixConfig, MsgType};
 use crate::render;
+use rooms::Rooms;
 
 /// Posts per second across all rooms.
 const GLOBAL_RATE: u32 = 10;
@@ -76,7 +76,12 @@ pub async fn start(
     session::explain_quiet_messages();
     join_channels(core, &client, &rooms).await;
 
-    let sink = Arc::new(Matrix::new(client.clone(), cfg, core.clone(), rooms.clone()));
+    let sink = Arc::new(Matrix::new(
+        client.clone(),
+        cfg,
+        core.clone(),
+        rooms.clone(),
+    ));
     let task = listen.then(|| {
         tokio::spawn(listen::run(
             client,
@@ -331,9 +336,9 @@ impl Matrix {
                     .map_err(|e| SendError::Temporary(format!("an unreadable membership: {e}")))
             }
             Err(e) => match classify_http(&e) {
-                SendError::Rejected(reason) | SendError::Gone(reason) => {
-                    Err(SendError::Gone(format!("the bot is not in this room: {reason}")))
-                }
+                SendError::Rejected(reason) | SendError::Gone(reason) => Err(SendError::Gone(
+                    format!("the bot is not in this room: {reason}"),
+                )),
                 other => Err(other),
             },
         }
