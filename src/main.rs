@@ -134,15 +134,28 @@ async fn stop_on_signal(shutdown: CancellationToken) {
     shutdown.cancel();
 }
 
+/// The log filter when neither `HERALD_LOG` nor `RUST_LOG` is set (an empty one counts as
+/// unset). matrix-sdk speaks up at `warn` and above only, except for two of its messages
+/// that a healthy bot always causes (explained once at start-up instead, see
+/// `platform::matrix`): `matrix_sdk::http_client` logs every failed request as an ERROR,
+/// including the 404 a new account gets for secret storage it does not use and the rate
+/// limits Herald waits out and reports itself; `matrix_sdk_crypto::backups` warns after
+/// every sync that there is no key backup, which the bot does not keep.
+const DEFAULT_LOG_FILTER: &str = "info,matrix_sdk=warn,matrix_sdk::http_client=off,\
+    matrix_sdk_base=warn,matrix_sdk_crypto=warn,matrix_sdk_crypto::backups=error,\
+    matrix_sdk_sqlite=warn,matrix_sdk_common=warn,matrix_sdk_store_encryption=warn,sled=warn";
+
 fn init_logging() {
     use tracing_subscriber::EnvFilter;
-    let filter = EnvFilter::try_from_env("HERALD_LOG")
-        .or_else(|_| EnvFilter::try_from_default_env())
-        .unwrap_or_else(|_| {
-            EnvFilter::new(
-                "info,matrix_sdk=warn,matrix_sdk_base=warn,matrix_sdk_crypto=warn,matrix_sdk_sqlite=warn,matrix_sdk_common=warn,matrix_sdk_store_encryption=warn,sled=warn",
-            )
-        });
+    let from = |var: &str| {
+        std::env::var(var)
+            .ok()
+            .filter(|v| !v.trim().is_empty())
+            .and_then(|v| EnvFilter::try_new(v).ok())
+    };
+    let filter = from("HERALD_LOG")
+        .or_else(|| from("RUST_LOG"))
+        .unwrap_or_else(|| EnvFilter::new(DEFAULT_LOG_FILTER));
     use std::io::IsTerminal;
     tracing_subscriber::fmt()
         .with_writer(std::io::stderr)

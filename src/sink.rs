@@ -7,7 +7,7 @@ use std::future::Future;
 use std::pin::Pin;
 use std::time::Duration;
 
-use crate::article::{Article, Lang, Platform};
+use crate::article::{Article, Lang, Platform, Target};
 
 pub type BoxFuture<'a, T> = Pin<Box<dyn Future<Output = T> + Send + 'a>>;
 
@@ -57,4 +57,34 @@ pub trait Sink: Send + Sync {
         chat: &'a str,
         post: &'a Post<'a>,
     ) -> BoxFuture<'a, Result<String, SendError>>;
+
+    /// The chats this platform cannot post to yet, and why (for `/healthz` and `/status`):
+    /// Matrix rooms whose join is still being retried or was refused.
+    fn waiting_chats(&self) -> Vec<ChatWaiting> {
+        Vec::new()
+    }
+}
+
+/// A chat the bot was told to post to but is not in yet.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ChatWaiting {
+    /// The chat (a Matrix room id is private: show it to operators only).
+    pub target: Target,
+    /// An operator's configured channel, rather than a room the bot was invited to.
+    pub configured: bool,
+    pub state: WaitState,
+    /// Why, in words (the homeserver's answer), when there is a reason.
+    pub reason: Option<String>,
+    /// When the next attempt is due, if one is planned.
+    pub retry_at: Option<std::time::SystemTime>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum WaitState {
+    /// Trying now (or waiting for the homeserver's pace).
+    Joining,
+    /// A failure that will be retried (rate limit, outage).
+    Retrying,
+    /// Refused for good (forbidden, banned, unknown room): not retried until restart.
+    Refused,
 }

@@ -17,7 +17,7 @@ use tokio_util::sync::CancellationToken;
 use crate::article::Platform;
 use crate::service::CommandService;
 
-pub use crate::sink::{BoxFuture, Post, SendError, Sink};
+pub use crate::sink::{BoxFuture, ChatWaiting, Post, SendError, Sink, WaitState};
 
 /// A running platform: its sink, and the task listening for commands (when listening).
 pub struct Started {
@@ -133,6 +133,10 @@ impl Sink for Pending {
 
     fn global_rate(&self) -> u32 {
         self.ready.get().map_or(1, |s| s.global_rate())
+    }
+
+    fn waiting_chats(&self) -> Vec<ChatWaiting> {
+        self.ready.get().map_or(Vec::new(), |s| s.waiting_chats())
     }
 
     fn send<'a>(

@@ -5,4 +5,5 @@ mod support;
 
 mod core;
 mod matrix;
+mod matrix_limits;
 mod telegram;

@@ -22,14 +22,15 @@ use matrix_sdk::ruma::{Int, OwnedUserId};
 use matrix_sdk::{Client, Room, RoomMemberships, RoomState};
 use tokio_util::sync::CancellationToken;
 
+use super::rooms::Rooms;
 use crate::article::{Platform, Target};
 use crate::commands::{self, ChatKind, Reply, Request, Span};
 use crate::config::{AcceptInvites, Operator};
+use crate::platform::BoxFuture;
+use crate::platform::SendError;
+use crate::platform::dispatch::Dispatcher;
 use crate::render;
 use crate::service::CommandService;
-
-use crate::platform::BoxFuture;
-use crate::platform::dispatch::Dispatcher;
 
 /// How long one sync waits for news (long polling).
 const SYNC_TIMEOUT: Duration = Duration::from_secs(30);
@@ -41,48 +42,58 @@ const MODERATOR: i32 = 50;
 const MAX_CONCURRENT_COMMANDS: usize = 16;
 /// How long a stopping listener waits for the commands it is still answering.
 const SHUTDOWN_GRACE: Duration = Duration::from_secs(5);
-/// Attempts to join a room after an invite (the homeserver may not be ready at once).
-const JOIN_ATTEMPTS: u32 = 4;
 
 /// Syncs until `shutdown`: first once without handlers (unless start-up already did),
 /// then handles waiting invites, registers the handlers and keeps syncing.
 pub(super) async fn run(
     client: Client,
     service: Arc<CommandService>,
+    rooms: Arc<Rooms>,
     synced: bool,
     shutdown: CancellationToken,
 ) {
-    if !synced && !sync_until_ok(&client, &shutdown, Duration::ZERO).await {
+    if !synced && !sync_until_ok(&client, &rooms, &shutdown, Duration::ZERO).await {
         return;
     }
     for room in client.invited_rooms() {
         match room.invite_details().await {
             Ok(invite) => {
-                tokio::spawn(on_invite(service.clone(), room, invite.inviter_id));
+                tokio::spawn(on_invite(
+                    service.clone(),
+                    rooms.clone(),
+                    room,
+                    invite.inviter_id,
+                ));
             }
             Err(e) => tracing::warn!(error = %e, "cannot read a waiting invite"),
         }
     }
 
-    let invite_service = service.clone();
+    let (invite_service, invite_rooms) = (service.clone(), rooms.clone());
     client.add_event_handler(
         move |event: StrippedRoomMemberEvent, room: Room, client: Client| {
-            let service = invite_service.clone();
+            let (service, rooms) = (invite_service.clone(), invite_rooms.clone());
             async move {
                 if event.content.membership == MembershipState::Invite
                     && client.user_id() == Some(&*event.state_key)
                 {
-                    tokio::spawn(on_invite(service, room, event.sender));
+                    tokio::spawn(on_invite(service, rooms, room, event.sender));
                 }
             }
         },
     );
     // Off the sync loop (answering may take a while: encryption, rate limits), each room's
     // commands in order, a bounded number at once.
+    let message_rooms = rooms.clone();
     let dispatcher = Arc::new(Dispatcher::new(
         MAX_CONCURRENT_COMMANDS,
         move |(room, event): (Room, OriginalSyncRoomMessageEvent)| -> BoxFuture<'static, ()> {
-            Box::pin(on_message(service.clone(), room, event))
+            Box::pin(on_message(
+                service.clone(),
+                message_rooms.clone(),
+                room,
+                event,
+            ))
         },
     ));
     let commands = dispatcher.clone();
@@ -94,13 +105,18 @@ pub(super) async fn run(
     });
     tracing::info!("listening for Matrix invites and commands");
 
-    while sync_until_ok(&client, &shutdown, SYNC_TIMEOUT).await {}
+    while sync_until_ok(&client, &rooms, &shutdown, SYNC_TIMEOUT).await {}
     dispatcher.finish(SHUTDOWN_GRACE).await;
     tracing::debug!("Matrix sync stopped");
 }
 
 /// One successful sync, retrying failures with backoff. False when `shutdown` came first.
-async fn sync_until_ok(client: &Client, shutdown: &CancellationToken, timeout: Duration) -> bool {
+async fn sync_until_ok(
+    client: &Client,
+    rooms: &Rooms,
+    shutdown: &CancellationToken,
+    timeout: Duration,
+) -> bool {
     let settings = SyncSettings::default().timeout(timeout);
     let mut failures: u32 = 0;
     loop {
@@ -110,6 +126,7 @@ async fn sync_until_ok(client: &Client, shutdown: &CancellationToken, timeout: D
         };
         match result {
             Ok(_) => {
+                rooms.set_synced();
                 if failures > 0 {
                     tracing::info!("Matrix sync recovered");
                 }
@@ -129,12 +146,19 @@ async fn sync_until_ok(client: &Client, shutdown: &CancellationToken, timeout: D
 }
 
 /// Joins the room when it is a configured channel or the inviter may invite the bot;
-/// declines the invite otherwise.
-async fn on_invite(service: Arc<CommandService>, room: Room, inviter: OwnedUserId) {
+/// declines the invite otherwise. The join is retried (in the homeserver's pace) until it
+/// succeeds or the homeserver refuses for good.
+async fn on_invite(
+    service: Arc<CommandService>,
+    rooms: Arc<Rooms>,
+    room: Room,
+    inviter: OwnedUserId,
+) {
     let Some(cfg) = service.config().matrix.as_ref() else {
         return;
     };
-    let allowed = is_channel(&service, &room)
+    let channel = is_channel(&service, &room);
+    let allowed = channel
         || match cfg.accept_invites {
             AcceptInvites::Anyone => true,
             AcceptInvites::Admins => service.is_operator(&Operator::Matrix(inviter.to_string())),
@@ -142,6 +166,9 @@ async fn on_invite(service: Arc<CommandService>, room: Room, inviter: OwnedUserI
         };
     tracing::debug!(room = %room.room_id(), %inviter, allowed, "invited");
     if !allowed {
+        if !rooms.pace.slot(&rooms.shutdown).await {
+            return;
+        }
         match room.leave().await {
             Ok(()) => {
                 tracing::info!("declined an invite (the inviter is not allowed to add the bot)")
@@ -150,20 +177,28 @@ async fn on_invite(service: Arc<CommandService>, room: Room, inviter: OwnedUserI
         }
         return;
     }
-    let mut wait = Duration::from_secs(2);
-    for attempt in 1..=JOIN_ATTEMPTS {
-        match room.join().await {
-            Ok(()) => {
-                tracing::info!("joined a room on invitation");
-                return;
-            }
-            Err(e) if attempt < JOIN_ATTEMPTS => {
-                tracing::debug!(error = %e, attempt, "joining failed; retrying");
-                tokio::time::sleep(wait).await;
-                wait *= 2;
-            }
-            Err(e) => tracing::warn!(error = %e, "cannot join a room the bot was invited to"),
+    let mut via = Vec::new();
+    if let Some(server) = room.room_id().server_name() {
+        via.push(server.to_owned());
+    }
+    if !via.iter().any(|s| s == inviter.server_name()) {
+        via.push(inviter.server_name().to_owned());
+    }
+    let mut done = rooms.join(room.room_id(), via, channel);
+    let result = loop {
+        if let Some(result) = done.borrow_and_update().clone() {
+            break result;
         }
+        if done.changed().await.is_err() {
+            return;
+        }
+    };
+    match result {
+        Ok(()) => tracing::info!("joined a room on invitation"),
+        Err(SendError::Gone(reason)) => {
+            tracing::warn!(%reason, "the homeserver refused to let the bot join a room it was invited to")
+        }
+        Err(_) => {} // shutting down
     }
 }
 
@@ -175,7 +210,12 @@ fn is_channel(service: &CommandService, room: &Room) -> bool {
 }
 
 /// Answers a command.
-async fn on_message(service: Arc<CommandService>, room: Room, event: OriginalSyncRoomMessageEvent) {
+async fn on_message(
+    service: Arc<CommandService>,
+    rooms: Arc<Rooms>,
+    room: Room,
+    event: OriginalSyncRoomMessageEvent,
+) {
     if room.state() != RoomState::Joined || event.sender == room.own_user_id() {
         return;
     }
@@ -242,9 +282,20 @@ async fn on_message(service: Arc<CommandService>, room: Room, event: OriginalSyn
         content.make_reply_to(&event, ForwardThread::No, AddMentions::No)
     };
     content.mentions = Some(Mentions::new());
+    if !rooms.pace.slot(&rooms.shutdown).await {
+        return;
+    }
     match room.send(content).await {
-        Ok(_) => tracing::debug!("answered a command"),
-        Err(e) => tracing::warn!(error = %e, "cannot answer a command"),
+        Ok(_) => {
+            rooms.pace.succeeded();
+            tracing::debug!("answered a command");
+        }
+        Err(e) => {
+            if let SendError::RetryAfter(wait) = super::classify(&e) {
+                rooms.pace.limited(wait);
+            }
+            tracing::warn!(error = %e, "cannot answer a command");
+        }
     }
 }
 

@@ -9,6 +9,7 @@
 //! level only.
 
 mod listen;
+mod rooms;
 mod session;
 
 use std::sync::Arc;
@@ -19,29 +20,31 @@ use matrix_sdk::ruma::api::client::state::get_state_event_for_key;
 use matrix_sdk::ruma::api::error::{ErrorKind, FromHttpResponseError, RetryAfter};
 use matrix_sdk::ruma::events::Mentions;
 use matrix_sdk::ruma::events::StateEventType;
+use matrix_sdk::ruma::events::room::member::MembershipState;
 use matrix_sdk::ruma::events::room::message::RoomMessageEventContent;
-use matrix_sdk::ruma::{
-    OwnedRoomId, OwnedServerName, RoomAliasId, RoomId, RoomOrAliasId, ServerName,
-};
+use matrix_sdk::ruma::{OwnedRoomId, OwnedServerName, RoomAliasId, RoomId, ServerName};
 use matrix_sdk::{Client, HttpError, Room, RoomState};
 use tokio_util::sync::CancellationToken;
 
-use super::{BoxFuture, Post, SendError, Sink, Started};
+use super::{BoxFuture, ChatWaiting, Post, SendError, Sink, Started};
 use crate::article::{Platform, Target};
 use crate::config::{MatrixConfig, MsgType};
 use crate::render;
 use crate::service::CommandService;
+use rooms::Rooms;
 
 /// Posts per second across all rooms.
 const GLOBAL_RATE: u32 = 10;
 /// How long the first sync at start-up may wait for news.
 const FIRST_SYNC_TIMEOUT: Duration = Duration::ZERO;
+/// How long a post waits for its room's join before the delivery loop retries it later.
+const JOIN_PATIENCE: Duration = Duration::from_secs(60);
 /// When a rate limit does not say how long to wait.
 const DEFAULT_RETRY_AFTER: Duration = Duration::from_secs(5);
 
-/// Starts Matrix when `[matrix]` is configured: logs in (or restores the session), sets up
-/// cross-signing, syncs once, joins the configured rooms and, with `listen`, answers
-/// invites and commands until `shutdown`.
+/// Starts Matrix when `[matrix]` is configured: logs in (or restores the session), syncs
+/// once, sets up cross-signing, starts joining the configured rooms in the background
+/// and, with `listen`, answers invites and commands until `shutdown`.
 pub async fn start(
     service: &Arc<CommandService>,
     listen: bool,
@@ -52,25 +55,38 @@ pub async fn start(
     };
     let paths = session::Paths::new(&service.config().bot.data_dir);
     let client = session::connect(cfg, &paths).await?;
-    session::cross_sign(&client, cfg).await;
+    let rooms = Rooms::new(client.clone(), GLOBAL_RATE, shutdown.clone());
 
+    // The first sync uploads the new device's keys before anything asks for them
+    // (cross-signing below looks the device up on the homeserver).
     let synced = match client
         .sync_once(SyncSettings::default().timeout(FIRST_SYNC_TIMEOUT))
         .await
     {
-        Ok(_) => true,
+        Ok(_) => {
+            rooms.set_synced();
+            true
+        }
         Err(e) => {
             tracing::warn!(error = %e, "the first Matrix sync failed; using the stored room state");
             false
         }
     };
-    join_channels(service, &client).await;
+    session::cross_sign(&client, cfg).await;
+    session::explain_quiet_messages();
+    join_channels(service, &client, &rooms).await;
 
-    let sink = Arc::new(Matrix::new(client.clone(), cfg));
+    let sink = Arc::new(Matrix::new(
+        client.clone(),
+        cfg,
+        service.clone(),
+        rooms.clone(),
+    ));
     let task = listen.then(|| {
         tokio::spawn(listen::run(
             client,
             service.clone(),
+            rooms,
             synced,
             shutdown.clone(),
         ))
@@ -79,9 +95,9 @@ pub async fn start(
 }
 
 /// Resolves the configured channels' aliases (recording `#alias` → `!room` as a move, so
-/// the channel's settings and queue follow the room) and joins the rooms not yet joined.
-/// Problems are logged and left to delivery, which reports unreachable channels.
-async fn join_channels(service: &CommandService, client: &Client) {
+/// the channel's settings and queue follow the room) and starts joining the rooms not yet
+/// joined, in the background. An alias that cannot be resolved now is left to delivery.
+async fn join_channels(service: &CommandService, client: &Client, rooms: &Arc<Rooms>) {
     for channel in &service.config().channels {
         let configured = channel.target();
         if configured.platform != Platform::Matrix {
@@ -110,16 +126,27 @@ async fn join_channels(service: &CommandService, client: &Client) {
                     .await
                     .map_err(|e| SendError::Temporary(e.to_string()))?;
             }
-            ensure_joined(client, &room_id, &via).await
+            Ok::<_, SendError>((room_id, via))
         }
         .await;
         match result {
-            Ok(_) => tracing::debug!(channel = %configured, "channel room joined"),
+            Ok((room_id, via)) => {
+                if !is_joined(client, &room_id) {
+                    tracing::debug!(channel = %configured, "joining a channel's room");
+                    rooms.join(&room_id, via, true);
+                }
+            }
             Err(e) => {
-                tracing::warn!(channel = %configured, error = %e, "cannot join a configured channel's room")
+                tracing::warn!(channel = %configured, error = %e, "cannot look up a configured channel's room yet; delivery will try again")
             }
         }
     }
+}
+
+fn is_joined(client: &Client, room_id: &RoomId) -> bool {
+    client
+        .get_room(room_id)
+        .is_some_and(|r| r.state() == RoomState::Joined)
 }
 
 /// A room id (or alias, resolved) and the servers to join it through.
@@ -159,35 +186,26 @@ fn via_servers(client: &Client, room_id: &RoomId) -> Vec<OwnedServerName> {
     via
 }
 
-/// The joined room, joining it first when the bot is not in it yet.
-async fn ensure_joined(
-    client: &Client,
-    room_id: &RoomId,
-    via: &[OwnedServerName],
-) -> Result<Room, SendError> {
-    if let Some(room) = client.get_room(room_id)
-        && room.state() == RoomState::Joined
-    {
-        return Ok(room);
-    }
-    let id: &RoomOrAliasId = room_id.into();
-    client
-        .join_room_by_id_or_alias(id, via)
-        .await
-        .map_err(|e| classify(&e))
-}
-
 /// Posting to rooms.
 pub struct Matrix {
     client: Client,
+    service: Arc<CommandService>,
+    rooms: Arc<Rooms>,
     msgtype: MsgType,
     room_interval: Duration,
 }
 
 impl Matrix {
-    fn new(client: Client, cfg: &MatrixConfig) -> Matrix {
+    fn new(
+        client: Client,
+        cfg: &MatrixConfig,
+        service: Arc<CommandService>,
+        rooms: Arc<Rooms>,
+    ) -> Matrix {
         Matrix {
             client,
+            service,
+            rooms,
             msgtype: cfg.msgtype,
             room_interval: cfg.room_interval,
         }
@@ -197,20 +215,21 @@ impl Matrix {
         if chat.starts_with('#') {
             // An alias not resolved at start-up: the queue follows the room it names.
             let (room_id, via) = resolve(&self.client, chat).await?;
-            ensure_joined(&self.client, &room_id, &via).await?;
+            if !is_joined(&self.client, &room_id) {
+                self.rooms
+                    .join_and_wait(&room_id, via, true, JOIN_PATIENCE)
+                    .await?;
+            }
             return Err(SendError::Moved(room_id.to_string()));
         }
         let room_id =
             RoomId::parse(chat).map_err(|e| SendError::Rejected(format!("not a room id: {e}")))?;
-        let Some(room) = self.client.get_room(&room_id) else {
-            return Err(SendError::Gone("the bot is not in this room".into()));
-        };
-        if let Some(next) = room.successor_room() {
+        if let Some(room) = self.client.get_room(&room_id)
+            && let Some(next) = room.successor_room()
+        {
             return Err(self.follow(&room, next.room_id).await);
         }
-        if room.state() != RoomState::Joined {
-            return Err(SendError::Gone("the bot is not in this room".into()));
-        }
+        let room = self.joined_room(&room_id).await?;
 
         let (body, html) = render::matrix_post(post.article, post.chat_lang);
         let mut content = match self.msgtype {
@@ -218,22 +237,123 @@ impl Matrix {
             MsgType::Notice => RoomMessageEventContent::notice_html(body, html),
         };
         content.mentions = Some(Mentions::new());
+        if !self.rooms.pace.slot(&self.rooms.shutdown).await {
+            return Err(SendError::Temporary("shutting down".into()));
+        }
         let sent = room
             .send(content)
             .with_transaction_id(post.txn_id.as_str().into())
             .await;
         match sent {
-            Ok(result) => Ok(result.response.event_id.to_string()),
+            Ok(result) => {
+                self.rooms.pace.succeeded();
+                Ok(result.response.event_id.to_string())
+            }
             Err(e) => {
                 let error = classify(&e);
+                if let SendError::RetryAfter(wait) = error {
+                    self.rooms.pace.limited(wait);
+                }
                 if matches!(error, SendError::Gone(_))
                     && let Some(next) = self.fetch_successor(&room_id).await
                 {
                     return Err(self.follow(&room, next).await);
                 }
+                if let SendError::Gone(reason) = &error
+                    && !self.rooms.synced()
+                {
+                    return Err(SendError::Temporary(format!(
+                        "{reason} (not taken as final before a sync with the homeserver succeeded)"
+                    )));
+                }
                 Err(error)
             }
         }
+    }
+
+    /// The room, joined. A configured channel's room, or one whose invitation is being
+    /// accepted, is joined first (or its join under way awaited). Otherwise a room the bot
+    /// is not in is gone only when the homeserver says so after a successful sync: the
+    /// local room list may be empty (a reset store) or stale until then.
+    async fn joined_room(&self, room_id: &RoomId) -> Result<Room, SendError> {
+        if let Some(room) = self.client.get_room(room_id)
+            && room.state() == RoomState::Joined
+        {
+            return Ok(room);
+        }
+        let configured = self.is_channel(room_id);
+        if configured || self.rooms.joining(room_id) {
+            let via = via_servers(&self.client, room_id);
+            self.rooms
+                .join_and_wait(room_id, via, configured, JOIN_PATIENCE)
+                .await?;
+            return self.local_joined(room_id);
+        }
+        if !self.rooms.synced() {
+            return Err(SendError::Temporary(
+                "the bot's rooms are not known yet (no sync with the homeserver has succeeded)"
+                    .into(),
+            ));
+        }
+        match self.membership(room_id).await? {
+            MembershipState::Join => Err(SendError::Temporary(
+                "the homeserver says the bot is in the room; waiting for the next sync".into(),
+            )),
+            MembershipState::Invite => {
+                let via = via_servers(&self.client, room_id);
+                self.rooms
+                    .join_and_wait(room_id, via, false, JOIN_PATIENCE)
+                    .await?;
+                self.local_joined(room_id)
+            }
+            other => Err(SendError::Gone(format!(
+                "the bot is not in this room (membership: {other})"
+            ))),
+        }
+    }
+
+    fn local_joined(&self, room_id: &RoomId) -> Result<Room, SendError> {
+        self.client
+            .get_room(room_id)
+            .filter(|r| r.state() == RoomState::Joined)
+            .ok_or_else(|| SendError::Temporary("joined; waiting for the room's state".into()))
+    }
+
+    /// The bot's membership in the room, as the homeserver has it. A homeserver that does
+    /// not let the bot see the room (403, 404) means it is not in it.
+    async fn membership(&self, room_id: &RoomId) -> Result<MembershipState, SendError> {
+        let me = self
+            .client
+            .user_id()
+            .ok_or_else(|| SendError::Temporary("not logged in".into()))?;
+        let request = get_state_event_for_key::v3::Request::new(
+            room_id.to_owned(),
+            StateEventType::RoomMember,
+            me.to_string(),
+        );
+        match self.client.send(request).await {
+            Ok(response) => {
+                #[derive(serde::Deserialize)]
+                struct Member {
+                    membership: MembershipState,
+                }
+                serde_json::from_str::<Member>(response.event_or_content.get())
+                    .map(|m| m.membership)
+                    .map_err(|e| SendError::Temporary(format!("an unreadable membership: {e}")))
+            }
+            Err(e) => match classify_http(&e) {
+                SendError::Rejected(reason) | SendError::Gone(reason) => Err(SendError::Gone(
+                    format!("the bot is not in this room: {reason}"),
+                )),
+                other => Err(other),
+            },
+        }
+    }
+
+    /// Whether the room is one of the configured channels.
+    fn is_channel(&self, room_id: &RoomId) -> bool {
+        let here = Target::new(Platform::Matrix, room_id.as_str());
+        self.service.channel_at(&here).is_ok_and(|c| c.is_some())
     }
 
     /// A tombstoned room: joins its replacement and reports the move.
@@ -244,8 +364,16 @@ impl Matrix {
                 via.push(server);
             }
         }
-        match ensure_joined(&self.client, &next, &via).await {
-            Ok(_) => {
+        let joined = if is_joined(&self.client, &next) {
+            Ok(())
+        } else {
+            let configured = self.is_channel(old.room_id());
+            self.rooms
+                .join_and_wait(&next, via, configured, JOIN_PATIENCE)
+                .await
+        };
+        match joined {
+            Ok(()) => {
                 tracing::info!("a room was upgraded; following it to its replacement");
                 tracing::debug!(from = %old.room_id(), to = %next, "room upgraded");
                 SendError::Moved(next.to_string())
@@ -287,6 +415,10 @@ impl Sink for Matrix {
 
     fn global_rate(&self) -> u32 {
         GLOBAL_RATE
+    }
+
+    fn waiting_chats(&self) -> Vec<ChatWaiting> {
+        self.rooms.waiting_chats()
     }
 
     fn send<'a>(

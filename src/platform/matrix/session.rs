@@ -31,6 +31,8 @@ pub(super) struct Paths {
     pub dir: PathBuf,
     pub session: PathBuf,
     pub store: PathBuf,
+    /// The passphrase the store is encrypted with, when not given in the environment.
+    pub passphrase: PathBuf,
 }
 
 impl Paths {
@@ -39,10 +41,14 @@ impl Paths {
         Paths {
             session: dir.join("session.json"),
             store: dir.join("store"),
+            passphrase: dir.join("store-passphrase"),
             dir,
         }
     }
 }
+
+/// The environment variable that may hold the store's passphrase.
+pub(super) const PASSPHRASE_ENV: &str = "HERALD_MATRIX_STORE_PASSPHRASE";
 
 /// What is kept of a login.
 #[derive(Serialize, Deserialize)]
@@ -159,6 +165,10 @@ pub(super) async fn connect(cfg: &MatrixConfig, paths: &Paths) -> anyhow::Result
         );
         std::fs::remove_dir_all(&paths.store)
             .with_context(|| format!("removing {}", paths.store.display()))?;
+        // The passphrase was that store's; the new one gets its own.
+        if std::env::var_os(PASSPHRASE_ENV).is_none_or(|v| v.is_empty()) {
+            let _ = std::fs::remove_file(&paths.passphrase);
+        }
     }
     let client = build(cfg, paths).await?;
     if let Some(password) = &cfg.password {
@@ -201,6 +211,7 @@ pub(super) async fn connect(cfg: &MatrixConfig, paths: &Paths) -> anyhow::Result
 }
 
 async fn build(cfg: &MatrixConfig, paths: &Paths) -> anyhow::Result<Client> {
+    let passphrase = store_passphrase(paths)?;
     create_private_dir(&paths.store)?;
     let encryption = EncryptionSettings {
         // Done by `cross_sign` below, which can answer the password challenge.
@@ -209,7 +220,7 @@ async fn build(cfg: &MatrixConfig, paths: &Paths) -> anyhow::Result<Client> {
     };
     Client::builder()
         .homeserver_url(cfg.homeserver.get_ref())
-        .sqlite_store(&paths.store, None)
+        .sqlite_store(&paths.store, passphrase.as_ref().map(|p| p.expose()))
         // No retries inside the SDK: a rate limit or an outage comes back to Herald's
         // delivery loop at once, which waits as told and retries with the same transaction
         // id. (The default retries transient errors for up to 15 minutes.)
@@ -217,7 +228,54 @@ async fn build(cfg: &MatrixConfig, paths: &Paths) -> anyhow::Result<Client> {
         .with_encryption_settings(encryption)
         .build()
         .await
-        .context("opening the Matrix store")
+        .with_context(|| {
+            format!(
+                "opening the Matrix store in {} (is {PASSPHRASE_ENV} the passphrase it was made with?)",
+                paths.store.display()
+            )
+        })
+}
+
+/// The passphrase the SQLite store (crypto keys, room state) is encrypted with: from
+/// `HERALD_MATRIX_STORE_PASSPHRASE`, else the one kept in `data_dir/matrix/store-passphrase`
+/// (owner-only), else a new random one written there. A store made by an older Herald
+/// without a passphrase keeps being opened unencrypted (`None`), with advice once.
+fn store_passphrase(paths: &Paths) -> anyhow::Result<Option<Secret>> {
+    if let Ok(given) = std::env::var(PASSPHRASE_ENV)
+        && !given.is_empty()
+    {
+        return Ok(Some(Secret::new(given)));
+    }
+    match std::fs::read_to_string(&paths.passphrase) {
+        Ok(kept) if !kept.trim().is_empty() => return Ok(Some(Secret::new(kept.trim()))),
+        Ok(_) => bail!("{} is empty", paths.passphrase.display()),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+        Err(e) => {
+            return Err(e).with_context(|| format!("reading {}", paths.passphrase.display()));
+        }
+    }
+    let store_exists = std::fs::read_dir(&paths.store).is_ok_and(|mut d| d.next().is_some());
+    if store_exists {
+        tracing::info!(
+            store = %paths.store.display(),
+            "the Matrix store is not encrypted (made by an older Herald); to encrypt it, stop \
+             Herald, move {} away and start again: the bot logs in with a new device (set \
+             HERALD_MATRIX_PASSWORD) and encrypts the new store",
+            paths.dir.display()
+        );
+        return Ok(None);
+    }
+    let mut bytes = [0u8; 32];
+    std::fs::File::open("/dev/urandom")
+        .and_then(|mut f| std::io::Read::read_exact(&mut f, &mut bytes))
+        .context("reading random bytes for the Matrix store's passphrase")?;
+    let passphrase: String = bytes.iter().map(|b| format!("{b:02x}")).collect();
+    write_private(&paths.passphrase, passphrase.as_bytes())?;
+    tracing::info!(
+        file = %paths.passphrase.display(),
+        "the Matrix store is encrypted with a new passphrase kept beside it (or set {PASSPHRASE_ENV})"
+    );
+    Ok(Some(Secret::new(passphrase)))
 }
 
 fn save(client: &Client, homeserver: &str, path: &Path) -> anyhow::Result<()> {
@@ -246,9 +304,16 @@ fn read_session(path: &Path) -> anyhow::Result<Option<SavedSession>> {
     }
 }
 
-/// Writes the session readable by the owner only, atomically (temporary file + rename).
+/// Writes the session readable by the owner only, atomically.
 fn write_session(path: &Path, session: &SavedSession) -> anyhow::Result<()> {
-    let tmp = path.with_extension("json.tmp");
+    write_private(path, serde_json::to_string_pretty(session)?.as_bytes())
+}
+
+/// Writes a file readable by the owner only, atomically (temporary file + rename).
+fn write_private(path: &Path, bytes: &[u8]) -> anyhow::Result<()> {
+    let mut tmp = path.as_os_str().to_owned();
+    tmp.push(".tmp");
+    let tmp = PathBuf::from(tmp);
     let _ = std::fs::remove_file(&tmp);
     let mut file = std::fs::OpenOptions::new()
         .write(true)
@@ -256,7 +321,7 @@ fn write_session(path: &Path, session: &SavedSession) -> anyhow::Result<()> {
         .mode(0o600)
         .open(&tmp)
         .with_context(|| format!("writing {}", tmp.display()))?;
-    file.write_all(serde_json::to_string_pretty(session)?.as_bytes())?;
+    file.write_all(bytes)?;
     file.sync_all()?;
     std::fs::rename(&tmp, path).with_context(|| format!("writing {}", path.display()))?;
     Ok(())
@@ -354,4 +419,16 @@ async fn try_cross_sign(client: &Client, cfg: &MatrixConfig) -> anyhow::Result<(
     }
     tracing::info!("cross-signing set up for the bot's device");
     Ok(())
+}
+
+/// Says once what the SDK messages kept out of the default log mean.
+pub(super) fn explain_quiet_messages() {
+    static SAID: std::sync::Once = std::sync::Once::new();
+    SAID.call_once(|| {
+        tracing::info!(
+            "Matrix key backup is off: the bot's room keys live only in its store (readers keep \
+             theirs, so its posts stay readable if the store is lost); the SDK's notes about the \
+             missing backup and about absent secret storage are expected and not shown"
+        );
+    });
 }
