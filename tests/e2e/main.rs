@@ -4,5 +4,6 @@
 mod support;
 
 mod core;
+mod languages;
 mod matrix;
 mod telegram;
