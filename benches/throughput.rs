@@ -57,10 +57,11 @@ fn main() {
     let fixture = std::fs::read(concat!(env!("CARGO_MANIFEST_DIR"), "/tests/data/wp-de.xml"))
         .expect("fixture");
     let de = Lang::parse("de").expect("valid");
+    let detector = herald::lang::Detector::for_ui_languages();
     let info = FeedInfo {
         key: "wp-de.xml",
         lang: &de,
-        detect_lang: true,
+        detector: Some(&detector),
         base: None,
     };
 

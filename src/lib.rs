@@ -6,14 +6,14 @@
 //! - `config`: the TOML file and secrets from the environment, validated once.
 //! - `article`: plain data — `Lang`, `LangSet`, `Article`, `Target`, `Platform`.
 //! - `text`: HTML to text, escaping, truncation, UTF-16 length, link normalization.
-//! - `lang`: the language of an item's text (metadata, then a guess, then the feed's).
+//! - `lang`: the language of an item's text (metadata, then lingua detection, then the feed's).
 //! - `feed`: fetching (conditional GET, size cap) and parsing feeds into articles.
 //! - `store`: the only sled user — articles, feed state, chats, outbox, sent records.
 //! - `poll`: polls every feed concurrently and commits what is new with its deliveries.
 //! - `delivery`: drains the outbox through the platforms with pacing and retries.
 //! - `render`: articles and replies as Telegram HTML, Matrix HTML + text, console text.
 //! - `commands`: the platform-neutral chat commands and their replies.
-//! - `i18n`: the bot's own texts in en, de, ru, uk, fr.
+//! - `i18n`: the bot's own texts in en, de, ru, uk, fr, from the Fluent files in `i18n/`.
 //! - `sink`: the `Sink` trait the core sends through, `Post` and `SendError`.
 //! - `platform`: the adapters — console, Telegram, Matrix — and their start-up.
 //! - `metrics`: the counters every layer shares.

@@ -16,6 +16,7 @@ use crate::article::{Article, Target};
 use crate::config::{Config, FeedConfig, FeedSource};
 use crate::feed::parse::{FeedInfo, parse};
 use crate::feed::{FeedError, Fetched, Fetcher};
+use crate::lang;
 use crate::store::{FeedState, Store, StoreError};
 
 /// What one feed's poll did.
@@ -46,6 +47,8 @@ struct Backoff {
 
 pub struct Poller {
     fetcher: Fetcher,
+    /// Built once from the configuration's languages.
+    detector: lang::Detector,
     backoff: Mutex<HashMap<String, Backoff>>,
 }
 
@@ -53,6 +56,7 @@ impl Poller {
     pub fn new(config: &Config) -> anyhow::Result<Poller> {
         Ok(Poller {
             fetcher: Fetcher::new(&config.fetch)?,
+            detector: lang::Detector::for_config(config),
             backoff: Mutex::new(HashMap::new()),
         })
     }
@@ -145,7 +149,7 @@ impl Poller {
         let info = FeedInfo {
             key,
             lang: &feed.lang,
-            detect_lang: feed.detect_lang,
+            detector: feed.detect_lang.then_some(&self.detector),
             base,
         };
         let articles = parse(&bytes, &info, now)?;

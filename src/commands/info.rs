@@ -1,7 +1,7 @@
 //! `start`, `help`, `about` and the answer to unknown commands.
 
 use super::{Button, Context, Reply, Request, say};
-use crate::i18n::Msg;
+use crate::i18n::{self, Msg};
 use crate::store::StoreError;
 
 /// The welcome; in a chat that is not subscribed yet, with a button to subscribe.
@@ -34,13 +34,13 @@ pub fn about(ctx: &Context<'_>, req: &Request) -> Result<Reply, StoreError> {
         .collect::<std::collections::BTreeSet<_>>()
         .into_iter()
         .collect();
-    let text = say(
+    let text = i18n::format(
         &lang,
         Msg::About,
-        req,
         &[
-            ("version", env!("CARGO_PKG_VERSION")),
-            ("feeds", &feeds.join(", ")),
+            ("version", env!("CARGO_PKG_VERSION").into()),
+            ("feeds", (&feeds.join(", ")).into()),
+            ("count", feeds.len().into()),
         ],
     );
     Ok(Reply::text(&text))

@@ -196,12 +196,12 @@ pub fn execute(ctx: &Context<'_>, req: &Request, command: &Command) -> Reply {
     })
 }
 
-/// Fills a localized text with the reply prefix and extra values.
+/// A localized text with the reply prefix and extra values filled in.
 pub(crate) fn say(lang: &Lang, msg: Msg, req: &Request, values: &[(&str, &str)]) -> String {
     let prefix = req.prefix.to_string();
-    let mut all = vec![("p", prefix.as_str())];
-    all.extend_from_slice(values);
-    i18n::fill(i18n::text(lang, msg), &all)
+    let mut all: Vec<(&str, i18n::Arg<'_>)> = vec![("p", prefix.as_str().into())];
+    all.extend(values.iter().map(|&(name, value)| (name, value.into())));
+    i18n::format(lang, msg, &all)
 }
 
 #[cfg(test)]

@@ -225,3 +225,16 @@ fn replies_follow_the_user_language_and_fall_back_to_english() {
     assert!(run(&f, &matrix, "!help").contains("!latest [n]"));
     assert!(run(&f, &private("telegram:1", None), "/about").contains("en.xml"));
 }
+
+#[test]
+fn about_counts_its_sources_in_the_readers_plural_form() {
+    let f = fixture();
+    assert!(
+        run(&f, &private("telegram:1", Some("ru")), "/about")
+            .contains("(2 источника: de.xml, en.xml)")
+    );
+    assert!(
+        run(&f, &private("telegram:1", Some("en")), "/about")
+            .contains("(2 sources: de.xml, en.xml)")
+    );
+}

@@ -19,11 +19,12 @@ use crate::text::{
 /// Longest excerpt kept, in UTF-16 units; renderers shorten further where they must.
 pub const EXCERPT_MAX: usize = 1000;
 
-/// How to read one feed: its edition's language and whether to guess each item's language.
+/// How to read one feed: its edition's language and the detector that guesses each item's
+/// language (`None` when the feed turns detection off).
 pub struct FeedInfo<'a> {
     pub key: &'a str,
     pub lang: &'a Lang,
-    pub detect_lang: bool,
+    pub detector: Option<&'a lang::Detector>,
     /// The feed's address, to resolve relative links (none for local files).
     pub base: Option<&'a str>,
 }
@@ -109,7 +110,7 @@ fn article(
         entry.language.as_deref(),
         &format!("{title}. {excerpt}"),
         info.lang,
-        info.detect_lang,
+        info.detector,
     );
     let image = image(&entry, &content_html, feed_link);
     Some(Article {
@@ -229,10 +230,11 @@ mod tests {
 
     fn parse_fixture(name: &str, lang: &str) -> Vec<Article> {
         let lang = Lang::parse(lang).unwrap();
+        let detector = lang::Detector::for_ui_languages();
         let info = FeedInfo {
             key: name,
             lang: &lang,
-            detect_lang: true,
+            detector: Some(&detector),
             base: None,
         };
         parse(&fixture(name), &info, Utc::now()).expect("fixture parses")
@@ -363,10 +365,11 @@ mod tests {
     #[test]
     fn broken_feeds_are_errors_not_panics() {
         let en = Lang::parse("en").unwrap();
+        let detector = lang::Detector::for_ui_languages();
         let info = FeedInfo {
             key: "x",
             lang: &en,
-            detect_lang: true,
+            detector: Some(&detector),
             base: None,
         };
         for name in ["truncated.xml", "not-xml.html"] {

@@ -1,60 +1,309 @@
-//! The bot's own words in every language it speaks (en, de, ru, uk, fr). Feed text is never
-//! translated; only what Herald itself says. Texts carry `{name}` placeholders filled by
-//! `fill`.
+//! The bot's own words in every language it speaks. Feed text is never translated; only
+//! what Herald itself says. The words live in Project Fluent files, one per language
+//! (`i18n/<code>.ftl` at the top of the repository), compiled into the binary, so
+//! translators edit text, not code. Counts use Fluent's plural rules (Russian and
+//! Ukrainian have three forms).
+//!
+//! Adding a UI language: write `i18n/<code>.ftl` with every message of `en.ftl`, and add the
+//! code to the `ui_languages!` line below. A unit test checks that every language has every
+//! message with the same variables.
 
-mod de;
-mod en;
-mod fr;
-mod ru;
-mod uk;
+use std::collections::{BTreeSet, HashMap};
+use std::sync::OnceLock;
+
+use fluent_bundle::concurrent::FluentBundle;
+use fluent_bundle::{FluentArgs, FluentResource, FluentValue};
+use fluent_syntax::ast;
 
 use crate::article::Lang;
 
-/// Every sentence the bot says.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+/// Declares the UI languages and compiles their `.ftl` files in.
+macro_rules! ui_languages {
+    ($($code:literal),+ $(,)?) => {
+        /// The languages the bot speaks, in the order offered to users.
+        pub const UI_LANGS: [&str; [$($code),+].len()] = [$($code),+];
+        /// Each UI language's Fluent source, in the order of `UI_LANGS`.
+        const SOURCES: [&str; [$($code),+].len()] = [$(include_str!(concat!(
+            env!("CARGO_MANIFEST_DIR"), "/i18n/", $code, ".ftl"
+        ))),+];
+    };
+}
+
+ui_languages!("en", "de", "ru", "uk", "fr");
+
+/// Every sentence the bot says; each is the Fluent message of the same name in kebab case
+/// (`Msg::LatestHeader` is `latest-header`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub enum Msg {
+    /// The language's own name, for menus: "Deutsch", "Українська".
+    LanguageName,
     /// The words of the link to an article.
     ReadMore,
-    /// Welcome in a private chat; `{p}` is the command prefix.
+    /// Welcome in a private chat; `p` is the command prefix.
     Start,
-    /// The command list; `{p}` is the command prefix.
+    /// The command list; `p` is the command prefix.
     Help,
-    /// `{version}`, `{feeds}`.
+    /// `version`, `feeds`, and `count` (a number: how many sources `feeds` names).
     About,
-    /// `{langs}`.
+    /// `langs`.
     LatestHeader,
-    /// `{langs}`.
+    /// `langs`.
     LatestEmpty,
-    /// `{langs}`, `{p}`.
+    /// `langs`, `p`.
     LangCurrent,
-    /// `{langs}`.
+    /// `langs`.
     LangSet,
-    /// `{code}`, `{available}`.
+    /// `code`, `available`.
     LangUnknown,
     AllLanguages,
-    /// `{langs}`.
+    /// `langs`.
     Subscribed,
-    /// `{langs}`.
+    /// `langs`.
     AlreadySubscribed,
     Unsubscribed,
     NotSubscribed,
     NotAllowed,
-    /// `{cmd}`.
+    /// `cmd`.
     UnknownCommand,
     InternalError,
 }
 
-/// The languages the bot speaks, in the order offered to users.
-pub const UI_LANGS: [&str; 5] = ["en", "de", "ru", "uk", "fr"];
+impl Msg {
+    /// Every message, for tests and the template table.
+    pub const ALL: [Msg; 18] = [
+        Msg::LanguageName,
+        Msg::ReadMore,
+        Msg::Start,
+        Msg::Help,
+        Msg::About,
+        Msg::LatestHeader,
+        Msg::LatestEmpty,
+        Msg::LangCurrent,
+        Msg::LangSet,
+        Msg::LangUnknown,
+        Msg::AllLanguages,
+        Msg::Subscribed,
+        Msg::AlreadySubscribed,
+        Msg::Unsubscribed,
+        Msg::NotSubscribed,
+        Msg::NotAllowed,
+        Msg::UnknownCommand,
+        Msg::InternalError,
+    ];
 
-/// The text of `msg` in `lang`, English when the bot does not speak `lang`.
+    /// The message's name in the `.ftl` files.
+    pub fn id(self) -> &'static str {
+        match self {
+            Msg::LanguageName => "language-name",
+            Msg::ReadMore => "read-more",
+            Msg::Start => "start",
+            Msg::Help => "help",
+            Msg::About => "about",
+            Msg::LatestHeader => "latest-header",
+            Msg::LatestEmpty => "latest-empty",
+            Msg::LangCurrent => "lang-current",
+            Msg::LangSet => "lang-set",
+            Msg::LangUnknown => "lang-unknown",
+            Msg::AllLanguages => "all-languages",
+            Msg::Subscribed => "subscribed",
+            Msg::AlreadySubscribed => "already-subscribed",
+            Msg::Unsubscribed => "unsubscribed",
+            Msg::NotSubscribed => "not-subscribed",
+            Msg::NotAllowed => "not-allowed",
+            Msg::UnknownCommand => "unknown-command",
+            Msg::InternalError => "internal-error",
+        }
+    }
+}
+
+/// A value for a message's variable: text, or a number (which selects plural forms).
+#[derive(Clone, Copy, Debug)]
+pub enum Arg<'a> {
+    Text(&'a str),
+    Number(i64),
+}
+
+impl<'a> From<&'a str> for Arg<'a> {
+    fn from(s: &'a str) -> Self {
+        Arg::Text(s)
+    }
+}
+
+impl<'a> From<&'a String> for Arg<'a> {
+    fn from(s: &'a String) -> Self {
+        Arg::Text(s)
+    }
+}
+
+impl From<usize> for Arg<'_> {
+    fn from(n: usize) -> Self {
+        Arg::Number(i64::try_from(n).unwrap_or(i64::MAX))
+    }
+}
+
+impl From<i64> for Arg<'_> {
+    fn from(n: i64) -> Self {
+        Arg::Number(n)
+    }
+}
+
+/// One language's messages.
+struct Bundle {
+    code: &'static str,
+    bundle: FluentBundle<FluentResource>,
+}
+
+/// The compiled-in bundles, in the order of `UI_LANGS`, parsed on first use. A syntax
+/// error keeps the messages that did parse (and is logged); the unit tests reject it.
+fn bundles() -> &'static [Bundle] {
+    static BUNDLES: OnceLock<Vec<Bundle>> = OnceLock::new();
+    BUNDLES.get_or_init(|| {
+        UI_LANGS
+            .iter()
+            .zip(SOURCES)
+            .map(|(&code, source)| {
+                let resource = FluentResource::try_new(source.to_string()).unwrap_or_else(
+                    |(partial, errors)| {
+                        tracing::error!(lang = code, ?errors, "errors in a message file");
+                        partial
+                    },
+                );
+                let langid = code.parse().unwrap_or_default();
+                let mut bundle = FluentBundle::new_concurrent(vec![langid]);
+                // No Unicode isolation marks around values: chat clients show them as junk.
+                bundle.set_use_isolating(false);
+                if let Err(errors) = bundle.add_resource(resource) {
+                    tracing::error!(lang = code, ?errors, "errors in a message file");
+                }
+                Bundle { code, bundle }
+            })
+            .collect()
+    })
+}
+
+fn bundle(code: &str) -> Option<&'static Bundle> {
+    bundles().iter().find(|b| b.code == code)
+}
+
+/// Formats `msg` from `bundle`, or `None` when the file lacks it.
+fn format_in(bundle: &Bundle, msg: Msg, args: &FluentArgs<'_>) -> Option<String> {
+    let message = bundle.bundle.get_message(msg.id())?;
+    let pattern = message.value()?;
+    let mut errors = Vec::new();
+    let text = bundle
+        .bundle
+        .format_pattern(pattern, Some(args), &mut errors);
+    if !errors.is_empty() {
+        tracing::warn!(
+            lang = bundle.code,
+            msg = msg.id(),
+            ?errors,
+            "a message did not format cleanly"
+        );
+    }
+    Some(text.into_owned())
+}
+
+/// The text of `msg` in `lang` with its variables filled in. English when the bot does
+/// not speak `lang`; English too, with a warning in the log, should a language's file lack
+/// the message (the unit tests make sure none does).
+pub fn format(lang: &Lang, msg: Msg, args: &[(&str, Arg<'_>)]) -> String {
+    let mut fluent_args = FluentArgs::new();
+    for (name, value) in args {
+        match *value {
+            Arg::Text(s) => fluent_args.set(*name, FluentValue::from(s)),
+            Arg::Number(n) => fluent_args.set(*name, FluentValue::from(n)),
+        }
+    }
+    if let Some(bundle) = bundle(lang.as_str()) {
+        if let Some(text) = format_in(bundle, msg, &fluent_args) {
+            return text;
+        }
+        tracing::warn!(
+            lang = bundle.code,
+            msg = msg.id(),
+            "message missing; using English"
+        );
+    }
+    let en = bundle("en").expect("English is a UI language");
+    format_in(en, msg, &fluent_args).unwrap_or_else(|| msg.id().to_string())
+}
+
+/// The text of `msg` in `lang` (English when the bot does not speak `lang`) as a template:
+/// each variable written `{name}`, for `fill`. Messages whose wording depends on a number
+/// (`About`) should go through `format` instead, which chooses the plural form.
 pub fn text(lang: &Lang, msg: Msg) -> &'static str {
-    match lang.as_str() {
-        "de" => de::text(msg),
-        "ru" => ru::text(msg),
-        "uk" => uk::text(msg),
-        "fr" => fr::text(msg),
-        _ => en::text(msg),
+    static TEMPLATES: OnceLock<HashMap<(&'static str, Msg), String>> = OnceLock::new();
+    let templates = TEMPLATES.get_or_init(|| {
+        let mut all = HashMap::new();
+        for code in UI_LANGS {
+            let lang = Lang::parse(code).expect("built-in codes are valid");
+            for msg in Msg::ALL {
+                let names = bundle(code)
+                    .and_then(|b| variables(&b.bundle, msg))
+                    .unwrap_or_default();
+                let marks: Vec<String> = names.iter().map(|n| format!("{{{n}}}")).collect();
+                let args: Vec<(&str, Arg<'_>)> = names
+                    .iter()
+                    .zip(&marks)
+                    .map(|(n, m)| (n.as_str(), Arg::Text(m)))
+                    .collect();
+                all.insert((code, msg), format(&lang, msg, &args));
+            }
+        }
+        all
+    });
+    let code = if speaks(lang) { lang.as_str() } else { "en" };
+    UI_LANGS
+        .iter()
+        .find(|c| **c == code)
+        .and_then(|c| templates.get(&(*c, msg)))
+        .map_or("", String::as_str)
+}
+
+/// The variables `msg` uses in `bundle`, sorted; `None` when the message is missing.
+fn variables(bundle: &FluentBundle<FluentResource>, msg: Msg) -> Option<BTreeSet<String>> {
+    let pattern = bundle.get_message(msg.id())?.value()?;
+    let mut names = BTreeSet::new();
+    pattern_variables(pattern, &mut names);
+    Some(names)
+}
+
+fn pattern_variables(pattern: &ast::Pattern<&str>, names: &mut BTreeSet<String>) {
+    for element in &pattern.elements {
+        if let ast::PatternElement::Placeable { expression } = element {
+            expression_variables(expression, names);
+        }
+    }
+}
+
+fn expression_variables(expression: &ast::Expression<&str>, names: &mut BTreeSet<String>) {
+    match expression {
+        ast::Expression::Select { selector, variants } => {
+            inline_variables(selector, names);
+            for variant in variants {
+                pattern_variables(&variant.value, names);
+            }
+        }
+        ast::Expression::Inline(inline) => inline_variables(inline, names),
+    }
+}
+
+fn inline_variables(inline: &ast::InlineExpression<&str>, names: &mut BTreeSet<String>) {
+    match inline {
+        ast::InlineExpression::VariableReference { id } => {
+            names.insert(id.name.to_string());
+        }
+        ast::InlineExpression::FunctionReference { arguments, .. } => {
+            for arg in &arguments.positional {
+                inline_variables(arg, names);
+            }
+            for arg in &arguments.named {
+                inline_variables(&arg.value, names);
+            }
+        }
+        ast::InlineExpression::Placeable { expression } => expression_variables(expression, names),
+        _ => {}
     }
 }
 
@@ -63,14 +312,13 @@ pub fn speaks(lang: &Lang) -> bool {
     UI_LANGS.contains(&lang.as_str())
 }
 
-/// The language's own name, for menus: "Deutsch", "Українська".
+/// The language's own name, for menus: "Deutsch", "Українська". A UI language names
+/// itself in its own file; a few others are known here; any other shows its code.
 pub fn language_name(lang: &Lang) -> String {
+    if speaks(lang) {
+        return text(lang, Msg::LanguageName).to_string();
+    }
     match lang.as_str() {
-        "en" => "English".into(),
-        "de" => "Deutsch".into(),
-        "ru" => "Русский".into(),
-        "uk" => "Українська".into(),
-        "fr" => "Français".into(),
         "es" => "Español".into(),
         "it" => "Italiano".into(),
         "pl" => "Polski".into(),
@@ -91,65 +339,4 @@ pub fn fill(template: &str, values: &[(&str, &str)]) -> String {
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-
-    const ALL: [Msg; 17] = [
-        Msg::ReadMore,
-        Msg::Start,
-        Msg::Help,
-        Msg::About,
-        Msg::LatestHeader,
-        Msg::LatestEmpty,
-        Msg::LangCurrent,
-        Msg::LangSet,
-        Msg::LangUnknown,
-        Msg::AllLanguages,
-        Msg::Subscribed,
-        Msg::AlreadySubscribed,
-        Msg::Unsubscribed,
-        Msg::NotSubscribed,
-        Msg::NotAllowed,
-        Msg::UnknownCommand,
-        Msg::InternalError,
-    ];
-
-    fn placeholders(s: &str) -> Vec<String> {
-        let mut found: Vec<String> = s
-            .split('{')
-            .skip(1)
-            .filter_map(|p| p.split_once('}').map(|(n, _)| n.to_string()))
-            .collect();
-        found.sort();
-        found.dedup();
-        found
-    }
-
-    #[test]
-    fn every_language_has_every_text_with_the_same_placeholders() {
-        let en = Lang::parse("en").unwrap();
-        for code in UI_LANGS {
-            let lang = Lang::parse(code).unwrap();
-            for msg in ALL {
-                let t = text(&lang, msg);
-                assert!(!t.trim().is_empty(), "{code} {msg:?} is empty");
-                assert_eq!(
-                    placeholders(t),
-                    placeholders(text(&en, msg)),
-                    "{code} {msg:?}"
-                );
-                if code != "en" && msg != Msg::AllLanguages {
-                    assert_ne!(t, text(&en, msg), "{code} {msg:?} is not translated");
-                }
-            }
-        }
-    }
-
-    #[test]
-    fn unknown_languages_fall_back_to_english() {
-        let es = Lang::parse("es").unwrap();
-        assert_eq!(text(&es, Msg::ReadMore), "Read more");
-        assert!(!speaks(&es));
-        assert_eq!(fill("a {x} b {x}", &[("x", "1")]), "a 1 b 1");
-    }
-}
+mod tests;

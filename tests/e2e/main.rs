@@ -4,6 +4,7 @@
 mod support;
 
 mod core;
+mod languages;
 mod matrix;
 mod matrix_limits;
 mod telegram;

@@ -1,0 +1,35 @@
+# Herald's own words in German. See en.ftl for what each message is for.
+
+language-name = Deutsch
+read-more = Weiterlesen
+start =
+    Hallo! Ich bringe neue Artikel in diesen Chat, sobald sie erscheinen.
+
+    Sende { $p }subscribe, um sie hier zu erhalten, { $p }lang, um Sprachen zu wählen, { $p }latest für die neuesten.
+help =
+    Befehle:
+    { $p }latest [n] — die neuesten Artikel (5, höchstens 10)
+    { $p }lang — Sprachen zeigen oder wählen: { $p }lang de en, { $p }lang all
+    { $p }subscribe — neue Artikel in diesem Chat erhalten
+    { $p }unsubscribe — abbestellen und alles löschen, was ich über diesen Chat gespeichert habe
+    { $p }about — was dieser Bot ist
+    { $p }help — diese Liste
+about = Herald { $version }: ein Bot, der neue Artikel ({ $count ->
+        [one] eine Quelle
+       *[other] { $count } Quellen
+    }: { $feeds }) in Chats bringt, auf Telegram und Matrix.
+latest-header = Neueste Artikel ({ $langs }):
+latest-empty = Noch keine Artikel ({ $langs }).
+lang-current =
+    Dieser Chat erhält Artikel auf: { $langs }.
+    Wähle mit { $p }lang und Sprachcodes, oder { $p }lang all:
+lang-set = Erledigt: Dieser Chat erhält jetzt Artikel auf { $langs }.
+lang-unknown = Es gibt keine Artikel auf „{ $code }“. Verfügbar: { $available }.
+all-languages = allen Sprachen
+subscribed = Abonniert: Neue Artikel ({ $langs }) kommen in diesen Chat.
+already-subscribed = Dieser Chat ist bereits abonniert ({ $langs }).
+unsubscribed = Abbestellt. Alles, was ich über diesen Chat gespeichert hatte, ist gelöscht.
+not-subscribed = Dieser Chat war nicht abonniert. Über ihn ist nichts gespeichert.
+not-allowed = Entschuldigung, nur die Administratoren dieses Chats können seine Einstellungen ändern.
+unknown-command = Den Befehl { $cmd } kenne ich nicht.
+internal-error = Entschuldigung, bei mir ist etwas schiefgegangen. Bitte versuche es später noch einmal.

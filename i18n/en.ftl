@@ -1,0 +1,43 @@
+# Herald's own words in English. Each message is used by the code under the same name
+# (see src/i18n/mod.rs); translations keep every { $variable } of the English text.
+# $p is the command prefix: "/" on Telegram, "!" on Matrix.
+
+# This language's own name, for menus.
+language-name = English
+# The words of the link to an article.
+read-more = Read more
+# Welcome in a private chat.
+start =
+    Hello! I bring new articles into this chat as soon as they are published.
+
+    Send { $p }subscribe to receive them here, { $p }lang to choose languages, { $p }latest to see the newest ones.
+# The command list. Each line "{ $p }command … — what it does" also becomes an entry of
+# the Telegram command menu, so keep that shape.
+help =
+    Commands:
+    { $p }latest [n] — the newest articles (5, at most 10)
+    { $p }lang — show or choose languages: { $p }lang de en, { $p }lang all
+    { $p }subscribe — receive new articles in this chat
+    { $p }unsubscribe — stop, and erase what I stored about this chat
+    { $p }about — what this bot is
+    { $p }help — this list
+# $count is how many sources $feeds names.
+about = Herald { $version }: a bot that carries new articles ({ $count ->
+        [one] one source
+       *[other] { $count } sources
+    }: { $feeds }) into chats, on Telegram and Matrix.
+latest-header = Latest articles ({ $langs }):
+latest-empty = No articles yet ({ $langs }).
+lang-current =
+    This chat receives articles in: { $langs }.
+    Choose with { $p }lang followed by codes, or { $p }lang all:
+lang-set = Done: this chat now receives articles in { $langs }.
+lang-unknown = There are no articles in “{ $code }”. Available: { $available }.
+all-languages = all languages
+subscribed = Subscribed: new articles ({ $langs }) will arrive in this chat.
+already-subscribed = This chat is already subscribed ({ $langs }).
+unsubscribed = Unsubscribed. Everything I stored about this chat has been erased.
+not-subscribed = This chat was not subscribed. Nothing about it is stored.
+not-allowed = Sorry, only the administrators of this chat can change its settings.
+unknown-command = I don't know the command { $cmd }.
+internal-error = Sorry, something went wrong on my side. Please try again later.

@@ -1,0 +1,35 @@
+# Herald's own words in French. See en.ftl for what each message is for.
+
+language-name = Français
+read-more = Lire la suite
+start =
+    Bonjour ! J’apporte les nouveaux articles dans ce chat dès leur publication.
+
+    Envoyez { $p }subscribe pour les recevoir ici, { $p }lang pour choisir les langues, { $p }latest pour voir les plus récents.
+help =
+    Commandes :
+    { $p }latest [n] — les articles les plus récents (5, au plus 10)
+    { $p }lang — voir ou choisir les langues : { $p }lang de en, { $p }lang all
+    { $p }subscribe — recevoir les nouveaux articles dans ce chat
+    { $p }unsubscribe — arrêter, et effacer ce que j’ai gardé sur ce chat
+    { $p }about — ce qu’est ce bot
+    { $p }help — cette liste
+about = Herald { $version } : un bot qui apporte les nouveaux articles ({ $count ->
+        [one] une source
+       *[other] { $count } sources
+    } : { $feeds }) dans les chats, sur Telegram et Matrix.
+latest-header = Articles les plus récents ({ $langs }) :
+latest-empty = Pas encore d’articles ({ $langs }).
+lang-current =
+    Ce chat reçoit les articles en : { $langs }.
+    Choisissez avec { $p }lang suivi des codes, ou { $p }lang all :
+lang-set = C’est fait : ce chat reçoit désormais les articles en { $langs }.
+lang-unknown = Il n’y a pas d’articles en « { $code } ». Disponibles : { $available }.
+all-languages = toutes les langues
+subscribed = Abonné : les nouveaux articles ({ $langs }) arriveront dans ce chat.
+already-subscribed = Ce chat est déjà abonné ({ $langs }).
+unsubscribed = Désabonné. Tout ce que j’avais gardé sur ce chat a été effacé.
+not-subscribed = Ce chat n’était pas abonné. Rien n’est gardé à son sujet.
+not-allowed = Désolé, seuls les administrateurs de ce chat peuvent modifier ses réglages.
+unknown-command = Je ne connais pas la commande { $cmd }.
+internal-error = Désolé, quelque chose s’est mal passé de mon côté. Réessayez plus tard.

@@ -1,0 +1,37 @@
+# Herald's own words in Ukrainian. See en.ftl for what each message is for.
+# Plural forms: [one] 1, 21, 31…; [few] 2–4, 22–24…; [many] 5–20, 25–30…
+
+language-name = Українська
+read-more = Читати далі
+start =
+    Вітаю! Я приношу в цей чат нові статті, щойно вони виходять.
+
+    Надішліть { $p }subscribe, щоб отримувати їх тут, { $p }lang, щоб вибрати мови, { $p }latest, щоб побачити найновіші.
+help =
+    Команди:
+    { $p }latest [n] — найновіші статті (5, не більше 10)
+    { $p }lang — показати або вибрати мови: { $p }lang de en, { $p }lang all
+    { $p }subscribe — отримувати нові статті в цьому чаті
+    { $p }unsubscribe — відписатися й стерти все, що я зберігаю про цей чат
+    { $p }about — що це за бот
+    { $p }help — цей список
+about = Herald { $version }: бот, який приносить нові статті ({ $count ->
+        [one] { $count } джерело
+        [few] { $count } джерела
+       *[many] { $count } джерел
+    }: { $feeds }) у чати Telegram і Matrix.
+latest-header = Найновіші статті ({ $langs }):
+latest-empty = Статей поки немає ({ $langs }).
+lang-current =
+    Цей чат отримує статті мовами: { $langs }.
+    Оберіть за допомогою { $p }lang і кодів мов або { $p }lang all:
+lang-set = Готово: тепер цей чат отримує статті мовами: { $langs }.
+lang-unknown = Статей мовою «{ $code }» немає. Доступні: { $available }.
+all-languages = усі мови
+subscribed = Підписку оформлено: нові статті ({ $langs }) надходитимуть у цей чат.
+already-subscribed = Цей чат уже підписано ({ $langs }).
+unsubscribed = Підписку скасовано. Усе, що я зберігав про цей чат, стерто.
+not-subscribed = Цей чат не був підписаний. Нічого про нього не зберігається.
+not-allowed = Вибачте, змінювати налаштування цього чату можуть лише його адміністратори.
+unknown-command = Я не знаю команди { $cmd }.
+internal-error = Вибачте, у мене щось пішло не так. Спробуйте пізніше.
