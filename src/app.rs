@@ -102,6 +102,9 @@ pub async fn run(config: Config, shutdown: CancellationToken) -> anyhow::Result<
                 };
                 let results = [(feed.key().to_string(), result)];
                 count_polls(&metrics, &results);
+                if let Ok(outcome) = &results[0].1 {
+                    report_poll(&config, feed.key(), outcome, false);
+                }
                 if matches!(&results[0].1, Ok(FeedOutcome::Updated { queued, .. }) if *queued > 0) {
                     delivery.wake();
                 }
@@ -150,13 +153,19 @@ pub async fn poll_once(config: Config, shutdown: CancellationToken) -> anyhow::R
     let mut ok = true;
     for (feed, result) in &results {
         match result {
-            Ok(outcome) => tracing::info!(feed = %feed, ?outcome, "polled"),
+            Ok(outcome) => report_poll(&config, feed, outcome, true),
             Err(e) => {
                 ok = false;
                 tracing::error!(feed = %feed, error = %e, "feed failed");
             }
         }
     }
+    let nothing_new = results.iter().all(|(_, r)| {
+        matches!(
+            r,
+            Ok(FeedOutcome::NotModified | FeedOutcome::Updated { new: 0, .. })
+        )
+    });
     let delivery = Delivery::new(
         config.clone(),
         parts.store.clone(),
@@ -170,9 +179,73 @@ pub async fn poll_once(config: Config, shutdown: CancellationToken) -> anyhow::R
             "some posts could not be delivered yet; they stay queued"
         );
     }
-    tracing::info!(sent, "poll finished");
+    if sent == 0 && empty && nothing_new && !results.is_empty() {
+        tracing::info!(
+            "nothing new to post: every article in these feeds was already seen from the data folder {} (and posted where due); to start afresh, for example to see the demo again, stop Herald and delete that folder",
+            config.bot.data_dir.display()
+        );
+    }
+    tracing::info!("poll finished: {}", plural(sent, "post sent", "posts sent"));
     parts.store.flush().await?;
     Ok(ok)
+}
+
+/// Says in words what one feed's poll did. `always`: also when nothing changed (a one-shot
+/// run reports every feed; the running bot only what is new).
+fn report_poll(config: &Config, key: &str, outcome: &FeedOutcome, always: bool) {
+    let name = config
+        .feeds
+        .iter()
+        .find(|f| f.key() == key)
+        .and_then(|f| f.name.as_deref())
+        .unwrap_or(key);
+    match *outcome {
+        FeedOutcome::Updated {
+            new,
+            queued: 0,
+            first_time: true,
+        } if new > 0 => tracing::info!(
+            feed = name,
+            "first poll of this feed: new articles — {} stored, none posted, because a feed's first poll only records what it already carries (`backfill = N` posts its newest N instead); `herald latest` lists them",
+            new
+        ),
+        FeedOutcome::Updated {
+            new,
+            queued,
+            first_time,
+        } if new > 0 => tracing::info!(
+            feed = name,
+            "{}new articles — {} stored, {} queued",
+            if first_time {
+                "first poll of this feed: "
+            } else {
+                ""
+            },
+            new,
+            plural(queued, "post", "posts")
+        ),
+        FeedOutcome::Updated { .. } if always => {
+            tracing::info!(feed = name, "read; nothing new since the last poll")
+        }
+        FeedOutcome::NotModified if always => tracing::info!(
+            feed = name,
+            "unchanged since the last poll (the server answered \"not modified\")"
+        ),
+        FeedOutcome::Waiting if always => tracing::info!(
+            feed = name,
+            "skipped: still waiting before retrying after failures"
+        ),
+        _ => tracing::debug!(feed = name, ?outcome, "polled"),
+    }
+}
+
+/// "1 post", "3 posts".
+fn plural(n: usize, one: &str, many: &str) -> String {
+    if n == 1 {
+        format!("1 {one}")
+    } else {
+        format!("{n} {many}")
+    }
 }
 
 fn count_polls(metrics: &Metrics, results: &[(String, Result<FeedOutcome, PollError>)]) {

@@ -26,6 +26,8 @@ pub enum FeedOutcome {
     Updated {
         new: usize,
         queued: usize,
+        /// This was the feed's first successful poll: only `backfill` items are posted.
+        first_time: bool,
     },
     /// Skipped: still backing off after failures.
     Waiting,
@@ -182,18 +184,10 @@ impl Poller {
             last_success: Some(now),
         };
         let new = store.commit_poll(key, &state, &fresh, &deliveries).await?;
-        if new > 0 {
-            tracing::info!(
-                feed = key,
-                new,
-                queued = deliveries.len(),
-                first_time,
-                "new articles"
-            );
-        }
         Ok(FeedOutcome::Updated {
             new,
             queued: deliveries.len(),
+            first_time,
         })
     }
 }
