@@ -266,7 +266,7 @@ impl Telegram {
             config: &core.config,
             store: &core.store,
         };
-        let reply = commands::execute(&ctx, request, command);
+        let reply = commands::execute(&ctx, request, command).await;
         core.metrics.count_command();
         let chat = ChatId(
             request

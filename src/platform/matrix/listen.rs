@@ -224,7 +224,7 @@ async fn on_message(core: Arc<Core>, room: Room, event: OriginalSyncRoomMessageE
         config: &core.config,
         store: &core.store,
     };
-    let reply = with_button_line(commands::execute(&ctx, &request, &command));
+    let reply = with_button_line(commands::execute(&ctx, &request, &command).await);
     core.metrics.count_command();
     let (body, html) = render::reply_matrix(&reply);
     let content = RoomMessageEventContent::notice_html(body, html);
