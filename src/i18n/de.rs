@@ -28,6 +28,9 @@ pub fn text(msg: Msg) -> &'static str {
             "Abbestellt. Alles, was ich über diesen Chat gespeichert hatte, ist gelöscht."
         }
         Msg::NotSubscribed => "Dieser Chat war nicht abonniert. Über ihn ist nichts gespeichert.",
+        Msg::ConfiguredByOperators => {
+            "Dieser Chat erhält Artikel, weil die Betreiber des Bots ihn so eingerichtet haben. Abbestellen ändert hier nichts; bitte wende dich an sie."
+        }
         Msg::NotAllowed => {
             "Entschuldigung, nur die Administratoren dieses Chats können seine Einstellungen ändern."
         }

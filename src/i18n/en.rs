@@ -26,6 +26,9 @@ pub fn text(msg: Msg) -> &'static str {
         Msg::AlreadySubscribed => "This chat is already subscribed ({langs}).",
         Msg::Unsubscribed => "Unsubscribed. Everything I stored about this chat has been erased.",
         Msg::NotSubscribed => "This chat was not subscribed. Nothing about it is stored.",
+        Msg::ConfiguredByOperators => {
+            "This chat receives articles because the bot's operators set it up to. Unsubscribing here changes nothing; please ask them."
+        }
         Msg::NotAllowed => "Sorry, only the administrators of this chat can change its settings.",
         Msg::UnknownCommand => "I don't know the command {cmd}.",
         Msg::InternalError => "Sorry, something went wrong on my side. Please try again later.",

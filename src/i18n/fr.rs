@@ -26,6 +26,9 @@ pub fn text(msg: Msg) -> &'static str {
         Msg::AlreadySubscribed => "Ce chat est déjà abonné ({langs}).",
         Msg::Unsubscribed => "Désabonné. Tout ce que j’avais gardé sur ce chat a été effacé.",
         Msg::NotSubscribed => "Ce chat n’était pas abonné. Rien n’est gardé à son sujet.",
+        Msg::ConfiguredByOperators => {
+            "Ce chat reçoit les articles parce que les opérateurs du bot l’ont configuré ainsi. Se désabonner ici ne change rien ; adressez-vous à eux."
+        }
         Msg::NotAllowed => {
             "Désolé, seuls les administrateurs de ce chat peuvent modifier ses réglages."
         }

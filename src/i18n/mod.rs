@@ -38,6 +38,8 @@ pub enum Msg {
     AlreadySubscribed,
     Unsubscribed,
     NotSubscribed,
+    /// `/unsubscribe` in a chat the operators configured: nothing changes.
+    ConfiguredByOperators,
     NotAllowed,
     /// `{cmd}`.
     UnknownCommand,
@@ -94,7 +96,7 @@ pub fn fill(template: &str, values: &[(&str, &str)]) -> String {
 mod tests {
     use super::*;
 
-    const ALL: [Msg; 17] = [
+    const ALL: [Msg; 18] = [
         Msg::ReadMore,
         Msg::Start,
         Msg::Help,
@@ -109,6 +111,7 @@ mod tests {
         Msg::AlreadySubscribed,
         Msg::Unsubscribed,
         Msg::NotSubscribed,
+        Msg::ConfiguredByOperators,
         Msg::NotAllowed,
         Msg::UnknownCommand,
         Msg::InternalError,

@@ -4,5 +4,6 @@
 mod support;
 
 mod core;
+mod delivery;
 mod matrix;
 mod telegram;
