@@ -41,7 +41,7 @@ const MAX_PLATFORM_PAUSE: Duration = Duration::from_secs(5);
 const RATE_WINDOW: Duration = Duration::from_secs(1);
 /// Chats served at once: enough to keep a platform's pace with slow answers, few enough
 /// that memory stays flat however many chats wait.
-const CONCURRENT_CHATS: usize = 32;
+const CONCURRENT_CHATS: usize = 64;
 /// Rates above this are only spaced, not counted send by send (the console, test sinks).
 const MAX_COUNTED_RATE: u32 = 1000;
 
@@ -416,32 +416,29 @@ impl Delivery {
         let limit = paced_rate(rate);
         let counted = rate <= MAX_COUNTED_RATE;
         let interval = RATE_WINDOW / limit;
+        let mut wait_until = {
+            let mut state = self.state.lock().expect("delivery state");
+            let now = Instant::now();
+            let pace = state
+                .paces
+                .entry(platform)
+                .or_insert_with(|| Pace::new(now));
+            let slot = pace.next_slot.max(now);
+            pace.next_slot = slot + interval;
+            slot
+        };
         loop {
-            let slot = {
-                let mut state = self.state.lock().expect("delivery state");
-                let now = Instant::now();
-                let pace = state
-                    .paces
-                    .entry(platform)
-                    .or_insert_with(|| Pace::new(now));
-                let mut slot = pace.next_slot.max(now);
-                if counted && pace.recent.len() >= limit as usize {
-                    let oldest = pace.recent[pace.recent.len() - limit as usize];
-                    slot = slot.max(oldest + RATE_WINDOW);
-                }
-                pace.next_slot = slot + interval;
-                slot
-            };
             tokio::select! {
                 biased;
                 _ = shutdown.cancelled() => return false,
-                _ = tokio::time::sleep_until(slot) => {}
+                _ = tokio::time::sleep_until(wait_until) => {}
             }
             if !counted {
                 return true;
             }
             // Count the sends really made in the last second: a task that woke late must
-            // not join others into one too many.
+            // not join others into one too many. It waits for room, keeping its place: the
+            // slots reserved by others do not move.
             let mut state = self.state.lock().expect("delivery state");
             let now = Instant::now();
             let pace = state
@@ -455,6 +452,7 @@ impl Delivery {
                 pace.recent.push_back(now);
                 return true;
             }
+            wait_until = pace.recent[pace.recent.len() - limit as usize] + RATE_WINDOW;
         }
     }
 }

@@ -215,6 +215,8 @@ impl Flusher {
 }
 
 const PID_FILE: &str = "herald.pid";
+/// The most sled keeps of the database in memory.
+const CACHE_BYTES: u64 = 32 * 1024 * 1024;
 
 impl Store {
     /// Opens (creating) the database in `dir`, a folder readable by its owner only. Fails
@@ -224,7 +226,13 @@ impl Store {
             dir: dir.to_path_buf(),
             source,
         })?;
-        let db = match sled::Config::new().path(dir.join("herald.sled")).open() {
+        // sled keeps up to 1 GB of pages in memory by default; Herald's working set (feeds,
+        // chats, the outbox) is far smaller, and memory should not grow with the store.
+        let db = match sled::Config::new()
+            .path(dir.join("herald.sled"))
+            .cache_capacity(CACHE_BYTES)
+            .open()
+        {
             Ok(db) => db,
             Err(sled::Error::Io(e))
                 if e.kind() == std::io::ErrorKind::WouldBlock || e.to_string().contains("lock") =>
@@ -381,45 +389,48 @@ impl Store {
                 let tracked = items_t.get(&marker)?.is_some();
                 let legacy = !tracked && feeds_t.get(feed.as_bytes())?.is_some();
                 let mut done = Committed::default();
-                // Each article's time as stored: the outbox key of any copy already queued.
-                let mut times: HashMap<&str, DateTime<Utc>> = HashMap::new();
-                let mut new_to_feed: HashSet<&str> = HashSet::new();
+                // The stored time of each article new to this feed: the outbox key of any
+                // copy another feed queued already.
+                let mut new_to_feed: HashMap<&str, DateTime<Utc>> = HashMap::new();
+                let mut listed: HashSet<&str> = HashSet::new();
                 for (json, article) in &encoded {
                     let id = article.id.as_str();
-                    if times.contains_key(id) {
+                    if !listed.insert(id) {
                         continue;
                     }
                     let stored = articles_t.get(id.as_bytes())?;
-                    let time = match &stored {
-                        Some(bytes) => from_json::<Article>(bytes)
-                            .map_err(ConflictableTransactionError::Abort)?
-                            .time(),
-                        None => {
-                            articles_t.insert(id.as_bytes(), json.as_slice())?;
-                            by_time_t.insert(time_key(article.time(), id), &[][..])?;
-                            done.stored += 1;
-                            article.time()
-                        }
-                    };
-                    times.insert(id, time);
+                    if stored.is_none() {
+                        articles_t.insert(id.as_bytes(), json.as_slice())?;
+                        by_time_t.insert(time_key(article.time(), id), &[][..])?;
+                        done.stored += 1;
+                    }
                     let item = feed_item_key(feed, id);
                     let seen = if legacy {
                         stored.is_some()
                     } else {
                         tracked && items_t.get(&item)?.is_some()
                     };
+                    if seen && !legacy {
+                        continue;
+                    }
                     items_t.insert(item, &[][..])?;
                     if !seen {
-                        new_to_feed.insert(id);
+                        let time = match &stored {
+                            Some(bytes) => from_json::<Article>(bytes)
+                                .map_err(ConflictableTransactionError::Abort)?
+                                .time(),
+                            None => article.time(),
+                        };
+                        new_to_feed.insert(id, time);
                     }
                 }
                 items_t.insert(marker.as_slice(), &[][..])?;
                 done.new_to_feed = new_to_feed.len();
                 for (target, id) in deliveries {
-                    if !new_to_feed.contains(id.as_str()) {
+                    let Some(time) = new_to_feed.get(id.as_str()) else {
                         continue;
-                    }
-                    let key = outbox_key(target, times[id.as_str()], id);
+                    };
+                    let key = outbox_key(target, *time, id);
                     if sent_t.get(sent_key(target, id))?.is_some()
                         || outbox_t.get(&key)?.is_some()
                         || dead_t.get(&key)?.is_some()
