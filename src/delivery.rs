@@ -13,8 +13,9 @@
 //! Pacing: a platform's `global_rate` is the limit it enforces over a sliding second;
 //! Herald sends one a second fewer (29 of Telegram's 30), evenly spaced, and counts the
 //! sends actually made in the last second before each send, so tasks that wake late never
-//! bunch up into one too many. The last send to each chat and each platform is stored, so
-//! a process started right after another was killed waits out the windows it filled.
+//! bunch up into one too many (nor closer than half a slot to each other). The last send
+//! to each chat and each platform is stored, so a process started right after another was
+//! killed waits out the windows it filled.
 //! At most `CONCURRENT_CHATS` chats are served at once, so memory does not grow with the
 //! number of chats waiting. Shutdown ends every wait at once; a send already under way is
 //! finished and recorded, and nothing new starts.
@@ -447,6 +448,12 @@ impl Delivery {
                 .or_insert_with(|| Pace::new(now));
             while pace.recent.front().is_some_and(|t| *t + RATE_WINDOW <= now) {
                 pace.recent.pop_front();
+            }
+            // Late tasks catch up, but never closer than half a slot to the previous send.
+            let gap_until = pace.recent.back().map(|t| *t + interval / 2);
+            if let Some(gap) = gap_until.filter(|t| *t > now) {
+                wait_until = gap;
+                continue;
             }
             if pace.recent.len() < limit as usize {
                 pace.recent.push_back(now);
