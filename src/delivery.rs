@@ -9,8 +9,18 @@
 //!   reported as an error every time;
 //! - temporary: retried with exponential backoff;
 //! - rejected: set aside in the store's dead letters with the reason, and logged.
+//!
+//! Pacing: a platform's `global_rate` is the limit it enforces over a sliding second;
+//! Herald sends one a second fewer (29 of Telegram's 30), evenly spaced, and counts the
+//! sends actually made in the last second before each send, so tasks that wake late never
+//! bunch up into one too many (nor closer than half a slot to each other). The last send
+//! to each chat and each platform is stored, so a process started right after another was
+//! killed waits out the windows it filled.
+//! At most `CONCURRENT_CHATS` chats are served at once, so memory does not grow with the
+//! number of chats waiting. Shutdown ends every wait at once; a send already under way is
+//! finished and recorded, and nothing new starts.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, VecDeque};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -28,6 +38,13 @@ use crate::store::{Store, StoreError};
 const MAX_RETRY: Duration = Duration::from_secs(15 * 60);
 /// Longest a 429 pauses a whole platform (the chat itself waits the full time).
 const MAX_PLATFORM_PAUSE: Duration = Duration::from_secs(5);
+/// The window the platforms count their rates over.
+const RATE_WINDOW: Duration = Duration::from_secs(1);
+/// Chats served at once: enough to keep a platform's pace with slow answers, few enough
+/// that memory stays flat however many chats wait.
+const CONCURRENT_CHATS: usize = 64;
+/// Rates above this are only spaced, not counted send by send (the console, test sinks).
+const MAX_COUNTED_RATE: u32 = 1000;
 
 #[derive(Default)]
 struct ChatState {
@@ -35,11 +52,40 @@ struct ChatState {
     failures: u32,
 }
 
+/// A platform's pace.
+struct Pace {
+    /// The next free slot, `1/rate` after the previous one.
+    next_slot: Instant,
+    /// When the sends of the last second went out, oldest first.
+    recent: VecDeque<Instant>,
+}
+
+impl Pace {
+    fn new(next_slot: Instant) -> Pace {
+        Pace {
+            next_slot,
+            recent: VecDeque::new(),
+        }
+    }
+}
+
 #[derive(Default)]
 struct State {
     chats: HashMap<Target, ChatState>,
-    /// The next free slot of each platform's global pace.
-    next_slot: HashMap<Platform, Instant>,
+    paces: HashMap<Platform, Pace>,
+}
+
+/// The sends per second Herald allows itself on a platform that enforces `rate`: one
+/// fewer, so that jitter between Herald and the server never makes one too many.
+pub fn paced_rate(rate: u32) -> u32 {
+    rate.saturating_sub(1).max(1)
+}
+
+/// The monotonic instant at which `wall + wait` falls, if it is still ahead.
+fn after_stored(wall: chrono::DateTime<chrono::Utc>, wait: Duration) -> Option<Instant> {
+    let ahead = (wall + chrono::Duration::from_std(wait).ok()?) - chrono::Utc::now();
+    let ahead = ahead.to_std().ok().filter(|d| !d.is_zero())?;
+    Some(Instant::now() + ahead)
 }
 
 pub struct Delivery {
@@ -66,13 +112,27 @@ impl Delivery {
         metrics: Arc<Metrics>,
         sinks: Vec<Arc<dyn Sink>>,
     ) -> Arc<Delivery> {
-        let sinks = sinks.into_iter().map(|s| (s.platform(), s)).collect();
+        let sinks: HashMap<Platform, Arc<dyn Sink>> =
+            sinks.into_iter().map(|s| (s.platform(), s)).collect();
+        // A process started right after another stopped waits out the window it filled.
+        let mut state = State::default();
+        for platform in sinks.keys() {
+            match store.last_sent_on(*platform) {
+                Ok(Some(last)) => {
+                    if let Some(slot) = after_stored(last, RATE_WINDOW) {
+                        state.paces.insert(*platform, Pace::new(slot));
+                    }
+                }
+                Ok(None) => {}
+                Err(e) => tracing::warn!(error = %e, "cannot read the time of the last send"),
+            }
+        }
         Arc::new(Delivery {
             config,
             store,
             metrics,
             sinks,
-            state: Mutex::new(State::default()),
+            state: Mutex::new(state),
             wake: Default::default(),
         })
     }
@@ -112,12 +172,16 @@ impl Delivery {
             if next > Instant::now() + patience || shutdown.is_cancelled() {
                 break;
             }
-            tokio::time::sleep_until(next).await;
+            tokio::select! {
+                _ = shutdown.cancelled() => break,
+                _ = tokio::time::sleep_until(next) => {}
+            }
         }
         (sent, self.store.outbox_len() == 0)
     }
 
-    /// One pass: every chat with due deliveries is served concurrently, each in order.
+    /// One pass: every chat with due deliveries is served, `CONCURRENT_CHATS` at a time,
+    /// each in order. After shutdown no further chat is started.
     pub async fn drain(self: Arc<Self>, shutdown: &CancellationToken) -> DrainReport {
         let targets = match self.store.pending_targets() {
             Ok(t) => t,
@@ -129,14 +193,19 @@ impl Delivery {
                 };
             }
         };
+        let mut targets = targets.into_iter();
         let mut tasks = tokio::task::JoinSet::new();
-        for target in targets {
-            let this = self.clone();
-            let shutdown = shutdown.clone();
-            tasks.spawn(async move { this.drain_chat(target, &shutdown).await });
-        }
         let mut report = DrainReport::default();
-        while let Some(result) = tasks.join_next().await {
+        loop {
+            while tasks.len() < CONCURRENT_CHATS && !shutdown.is_cancelled() {
+                let Some(target) = targets.next() else { break };
+                let this = self.clone();
+                let shutdown = shutdown.clone();
+                tasks.spawn(async move { this.drain_chat(target, &shutdown).await });
+            }
+            let Some(result) = tasks.join_next().await else {
+                break;
+            };
             match result {
                 Ok((sent, next)) => {
                     report.sent += sent;
@@ -145,6 +214,14 @@ impl Delivery {
                 Err(e) => tracing::error!(error = %e, "a delivery task failed"),
             }
         }
+        // Forget what no longer holds a chat back: the state stays as small as the set of
+        // chats waiting, not the set of chats ever served.
+        let now = Instant::now();
+        self.state
+            .lock()
+            .expect("delivery state")
+            .chats
+            .retain(|_, c| c.failures > 0 || c.not_before.is_some_and(|t| t > now));
         report
     }
 
@@ -163,10 +240,10 @@ impl Delivery {
             if let Some(wait) = self.chat_wait(&target) {
                 return (sent, Some(wait));
             }
-            match self.deliver_next(&target).await {
+            match self.deliver_next(&target, shutdown).await {
                 Ok(Step::Sent) => sent += 1,
                 Ok(Step::Skipped) => {}
-                Ok(Step::Empty) => return (sent, None),
+                Ok(Step::Empty | Step::Stopped) => return (sent, None),
                 Ok(Step::Moved(to)) => target = to,
                 Ok(Step::Wait(until)) => return (sent, Some(until)),
                 Err(e) => {
@@ -177,16 +254,36 @@ impl Delivery {
         }
     }
 
+    /// When the chat may be sent to again, if that is still ahead: its own pause, else
+    /// (nothing sent to it by this process) the pause after the last send stored.
     fn chat_wait(&self, target: &Target) -> Option<Instant> {
-        let state = self.state.lock().expect("delivery state");
-        state
-            .chats
-            .get(target)
-            .and_then(|c| c.not_before)
-            .filter(|t| *t > Instant::now())
+        {
+            let state = self.state.lock().expect("delivery state");
+            if let Some(chat) = state.chats.get(target) {
+                return chat.not_before.filter(|t| *t > Instant::now());
+            }
+        }
+        let interval = self
+            .sinks
+            .get(&target.platform)?
+            .chat_interval(&target.chat);
+        if interval.is_zero() {
+            return None;
+        }
+        match self.store.last_sent_to(target) {
+            Ok(last) => last.and_then(|last| after_stored(last, interval)),
+            Err(e) => {
+                tracing::warn!(error = %e, "cannot read the time of a chat's last send");
+                None
+            }
+        }
     }
 
-    async fn deliver_next(&self, target: &Target) -> Result<Step, StoreError> {
+    async fn deliver_next(
+        &self,
+        target: &Target,
+        shutdown: &CancellationToken,
+    ) -> Result<Step, StoreError> {
         let Some(pending) = self.store.next_for(target)? else {
             return Ok(Step::Empty);
         };
@@ -216,7 +313,12 @@ impl Delivery {
             chat_lang: chat_lang.as_ref(),
             txn_id: txn_id(&article_id, 0, target),
         };
-        self.pace(sink.platform(), sink.global_rate()).await;
+        if !self
+            .pace(sink.platform(), sink.global_rate(), shutdown)
+            .await
+        {
+            return Ok(Step::Stopped);
+        }
         let result = sink.send(&target.chat, &post).await;
         let outcome = match &result {
             Ok(_) => "sent",
@@ -262,6 +364,7 @@ impl Delivery {
             Err(SendError::Gone(reason)) => {
                 tracing::info!(chat = %label, %reason, "chat is gone; unsubscribed it and erased its data");
                 self.store.forget_chat(target)?;
+                self.store.flush().await?;
                 Ok(Step::Empty)
             }
             Err(SendError::Temporary(reason)) => {
@@ -299,20 +402,65 @@ impl Delivery {
 
     fn pause_platform(&self, platform: Platform, pause: Duration) {
         let mut state = self.state.lock().expect("delivery state");
-        let slot = state.next_slot.entry(platform).or_insert_with(Instant::now);
-        *slot = (*slot).max(Instant::now() + pause);
+        let now = Instant::now();
+        let pace = state
+            .paces
+            .entry(platform)
+            .or_insert_with(|| Pace::new(now));
+        pace.next_slot = pace.next_slot.max(now + pause);
     }
 
-    /// Waits for the platform's next free slot, `1/rate` seconds apart.
-    async fn pace(&self, platform: Platform, rate: u32) {
-        let slot = {
+    /// Waits for the platform's next free slot: `paced_rate(rate)` sends a second, evenly
+    /// spaced, and never more than that many within any one second, even when tasks wake
+    /// late. Returns false, having sent nothing, when shutdown comes first.
+    async fn pace(&self, platform: Platform, rate: u32, shutdown: &CancellationToken) -> bool {
+        let limit = paced_rate(rate);
+        let counted = rate <= MAX_COUNTED_RATE;
+        let interval = RATE_WINDOW / limit;
+        let mut wait_until = {
             let mut state = self.state.lock().expect("delivery state");
-            let next = state.next_slot.entry(platform).or_insert_with(Instant::now);
-            let slot = (*next).max(Instant::now());
-            *next = slot + Duration::from_secs(1) / rate.max(1);
+            let now = Instant::now();
+            let pace = state
+                .paces
+                .entry(platform)
+                .or_insert_with(|| Pace::new(now));
+            let slot = pace.next_slot.max(now);
+            pace.next_slot = slot + interval;
             slot
         };
-        tokio::time::sleep_until(slot).await;
+        loop {
+            tokio::select! {
+                biased;
+                _ = shutdown.cancelled() => return false,
+                _ = tokio::time::sleep_until(wait_until) => {}
+            }
+            if !counted {
+                return true;
+            }
+            // Count the sends really made in the last second: a task that woke late must
+            // not join others into one too many. It waits for room, keeping its place: the
+            // slots reserved by others do not move.
+            let mut state = self.state.lock().expect("delivery state");
+            let now = Instant::now();
+            let pace = state
+                .paces
+                .entry(platform)
+                .or_insert_with(|| Pace::new(now));
+            while pace.recent.front().is_some_and(|t| *t + RATE_WINDOW <= now) {
+                pace.recent.pop_front();
+            }
+            // Late tasks catch up, but never closer than half a slot to the previous send.
+            let gap_until = pace.recent.back().map(|t| *t + interval / 2);
+            if let Some(gap) = gap_until.filter(|t| *t > now) {
+                wait_until = gap;
+                continue;
+            }
+            if pace.recent.len() < limit as usize {
+                pace.recent.push_back(now);
+                return true;
+            }
+            wait_until = pace.recent[pace.recent.len() - limit as usize] + RATE_WINDOW;
+        }
     }
 }
 
@@ -322,6 +470,8 @@ enum Step {
     Empty,
     Moved(Target),
     Wait(Instant),
+    /// Shutdown came while waiting for a slot: nothing was sent.
+    Stopped,
 }
 
 fn earliest(a: Option<Instant>, b: Option<Instant>) -> Option<Instant> {
@@ -337,4 +487,199 @@ pub fn txn_id(article: &str, revision: u32, target: &Target) -> String {
     let digest = Sha256::digest(format!("{article}\n{revision}\n{target}").as_bytes());
     let hex: String = digest.iter().take(16).map(|b| format!("{b:02x}")).collect();
     format!("herald-{hex}")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::article::{Article, Lang};
+    use crate::platform::BoxFuture;
+    use crate::store::FeedState;
+
+    /// A Telegram-like platform (30 a second, one a second per private chat) that notes
+    /// when each post arrives.
+    #[derive(Default)]
+    struct Recorder {
+        sends: Mutex<Vec<(String, Instant)>>,
+    }
+
+    impl Recorder {
+        fn times(&self) -> Vec<Instant> {
+            self.sends.lock().unwrap().iter().map(|(_, t)| *t).collect()
+        }
+        fn count(&self) -> usize {
+            self.sends.lock().unwrap().len()
+        }
+    }
+
+    impl Sink for Recorder {
+        fn platform(&self) -> Platform {
+            Platform::Telegram
+        }
+        fn chat_interval(&self, _: &str) -> Duration {
+            Duration::from_secs(1)
+        }
+        fn global_rate(&self) -> u32 {
+            30
+        }
+        fn send<'a>(
+            &'a self,
+            chat: &'a str,
+            _: &'a Post<'a>,
+        ) -> BoxFuture<'a, Result<String, SendError>> {
+            Box::pin(async move {
+                let mut sends = self.sends.lock().unwrap();
+                sends.push((chat.to_string(), Instant::now()));
+                Ok(sends.len().to_string())
+            })
+        }
+    }
+
+    fn article(n: u32) -> Article {
+        let lang = Lang::parse("en").unwrap();
+        let post = format!("https://example.org/?p={n}");
+        Article {
+            id: Article::make_id(&lang, &post),
+            post,
+            lang,
+            title: format!("Article {n}"),
+            link: None,
+            excerpt: "text".into(),
+            published: Some(chrono::Utc::now() - chrono::Duration::hours(i64::from(100 - n))),
+            updated: None,
+            authors: vec![],
+            categories: vec![],
+            image: None,
+            feed: "en.xml".into(),
+            seen: chrono::Utc::now(),
+        }
+    }
+
+    struct Fixture {
+        _dir: tempfile::TempDir,
+        config: Arc<Config>,
+        store: Store,
+    }
+
+    fn fixture() -> Fixture {
+        let dir = tempfile::tempdir().unwrap();
+        let config = Config::parse("", &dir.path().join("herald.toml"), |_| None).unwrap();
+        let store = Store::open(&dir.path().join("data")).unwrap();
+        Fixture {
+            _dir: dir,
+            config: Arc::new(config),
+            store,
+        }
+    }
+
+    impl Fixture {
+        /// Queues article `n` for private chats 1..=chats.
+        async fn queue(&self, n: u32, chats: u32) {
+            let a = article(n);
+            let deliveries: Vec<(Target, String)> = (1..=chats)
+                .map(|c| (Target::new(Platform::Telegram, c.to_string()), a.id.clone()))
+                .collect();
+            self.store
+                .commit_poll(
+                    &format!("feed{n}"),
+                    &FeedState::default(),
+                    &[a],
+                    &deliveries,
+                )
+                .await
+                .unwrap();
+        }
+
+        fn delivery(&self, sink: &Arc<Recorder>) -> Arc<Delivery> {
+            Delivery::new(
+                self.config.clone(),
+                self.store.clone(),
+                Arc::default(),
+                vec![sink.clone() as Arc<dyn Sink>],
+            )
+        }
+    }
+
+    /// The most sends within any one second (a window open at its start, closed at its end).
+    fn busiest_second(times: &[Instant]) -> usize {
+        let mut times = times.to_vec();
+        times.sort();
+        let mut most = 0;
+        let mut start = 0;
+        for end in 0..times.len() {
+            while times[start] + RATE_WINDOW <= times[end] {
+                start += 1;
+            }
+            most = most.max(end - start + 1);
+        }
+        most
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn shutdown_ends_the_wait_for_a_slot_and_nothing_starts_after_it() {
+        let f = fixture();
+        f.queue(1, 1000).await;
+        let sink = Arc::new(Recorder::default());
+        let delivery = f.delivery(&sink);
+        let shutdown = CancellationToken::new();
+        let running = tokio::spawn(delivery.run(shutdown.clone()));
+        tokio::time::sleep(Duration::from_secs(3)).await;
+        shutdown.cancel();
+        let at_shutdown = sink.count();
+        assert!((58..=90).contains(&at_shutdown), "{at_shutdown} in 3 s");
+        tokio::time::timeout(Duration::from_millis(10), running)
+            .await
+            .expect("the loop ends at once")
+            .unwrap();
+        tokio::time::sleep(Duration::from_secs(60)).await;
+        assert_eq!(sink.count(), at_shutdown, "nothing sent after shutdown");
+        assert_eq!(
+            f.store.outbox_len(),
+            1000 - at_shutdown,
+            "the rest stays queued"
+        );
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn pacing_stays_below_the_limit_in_every_second_even_across_a_restart() {
+        let f = fixture();
+        f.queue(1, 300).await;
+        let sink = Arc::new(Recorder::default());
+        let delivery = f.delivery(&sink);
+        let started = Instant::now();
+        let (sent, empty) = delivery
+            .clone()
+            .drain_patiently(Duration::from_secs(60), &CancellationToken::new())
+            .await;
+        assert_eq!((sent, empty), (300, true));
+        let times = sink.times();
+        assert_eq!(busiest_second(&times), 29, "one below Telegram's 30");
+        let took = (*times.last().unwrap() - started).as_secs_f64();
+        let rate = 299.0 / took;
+        assert!(rate >= 28.5, "{rate:.2} posts a second");
+        assert!(
+            delivery.state.lock().unwrap().chats.len() <= CONCURRENT_CHATS,
+            "the state does not keep every chat served"
+        );
+
+        // A new process (a new Delivery on the same store) with a second article for the
+        // same chats: it waits out the window the first one filled, and each chat's second.
+        f.queue(2, 300).await;
+        let sink2 = Arc::new(Recorder::default());
+        let (sent, _) = f
+            .delivery(&sink2)
+            .drain_patiently(Duration::from_secs(60), &CancellationToken::new())
+            .await;
+        assert_eq!(sent, 300);
+        let mut both = times.clone();
+        both.extend(sink2.times());
+        assert_eq!(busiest_second(&both), 29, "no burst after the restart");
+        let first: HashMap<String, Instant> = sink.sends.lock().unwrap().iter().cloned().collect();
+        for (chat, at) in sink2.sends.lock().unwrap().iter() {
+            assert!(
+                *at >= first[chat] + Duration::from_millis(900),
+                "chat {chat}"
+            );
+        }
+    }
 }

@@ -6,7 +6,7 @@
 //! afterwards every new item, except one first seen more than `max_age` after its
 //! publication (stored, but news that old is not news).
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
@@ -156,21 +156,21 @@ impl Poller {
         };
         let articles = parse(&bytes, &info, now)?;
 
-        let mut unique: Vec<Article> = Vec::new();
-        for article in articles {
-            if !unique.iter().any(|a| a.id == article.id) {
-                unique.push(article);
-            }
-        }
+        let mut ids: HashSet<String> = HashSet::new();
+        let unique: Vec<Article> = articles
+            .into_iter()
+            .filter(|a| ids.insert(a.id.clone()))
+            .collect();
         let first_time = previous.as_ref().is_none_or(|s| s.first_fetch.is_none());
         let backfill = feed.backfill.unwrap_or(config.bot.backfill);
-        let mut fresh: Vec<Article> = Vec::new();
+        // Deliveries are decided per (feed, article): an article another feed stored first
+        // is still new to this one, and reaches the chats that follow only this feed.
+        let seen = store.seen_by_feed(key, unique.iter().map(|a| a.id.as_str()))?;
         let mut candidates: Vec<&Article> = Vec::new();
         for (rank, article) in newest_first(&unique).into_iter().enumerate() {
-            if store.has_article(&article.id)? {
+            if seen.contains(article.id.as_str()) {
                 continue;
             }
-            fresh.push(article.clone());
             // On a first fetch only the feed's newest `backfill` items are posted.
             if !first_time || rank < backfill {
                 candidates.push(article);
@@ -183,10 +183,10 @@ impl Poller {
             first_fetch: previous.as_ref().and_then(|s| s.first_fetch).or(Some(now)),
             last_success: Some(now),
         };
-        let new = store.commit_poll(key, &state, &fresh, &deliveries).await?;
+        let done = store.commit_poll(key, &state, &unique, &deliveries).await?;
         Ok(FeedOutcome::Updated {
-            new,
-            queued: deliveries.len(),
+            new: done.new_to_feed,
+            queued: done.queued,
             first_time,
         })
     }
@@ -242,16 +242,20 @@ fn targets_for(
     articles: &[&Article],
 ) -> Result<Vec<(Target, String)>, StoreError> {
     let mut chats: Vec<(Target, crate::article::LangSet)> = Vec::new();
+    let mut listed: HashSet<Target> = HashSet::new();
     for channel in config.channels.iter().filter(|c| c.takes_feed(feed.key())) {
         // A chat's own settings (changed with /lang) win over the config's.
         let target = store.resolve(channel.target())?;
+        if !listed.insert(target.clone()) {
+            continue;
+        }
         let langs = store
             .chat(&target)?
             .map_or_else(|| channel.langs.clone(), |s| s.langs);
         chats.push((target, langs));
     }
     for (target, settings) in store.subscribers()? {
-        if !chats.iter().any(|(t, _)| *t == target) {
+        if listed.insert(target.clone()) {
             chats.push((target, settings.langs));
         }
     }

@@ -36,12 +36,12 @@ impl CommandService {
     }
 
     /// Runs `command` for `request` and returns the reply to send.
-    pub fn answer(&self, request: &Request, command: &Command) -> Reply {
+    pub async fn answer(&self, request: &Request, command: &Command) -> Reply {
         let ctx = Context {
             config: &self.config,
             store: &self.store,
         };
-        let reply = commands::execute(&ctx, request, command);
+        let reply = commands::execute(&ctx, request, command).await;
         self.metrics.count_command();
         reply
     }

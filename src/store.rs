@@ -8,16 +8,35 @@
 //! that hides unsaved articles; a delivery is moved from the outbox to `sent` in one
 //! transaction, flushed right after the send. The outbox is keyed by chat, then article
 //! time, so each chat receives articles in publication order.
+//!
+//! Flushing is a group commit: one flush at a time runs on a blocking thread (never on the
+//! async runtime), and every caller waiting is answered by the first flush that *started*
+//! after its call, so many writers share one fsync. Writes that are not part of a poll or a
+//! send (`put_chat`, `forget_chat`) are durable once the caller's next `flush` returns.
+//!
+//! Deliveries are decided per (feed, article): `feed_items` records which articles each
+//! feed has listed, and an article new *to a feed* is queued for the chats given with it
+//! unless the chat already has it queued, sent or set aside — whichever feed brought the
+//! article into the store first. A store written before `feed_items` existed has feeds
+//! with a state but no such record: on such a feed's first poll after the upgrade, the
+//! articles already stored count as seen by it (exactly what the old rule did), and from
+//! then on the feed's own record decides. So an upgrade reposts nothing.
+//!
+//! The numbers shown on `/metrics` and `/healthz` (articles, queued, set aside) are kept
+//! as counters: counted once when the store opens, then updated by each write, because
+//! sled's `Tree::len()` walks the whole tree.
 
-use std::collections::HashSet;
+use std::collections::{HashMap, HashSet};
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicI64, AtomicU64, Ordering};
 
 use chrono::{DateTime, Utc};
 use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
 use sled::transaction::{ConflictableTransactionError, TransactionError, Transactional};
 
-use crate::article::{Article, Lang, LangSet, Target};
+use crate::article::{Article, Lang, LangSet, Platform, Target};
 use crate::feed::Validators;
 
 #[derive(Debug, thiserror::Error)]
@@ -69,6 +88,17 @@ pub struct ChatSettings {
     pub since: DateTime<Utc>,
 }
 
+/// What a poll's commit did.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Committed {
+    /// Articles the store did not have.
+    pub stored: usize,
+    /// Articles this feed had not listed before.
+    pub new_to_feed: usize,
+    /// Deliveries queued.
+    pub queued: usize,
+}
+
 /// A delivery waiting in the outbox.
 #[derive(Clone, Debug, Serialize, Deserialize)]
 pub struct Delivery {
@@ -94,7 +124,7 @@ pub struct SentRecord {
 
 #[derive(Clone)]
 pub struct Store {
-    db: sled::Db,
+    db: Arc<sled::Db>,
     articles: sled::Tree,
     by_time: sled::Tree,
     feeds: sled::Tree,
@@ -103,12 +133,90 @@ pub struct Store {
     sent: sled::Tree,
     moved: sled::Tree,
     dead: sled::Tree,
-    /// One flush at a time: sled's flushes block its small I/O thread pool while they wait
-    /// for writes that need that same pool, so many concurrent flushes deadlock it.
-    flushing: std::sync::Arc<tokio::sync::Mutex<()>>,
+    /// feed NUL article id → (): the articles each feed has listed. `feed NUL` alone marks
+    /// a feed whose items are recorded (see the module doc on upgrades).
+    feed_items: sled::Tree,
+    /// chat (or platform name) → when Herald last posted there, in milliseconds since the
+    /// epoch: a restarted process paces from the killed one's last sends.
+    last_sent: sled::Tree,
+    flusher: Arc<Flusher>,
+    counts: Arc<Counts>,
+}
+
+/// Sizes kept up to date by the writes, so reading them costs nothing.
+#[derive(Default)]
+struct Counts {
+    articles: AtomicI64,
+    outbox: AtomicI64,
+    dead: AtomicI64,
+}
+
+impl Counts {
+    fn add(counter: &AtomicI64, n: i64) {
+        if n != 0 {
+            counter.fetch_add(n, Ordering::Relaxed);
+        }
+    }
+
+    fn get(counter: &AtomicI64) -> usize {
+        counter.load(Ordering::Relaxed).max(0) as usize
+    }
+}
+
+/// The group commit behind `Store::flush`. One flush at a time: sled's flushes block its
+/// small I/O thread pool while they wait for writes that need that same pool, so many
+/// concurrent flushes deadlock it. The flushes run on a blocking thread, one after the
+/// other while anyone waits for a newer one.
+struct Flusher {
+    state: std::sync::Mutex<FlushState>,
+    /// The last finished flush: its number and its error, if it failed.
+    done: tokio::sync::watch::Sender<(u64, Option<String>)>,
+    /// Flushes made so far (for tests and curiosity).
+    flushes: AtomicU64,
+}
+
+#[derive(Default)]
+struct FlushState {
+    /// The number of the last flush started.
+    started: u64,
+    /// The highest flush number someone waits for.
+    wanted: u64,
+    /// A blocking thread is flushing (or about to).
+    running: bool,
+}
+
+impl Flusher {
+    /// Flushes until no one waits for a newer flush; runs on a blocking thread. It holds
+    /// the database only while flushing, so a store dropped by its last user is closed at
+    /// once (and can be opened again).
+    fn run(&self, db: &std::sync::Weak<sled::Db>) {
+        loop {
+            let number = {
+                let mut state = self.state.lock().expect("flush state");
+                if state.started >= state.wanted {
+                    state.running = false;
+                    return;
+                }
+                state.started += 1;
+                state.started
+            };
+            // No database any more: every store was dropped, so no one is waiting.
+            let error = db.upgrade().and_then(|db| {
+                match std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| db.flush())) {
+                    Ok(Ok(_)) => None,
+                    Ok(Err(e)) => Some(e.to_string()),
+                    Err(_) => Some("the flush panicked".to_string()),
+                }
+            });
+            self.flushes.fetch_add(1, Ordering::Relaxed);
+            self.done.send_replace((number, error));
+        }
+    }
 }
 
 const PID_FILE: &str = "herald.pid";
+/// The most sled keeps of the database in memory.
+const CACHE_BYTES: u64 = 32 * 1024 * 1024;
 
 impl Store {
     /// Opens (creating) the database in `dir`, a folder readable by its owner only. Fails
@@ -118,7 +226,13 @@ impl Store {
             dir: dir.to_path_buf(),
             source,
         })?;
-        let db = match sled::Config::new().path(dir.join("herald.sled")).open() {
+        // sled keeps up to 1 GB of pages in memory by default; Herald's working set (feeds,
+        // chats, the outbox) is far smaller, and memory should not grow with the store.
+        let db = match sled::Config::new()
+            .path(dir.join("herald.sled"))
+            .cache_capacity(CACHE_BYTES)
+            .open()
+        {
             Ok(db) => db,
             Err(sled::Error::Io(e))
                 if e.kind() == std::io::ErrorKind::WouldBlock || e.to_string().contains("lock") =>
@@ -135,7 +249,7 @@ impl Store {
         };
         // We hold the lock now: say who does, for the next process that finds it taken.
         let _ = std::fs::write(dir.join(PID_FILE), std::process::id().to_string());
-        Ok(Store {
+        let store = Store {
             articles: db.open_tree("articles")?,
             by_time: db.open_tree("by_time")?,
             feeds: db.open_tree("feeds")?,
@@ -144,16 +258,60 @@ impl Store {
             sent: db.open_tree("sent")?,
             moved: db.open_tree("moved")?,
             dead: db.open_tree("dead")?,
-            flushing: Default::default(),
-            db,
-        })
+            feed_items: db.open_tree("feed_items")?,
+            last_sent: db.open_tree("last_sent")?,
+            flusher: Arc::new(Flusher {
+                state: Default::default(),
+                done: tokio::sync::watch::Sender::new((0, None)),
+                flushes: AtomicU64::new(0),
+            }),
+            counts: Arc::default(),
+            db: Arc::new(db),
+        };
+        // The one full count, at start; the writes keep the counters from here on.
+        let counts = &store.counts;
+        Counts::add(&counts.articles, store.articles.len() as i64);
+        Counts::add(&counts.outbox, store.outbox.len() as i64);
+        Counts::add(&counts.dead, store.dead.len() as i64);
+        Ok(store)
     }
 
-    /// Makes every write so far durable.
+    /// Makes every write made before the call durable. Callers share flushes (group
+    /// commit); the flush itself runs on a blocking thread, never on the async runtime.
     pub async fn flush(&self) -> Result<()> {
-        let _one_at_a_time = self.flushing.lock().await;
-        self.db.flush_async().await?;
-        Ok(())
+        let flusher = &self.flusher;
+        let mut done = flusher.done.subscribe();
+        let target = {
+            let mut state = flusher.state.lock().expect("flush state");
+            // A flush running now may have started before our writes: wait for the next.
+            let target = state.started + 1;
+            state.wanted = state.wanted.max(target);
+            if !state.running {
+                state.running = true;
+                let (flusher, db) = (flusher.clone(), Arc::downgrade(&self.db));
+                tokio::task::spawn_blocking(move || flusher.run(&db));
+            }
+            target
+        };
+        loop {
+            {
+                let (number, error) = &*done.borrow_and_update();
+                if *number >= target {
+                    return match error {
+                        None => Ok(()),
+                        Some(e) => Err(StoreError::Db(format!("flush failed: {e}"))),
+                    };
+                }
+            }
+            if done.changed().await.is_err() {
+                return Err(StoreError::Db("the flusher stopped".into()));
+            }
+        }
+    }
+
+    /// How many flushes reached the disk since the store was opened.
+    pub fn flush_count(&self) -> u64 {
+        self.flusher.flushes.load(Ordering::Relaxed)
     }
 
     // ---- feeds and articles ----
@@ -170,64 +328,131 @@ impl Store {
         get_json(&self.articles, id.as_bytes())
     }
 
+    /// Articles stored (a counter, not a scan).
     pub fn article_count(&self) -> usize {
-        self.articles.len()
+        Counts::get(&self.counts.articles)
     }
 
-    /// Records a poll in one transaction: the articles not stored yet, a delivery of each
-    /// such article to each of its targets (never one already sent), and the feed's state.
-    /// Returns how many articles were new. Flushed before returning.
+    /// Which of `ids` the feed has listed before. A feed with a state but no record of its
+    /// items (a store from before per-feed records) has seen every article stored.
+    pub fn seen_by_feed<'a>(
+        &self,
+        feed: &str,
+        ids: impl IntoIterator<Item = &'a str>,
+    ) -> Result<HashSet<&'a str>> {
+        let tracked = self.feed_items.contains_key(feed_item_key(feed, ""))?;
+        let legacy = !tracked && self.feeds.contains_key(feed.as_bytes())?;
+        let mut seen = HashSet::new();
+        for id in ids {
+            let known = if legacy {
+                self.articles.contains_key(id.as_bytes())?
+            } else {
+                tracked && self.feed_items.contains_key(feed_item_key(feed, id))?
+            };
+            if known {
+                seen.insert(id);
+            }
+        }
+        Ok(seen)
+    }
+
+    /// Records a poll in one transaction: `articles` are every item the feed lists now.
+    /// Those not stored yet are stored; all are recorded as listed by `feed`. Each of
+    /// `deliveries` whose article is new *to this feed* is queued, unless the chat already
+    /// has that article queued, sent or set aside (another feed may have brought it). The
+    /// feed's state is saved with them. Flushed before returning.
     pub async fn commit_poll(
         &self,
         feed: &str,
         state: &FeedState,
         articles: &[Article],
         deliveries: &[(Target, String)],
-    ) -> Result<usize> {
+    ) -> Result<Committed> {
         let state_json = to_json(state)?;
         let encoded: Vec<(Vec<u8>, &Article)> = articles
             .iter()
             .map(|a| to_json(a).map(|j| (j, a)))
             .collect::<Result<_>>()?;
         let now = Utc::now();
+        let marker = feed_item_key(feed, "");
         let trees = (
             &self.articles,
             &self.by_time,
             &self.feeds,
+            &self.feed_items,
             &self.outbox,
             &self.sent,
+            &self.dead,
         );
-        let new = trees.transaction(|(articles_t, by_time_t, feeds_t, outbox_t, sent_t)| {
-            let mut fresh: HashSet<&str> = HashSet::new();
-            for (json, article) in &encoded {
-                if articles_t.get(article.id.as_bytes())?.is_some()
-                    || fresh.contains(article.id.as_str())
-                {
-                    continue; // another feed brought it first
+        let committed = trees.transaction(
+            |(articles_t, by_time_t, feeds_t, items_t, outbox_t, sent_t, dead_t)| {
+                let tracked = items_t.get(&marker)?.is_some();
+                let legacy = !tracked && feeds_t.get(feed.as_bytes())?.is_some();
+                let mut done = Committed::default();
+                // The stored time of each article new to this feed: the outbox key of any
+                // copy another feed queued already.
+                let mut new_to_feed: HashMap<&str, DateTime<Utc>> = HashMap::new();
+                let mut listed: HashSet<&str> = HashSet::new();
+                for (json, article) in &encoded {
+                    let id = article.id.as_str();
+                    if !listed.insert(id) {
+                        continue;
+                    }
+                    let stored = articles_t.get(id.as_bytes())?;
+                    if stored.is_none() {
+                        articles_t.insert(id.as_bytes(), json.as_slice())?;
+                        by_time_t.insert(time_key(article.time(), id), &[][..])?;
+                        done.stored += 1;
+                    }
+                    let item = feed_item_key(feed, id);
+                    let seen = if legacy {
+                        stored.is_some()
+                    } else {
+                        tracked && items_t.get(&item)?.is_some()
+                    };
+                    if seen && !legacy {
+                        continue;
+                    }
+                    items_t.insert(item, &[][..])?;
+                    if !seen {
+                        let time = match &stored {
+                            Some(bytes) => from_json::<Article>(bytes)
+                                .map_err(ConflictableTransactionError::Abort)?
+                                .time(),
+                            None => article.time(),
+                        };
+                        new_to_feed.insert(id, time);
+                    }
                 }
-                articles_t.insert(article.id.as_bytes(), json.as_slice())?;
-                by_time_t.insert(time_key(article.time(), &article.id), &[][..])?;
-                fresh.insert(article.id.as_str());
-            }
-            for (target, id) in deliveries {
-                let Some((_, article)) = encoded.iter().find(|(_, a)| &a.id == id) else {
-                    continue;
-                };
-                if !fresh.contains(id.as_str()) || sent_t.get(sent_key(target, id))?.is_some() {
-                    continue;
+                items_t.insert(marker.as_slice(), &[][..])?;
+                done.new_to_feed = new_to_feed.len();
+                for (target, id) in deliveries {
+                    let Some(time) = new_to_feed.get(id.as_str()) else {
+                        continue;
+                    };
+                    let key = outbox_key(target, *time, id);
+                    if sent_t.get(sent_key(target, id))?.is_some()
+                        || outbox_t.get(&key)?.is_some()
+                        || dead_t.get(&key)?.is_some()
+                    {
+                        continue;
+                    }
+                    let delivery = Delivery {
+                        article: id.clone(),
+                        enqueued: now,
+                    };
+                    let json = serde_json::to_vec(&delivery).expect("a delivery serializes");
+                    outbox_t.insert(key, json)?;
+                    done.queued += 1;
                 }
-                let delivery = Delivery {
-                    article: id.clone(),
-                    enqueued: now,
-                };
-                let json = serde_json::to_vec(&delivery).expect("a delivery serializes");
-                outbox_t.insert(outbox_key(target, article.time(), id), json)?;
-            }
-            feeds_t.insert(feed.as_bytes(), state_json.as_slice())?;
-            Ok::<_, ConflictableTransactionError<StoreError>>(fresh.len())
-        })?;
+                feeds_t.insert(feed.as_bytes(), state_json.as_slice())?;
+                Ok::<_, ConflictableTransactionError<StoreError>>(done)
+            },
+        )?;
+        Counts::add(&self.counts.articles, committed.stored as i64);
+        Counts::add(&self.counts.outbox, committed.queued as i64);
         self.flush().await?;
-        Ok(new)
+        Ok(committed)
     }
 
     /// The newest `n` articles whose language `langs` accepts, newest first.
@@ -256,11 +481,10 @@ impl Store {
         get_json(&self.chats, target.to_string().as_bytes())
     }
 
-    /// Saves a chat's settings durably.
+    /// Saves a chat's settings; durable once the caller's next `flush` returns.
     pub fn put_chat(&self, target: &Target, settings: &ChatSettings) -> Result<()> {
         self.chats
             .insert(target.to_string().as_bytes(), to_json(settings)?)?;
-        self.db.flush()?;
         Ok(())
     }
 
@@ -279,15 +503,24 @@ impl Store {
         Ok(out)
     }
 
-    /// Erases everything stored about a chat: settings, queued deliveries, sent records.
+    /// Erases everything stored about a chat: settings, queued deliveries, sent records,
+    /// deliveries set aside. Durable once the caller's next `flush` returns.
     pub fn forget_chat(&self, target: &Target) -> Result<()> {
         self.chats.remove(target.to_string().as_bytes())?;
-        for tree in [&self.outbox, &self.sent] {
+        self.last_sent.remove(target.to_string().as_bytes())?;
+        for (tree, counter) in [
+            (&self.outbox, Some(&self.counts.outbox)),
+            (&self.sent, None),
+            (&self.dead, Some(&self.counts.dead)),
+        ] {
             for key in tree.scan_prefix(chat_prefix(target)).keys() {
-                tree.remove(key?)?;
+                if tree.remove(key?)?.is_some()
+                    && let Some(counter) = counter
+                {
+                    Counts::add(counter, -1);
+                }
             }
         }
-        self.db.flush()?;
         Ok(())
     }
 
@@ -301,13 +534,19 @@ impl Store {
         }
         let old_prefix = chat_prefix(from);
         let new_prefix = chat_prefix(to);
-        for tree in [&self.outbox, &self.sent] {
+        for (tree, counter) in [
+            (&self.outbox, Some(&self.counts.outbox)),
+            (&self.sent, None),
+        ] {
             for entry in tree.scan_prefix(&old_prefix) {
                 let (key, value) = entry?;
                 let mut new_key = new_prefix.clone();
                 new_key.extend_from_slice(&key[old_prefix.len()..]);
-                tree.insert(new_key, value)?;
-                tree.remove(key)?;
+                let added = tree.insert(new_key, value)?.is_none();
+                let removed = tree.remove(key)?.is_some();
+                if let Some(counter) = counter {
+                    Counts::add(counter, i64::from(added) - i64::from(removed));
+                }
             }
         }
         self.flush().await
@@ -347,8 +586,9 @@ impl Store {
         Ok(out)
     }
 
+    /// Deliveries waiting (a counter, not a scan).
     pub fn outbox_len(&self) -> usize {
-        self.outbox.len()
+        Counts::get(&self.counts.outbox)
     }
 
     /// The oldest waiting delivery for a chat.
@@ -370,18 +610,46 @@ impl Store {
         get_json(&self.sent, &sent_key(target, article))
     }
 
-    /// Moves a delivery from the outbox to `sent`, durably.
+    /// When Herald last posted to `target`, by any process.
+    pub fn last_sent_to(&self, target: &Target) -> Result<Option<DateTime<Utc>>> {
+        self.last_sent_at(target.to_string().as_bytes())
+    }
+
+    /// When Herald last posted anything on `platform`, by any process.
+    pub fn last_sent_on(&self, platform: Platform) -> Result<Option<DateTime<Utc>>> {
+        self.last_sent_at(platform.name().as_bytes())
+    }
+
+    fn last_sent_at(&self, key: &[u8]) -> Result<Option<DateTime<Utc>>> {
+        Ok(self
+            .last_sent
+            .get(key)?
+            .and_then(|v| <[u8; 8]>::try_from(v.as_ref()).ok())
+            .and_then(|b| DateTime::from_timestamp_millis(i64::from_be_bytes(b))))
+    }
+
+    /// Moves a delivery from the outbox to `sent`, durably, and notes the time of the send
+    /// for the chat and its platform.
     pub async fn mark_sent(&self, pending: &Pending, message: &str) -> Result<()> {
+        let now = Utc::now();
         let record = to_json(&SentRecord {
             message: message.to_string(),
-            at: Utc::now(),
+            at: now,
         })?;
         let key = sent_key(&pending.target, &pending.delivery.article);
-        (&self.outbox, &self.sent).transaction(|(outbox, sent)| {
-            outbox.remove(pending.key.as_slice())?;
+        let removed = (&self.outbox, &self.sent).transaction(|(outbox, sent)| {
+            let removed = outbox.remove(pending.key.as_slice())?.is_some();
             sent.insert(key.as_slice(), record.as_slice())?;
-            Ok::<_, ConflictableTransactionError<StoreError>>(())
+            Ok::<_, ConflictableTransactionError<StoreError>>(removed)
         })?;
+        Counts::add(&self.counts.outbox, -i64::from(removed));
+        // Outside the transaction: every send writes the platform's key, and concurrent
+        // transactions on one key would only conflict and retry.
+        let millis = now.timestamp_millis().to_be_bytes();
+        self.last_sent
+            .insert(pending.target.to_string().as_bytes(), &millis[..])?;
+        self.last_sent
+            .insert(pending.target.platform.name().as_bytes(), &millis[..])?;
         self.flush().await
     }
 
@@ -394,16 +662,21 @@ impl Store {
             "at": Utc::now(),
         });
         let record = serde_json::to_vec(&record).map_err(|e| StoreError::Db(e.to_string()))?;
-        (&self.outbox, &self.dead).transaction(|(outbox, dead)| {
-            outbox.remove(pending.key.as_slice())?;
-            dead.insert(pending.key.as_slice(), record.as_slice())?;
-            Ok::<_, ConflictableTransactionError<StoreError>>(())
+        let (removed, added) = (&self.outbox, &self.dead).transaction(|(outbox, dead)| {
+            let removed = outbox.remove(pending.key.as_slice())?.is_some();
+            let added = dead
+                .insert(pending.key.as_slice(), record.as_slice())?
+                .is_none();
+            Ok::<_, ConflictableTransactionError<StoreError>>((removed, added))
         })?;
+        Counts::add(&self.counts.outbox, -i64::from(removed));
+        Counts::add(&self.counts.dead, i64::from(added));
         self.flush().await
     }
 
+    /// Deliveries set aside (a counter, not a scan).
     pub fn dead_count(&self) -> usize {
-        self.dead.len()
+        Counts::get(&self.counts.dead)
     }
 }
 
@@ -440,6 +713,13 @@ fn outbox_key(target: &Target, t: DateTime<Utc>, id: &str) -> Vec<u8> {
     key
 }
 
+fn feed_item_key(feed: &str, id: &str) -> Vec<u8> {
+    let mut key = feed.as_bytes().to_vec();
+    key.push(0);
+    key.extend_from_slice(id.as_bytes());
+    key
+}
+
 fn sent_key(target: &Target, id: &str) -> Vec<u8> {
     let mut key = chat_prefix(target);
     key.extend_from_slice(id.as_bytes());
@@ -456,4 +736,287 @@ fn from_json<T: DeserializeOwned>(bytes: &[u8]) -> Result<T> {
 
 fn get_json<T: DeserializeOwned>(tree: &sled::Tree, key: &[u8]) -> Result<Option<T>> {
     tree.get(key)?.map(|v| from_json(&v)).transpose()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use chrono::TimeZone;
+
+    fn article(n: u32, lang: &str) -> Article {
+        let lang = Lang::parse(lang).unwrap();
+        let post = format!("https://example.org/?p={n}");
+        Article {
+            id: Article::make_id(&lang, &post),
+            post,
+            lang,
+            title: format!("Article {n}"),
+            link: Some(format!("https://example.org/{n}")),
+            excerpt: "text".into(),
+            published: Some(Utc.with_ymd_and_hms(2025, 1, n, 12, 0, 0).unwrap()),
+            updated: None,
+            authors: vec![],
+            categories: vec![],
+            image: None,
+            feed: "feed".into(),
+            seen: Utc::now(),
+        }
+    }
+
+    fn chat(name: &str) -> Target {
+        name.parse().unwrap()
+    }
+
+    /// Every (chat, article id) waiting in the outbox, in key order.
+    fn queued(store: &Store) -> Vec<(String, String)> {
+        store
+            .outbox
+            .iter()
+            .map(|e| {
+                let (key, value) = e.unwrap();
+                let end = key.iter().position(|&b| b == 0).unwrap();
+                let chat = String::from_utf8_lossy(&key[..end]).into_owned();
+                let delivery: Delivery = from_json(&value).unwrap();
+                (chat, delivery.article)
+            })
+            .collect()
+    }
+
+    fn to(chats: &[&Target], articles: &[&Article]) -> Vec<(Target, String)> {
+        articles
+            .iter()
+            .flat_map(|a| chats.iter().map(|c| ((*c).clone(), a.id.clone())))
+            .collect()
+    }
+
+    #[tokio::test]
+    async fn an_article_another_feed_stored_first_reaches_the_chats_of_this_feed_once() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::open(dir.path()).unwrap();
+        let state = FeedState::default();
+        let (shared, en_only, de_only) = (article(1, "en"), article(2, "en"), article(3, "de"));
+        let de_chat = chat("telegram:100"); // follows the German feed only
+        let both = chat("telegram:200"); // follows both feeds
+
+        let en = [shared.clone(), en_only.clone()];
+        let done = store
+            .commit_poll("en.xml", &state, &en, &to(&[&both], &[&shared, &en_only]))
+            .await
+            .unwrap();
+        assert_eq!(
+            done,
+            Committed {
+                stored: 2,
+                new_to_feed: 2,
+                queued: 2
+            }
+        );
+
+        // The German feed lists the English article too: stored already, but new to it.
+        let de = [shared.clone(), de_only.clone()];
+        let poll_de = to(&[&de_chat, &both], &[&shared, &de_only]);
+        let done = store
+            .commit_poll("de.xml", &state, &de, &poll_de)
+            .await
+            .unwrap();
+        assert_eq!(
+            done,
+            Committed {
+                stored: 1,
+                new_to_feed: 2,
+                queued: 3
+            },
+            "the German-only chat gets both, the other chat only what it lacks"
+        );
+        let mut all = queued(&store);
+        all.sort();
+        let mut expected = vec![
+            ("telegram:100".to_string(), shared.id.clone()),
+            ("telegram:100".to_string(), de_only.id.clone()),
+            ("telegram:200".to_string(), shared.id.clone()),
+            ("telegram:200".to_string(), en_only.id.clone()),
+            ("telegram:200".to_string(), de_only.id.clone()),
+        ];
+        expected.sort();
+        assert_eq!(all, expected);
+        assert_eq!(store.outbox_len(), 5);
+        assert_eq!(store.article_count(), 3);
+
+        // Sent, then listed again by either feed: never queued a second time.
+        let pending = store.next_for(&both).unwrap().unwrap();
+        store.mark_sent(&pending, "m1").await.unwrap();
+        for (feed, items) in [("en.xml", &en[..]), ("de.xml", &de[..])] {
+            let done = store
+                .commit_poll(feed, &state, items, &poll_de)
+                .await
+                .unwrap();
+            assert_eq!(done, Committed::default(), "{feed}");
+        }
+        assert_eq!(store.outbox_len(), 4);
+    }
+
+    #[tokio::test]
+    async fn a_chat_that_had_an_article_is_not_sent_it_again_by_a_later_feed() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::open(dir.path()).unwrap();
+        let state = FeedState::default();
+        let a = article(1, "en");
+        let reader = chat("telegram:7");
+        store
+            .commit_poll(
+                "en.xml",
+                &state,
+                std::slice::from_ref(&a),
+                &to(&[&reader], &[&a]),
+            )
+            .await
+            .unwrap();
+        let pending = store.next_for(&reader).unwrap().unwrap();
+        store.mark_sent(&pending, "m1").await.unwrap();
+        let done = store
+            .commit_poll(
+                "de.xml",
+                &state,
+                std::slice::from_ref(&a),
+                &to(&[&reader], &[&a]),
+            )
+            .await
+            .unwrap();
+        assert_eq!(done.new_to_feed, 1);
+        assert_eq!(done.queued, 0, "sent already");
+        assert!(store.next_for(&reader).unwrap().is_none());
+    }
+
+    #[tokio::test]
+    async fn a_store_from_before_per_feed_records_reposts_nothing_after_the_upgrade() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::open(dir.path()).unwrap();
+        let state = FeedState::default();
+        let (old, fresh) = (article(1, "en"), article(2, "en"));
+        let reader = chat("telegram:7");
+        store
+            .commit_poll("en.xml", &state, std::slice::from_ref(&old), &[])
+            .await
+            .unwrap();
+        // What an older Herald left: the feed's state and its articles, no item records.
+        store.feed_items.clear().unwrap();
+        assert_eq!(
+            store
+                .seen_by_feed("en.xml", [old.id.as_str(), fresh.id.as_str()])
+                .unwrap(),
+            HashSet::from([old.id.as_str()]),
+            "stored articles count as seen by a feed with a state"
+        );
+        assert!(
+            store
+                .seen_by_feed("new.xml", [old.id.as_str()])
+                .unwrap()
+                .is_empty(),
+            "a feed never polled has seen nothing"
+        );
+        let items = [old.clone(), fresh.clone()];
+        let done = store
+            .commit_poll("en.xml", &state, &items, &to(&[&reader], &[&old, &fresh]))
+            .await
+            .unwrap();
+        assert_eq!(done.queued, 1, "only the article new to the store");
+        assert_eq!(
+            queued(&store),
+            vec![("telegram:7".into(), fresh.id.clone())]
+        );
+        // From now on the feed's own record decides.
+        assert_eq!(
+            store
+                .seen_by_feed("en.xml", [old.id.as_str(), fresh.id.as_str()])
+                .unwrap()
+                .len(),
+            2
+        );
+    }
+
+    #[tokio::test]
+    async fn counters_follow_every_write() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::open(dir.path()).unwrap();
+        let check = |store: &Store| {
+            assert_eq!(store.article_count(), store.articles.len(), "articles");
+            assert_eq!(store.outbox_len(), store.outbox.len(), "outbox");
+            assert_eq!(store.dead_count(), store.dead.len(), "dead");
+        };
+        let items: Vec<Article> = (1..=3).map(|n| article(n, "en")).collect();
+        let refs: Vec<&Article> = items.iter().collect();
+        let (a, b, c) = (chat("telegram:1"), chat("telegram:2"), chat("telegram:3"));
+        store
+            .commit_poll(
+                "en.xml",
+                &FeedState::default(),
+                &items,
+                &to(&[&a, &b, &c], &refs),
+            )
+            .await
+            .unwrap();
+        check(&store);
+        assert_eq!((store.article_count(), store.outbox_len()), (3, 9));
+        let pending = store.next_for(&a).unwrap().unwrap();
+        store.mark_sent(&pending, "m").await.unwrap();
+        check(&store);
+        let pending = store.next_for(&a).unwrap().unwrap();
+        store.give_up(&pending, "rejected").await.unwrap();
+        check(&store);
+        assert_eq!(store.dead_count(), 1);
+        store.move_chat(&b, &chat("telegram:20")).await.unwrap();
+        check(&store);
+        store.forget_chat(&a).unwrap();
+        store.forget_chat(&c).unwrap();
+        store.flush().await.unwrap();
+        check(&store);
+        assert_eq!((store.outbox_len(), store.dead_count()), (3, 0));
+        drop(store);
+        let store = Store::open(dir.path()).unwrap();
+        check(&store);
+        assert_eq!(store.outbox_len(), 3, "counted again when opened");
+    }
+
+    #[tokio::test]
+    async fn waiting_writers_share_one_flush_and_their_writes_survive_a_reopen() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::open(dir.path()).unwrap();
+        // As if a flush were under way: every writer below must wait for the next one.
+        store.flusher.state.lock().unwrap().running = true;
+        let mut writers = tokio::task::JoinSet::new();
+        for n in 0..50 {
+            let store = store.clone();
+            writers.spawn(async move {
+                let target = chat(&format!("telegram:{n}"));
+                let settings = ChatSettings {
+                    langs: LangSet::All,
+                    subscribed: true,
+                    ui_lang: None,
+                    since: Utc::now(),
+                };
+                store.put_chat(&target, &settings).unwrap();
+                store.flush().await
+            });
+        }
+        while store.flusher.done.receiver_count() < 50 {
+            tokio::task::yield_now().await;
+        }
+        assert!(writers.try_join_next().is_none(), "all still waiting");
+        let (flusher, db) = (store.flusher.clone(), Arc::downgrade(&store.db));
+        tokio::task::spawn_blocking(move || flusher.run(&db))
+            .await
+            .unwrap();
+        while let Some(result) = writers.join_next().await {
+            result.unwrap().unwrap();
+        }
+        assert_eq!(store.flush_count(), 1, "one flush for fifty writers");
+        assert!(!store.flusher.state.lock().unwrap().running);
+
+        // A flush after that is a new one, started by its caller.
+        store.flush().await.unwrap();
+        assert_eq!(store.flush_count(), 2);
+        drop(store);
+        let store = Store::open(dir.path()).unwrap();
+        assert_eq!(store.subscribers().unwrap().len(), 50);
+    }
 }

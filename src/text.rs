@@ -5,6 +5,16 @@
 /// Turns an HTML fragment into plain text: tags dropped (block tags become spaces),
 /// `<script>`/`<style>` contents dropped, entities decoded, whitespace collapsed.
 pub fn html_to_text(html: &str) -> String {
+    /// Where `needle` (ASCII, starting with `<`) first occurs in `haystack`, in any case,
+    /// without copying the haystack: linear however many `<script>` tags there are.
+    fn find_ignoring_ascii_case(haystack: &str, needle: &str) -> Option<usize> {
+        let needle = needle.as_bytes();
+        haystack
+            .as_bytes()
+            .windows(needle.len())
+            .position(|w| w.eq_ignore_ascii_case(needle))
+    }
+
     let mut out = String::with_capacity(html.len());
     let mut rest = html;
     while let Some(start) = rest.find('<') {
@@ -35,7 +45,7 @@ pub fn html_to_text(html: &str) -> String {
             .to_ascii_lowercase();
         if (name == "script" || name == "style") && !tag.starts_with('/') {
             let close = format!("</{name}");
-            match rest.to_ascii_lowercase().find(&close) {
+            match find_ignoring_ascii_case(rest, &close) {
                 Some(i) => {
                     rest = &rest[i..];
                     if let Some(e) = rest.find('>') {
@@ -172,6 +182,18 @@ mod tests {
         );
         assert_eq!(html_to_text("<a title=\"x > y\">t</a>"), "t");
         assert_eq!(html_to_text("text <b unterminated"), "text");
+        assert_eq!(
+            html_to_text("<SCRIPT>x</script>A<style type=x>y</STYLE >B<script>never closed"),
+            "A B"
+        );
+    }
+
+    #[test]
+    fn many_script_tags_are_each_dropped() {
+        let html = "<p>keep</p><script>drop()</script><STYLE>p{}</Style>".repeat(20_000);
+        let text = html_to_text(&html);
+        assert_eq!(text.split(' ').count(), 20_000);
+        assert!(text.split(' ').all(|w| w == "keep"), "{}", &text[..200]);
     }
 
     #[test]

@@ -173,17 +173,19 @@ impl Context<'_> {
     }
 }
 
-/// Runs a command. Store failures become a polite reply and an error in the log.
-pub fn execute(ctx: &Context<'_>, req: &Request, command: &Command) -> Reply {
-    let result = match command {
-        Command::Start => info::start(ctx, req),
-        Command::Help => info::help(ctx, req),
-        Command::About => info::about(ctx, req),
-        Command::Unknown(name) => info::unknown(ctx, req, name),
-        Command::Latest(arg) => latest::run(ctx, req, arg.as_deref()),
-        Command::Lang(args) => lang::run(ctx, req, args),
-        Command::Subscribe => subscription::subscribe(ctx, req),
-        Command::Unsubscribe => subscription::unsubscribe(ctx, req),
+/// Runs a command; what it changed is durable before the reply is returned. Store failures
+/// become a polite reply and an error in the log.
+pub async fn execute(ctx: &Context<'_>, req: &Request, command: &Command) -> Reply {
+    let writes = matches!(
+        command,
+        Command::Lang(_) | Command::Subscribe | Command::Unsubscribe
+    );
+    let result = run(ctx, req, command);
+    let result = match result {
+        // The store's group commit: the fsync runs off the async runtime, shared with
+        // every other writer waiting.
+        Ok(reply) if writes => ctx.store.flush().await.map(|()| reply),
+        other => other,
     };
     result.unwrap_or_else(|e| {
         tracing::error!(error = %e, "a command failed");
@@ -194,6 +196,19 @@ pub fn execute(ctx: &Context<'_>, req: &Request, command: &Command) -> Reply {
             .unwrap_or_else(|| Lang::parse("en").expect("valid"));
         Reply::text(i18n::text(&lang, Msg::InternalError))
     })
+}
+
+fn run(ctx: &Context<'_>, req: &Request, command: &Command) -> Result<Reply, StoreError> {
+    match command {
+        Command::Start => info::start(ctx, req),
+        Command::Help => info::help(ctx, req),
+        Command::About => info::about(ctx, req),
+        Command::Unknown(name) => info::unknown(ctx, req, name),
+        Command::Latest(arg) => latest::run(ctx, req, arg.as_deref()),
+        Command::Lang(args) => lang::run(ctx, req, args),
+        Command::Subscribe => subscription::subscribe(ctx, req),
+        Command::Unsubscribe => subscription::unsubscribe(ctx, req),
+    }
 }
 
 /// A localized text with the reply prefix and extra values filled in.

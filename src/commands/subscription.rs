@@ -1,5 +1,7 @@
 //! `subscribe` and `unsubscribe`. Unsubscribing erases everything stored about the chat:
-//! the people using this bot may be at risk, so nothing is kept that need not be.
+//! the people using this bot may be at risk, so nothing is kept that need not be. A chat
+//! the operators configured (a channel or group in the config file) is theirs to change:
+//! there `unsubscribe` only says so and changes nothing, its queue and history included.
 
 use super::{Context, Reply, Request, say};
 use crate::i18n::Msg;
@@ -35,6 +37,18 @@ pub fn subscribe(ctx: &Context<'_>, req: &Request) -> Result<Reply, StoreError> 
 pub fn unsubscribe(ctx: &Context<'_>, req: &Request) -> Result<Reply, StoreError> {
     let settings = ctx.settings(&req.chat)?;
     let lang = ctx.reply_lang(req, &settings);
+    if ctx
+        .config
+        .channel_at(&req.chat, |t| ctx.store.resolve(t))?
+        .is_some()
+    {
+        return Ok(Reply::text(&say(
+            &lang,
+            Msg::ConfiguredByOperators,
+            req,
+            &[],
+        )));
+    }
     if !req.may_configure {
         return Ok(Reply::text(&say(&lang, Msg::NotAllowed, req, &[])));
     }
@@ -51,4 +65,97 @@ pub fn unsubscribe(ctx: &Context<'_>, req: &Request) -> Result<Reply, StoreError
         req,
         &[],
     )))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::super::{ChatKind, Context, Request, execute, parse};
+    use crate::article::{Article, Lang, Target};
+    use crate::config::Config;
+    use crate::store::{FeedState, Store};
+
+    fn article(n: u32) -> Article {
+        let lang = Lang::parse("en").unwrap();
+        let post = format!("https://example.org/?p={n}");
+        Article {
+            id: Article::make_id(&lang, &post),
+            post,
+            lang,
+            title: format!("Article {n}"),
+            link: None,
+            excerpt: "text".into(),
+            published: Some(chrono::Utc::now()),
+            updated: None,
+            authors: vec![],
+            categories: vec![],
+            image: None,
+            feed: "en.xml".into(),
+            seen: chrono::Utc::now(),
+        }
+    }
+
+    #[tokio::test]
+    async fn unsubscribe_in_an_operators_channel_only_says_so() {
+        let dir = tempfile::tempdir().unwrap();
+        let text = "[telegram]\ntoken = \"1:x\"\n\
+            [matrix]\nhomeserver = \"http://localhost\"\nuser = \"@h:localhost\"\naccess_token = \"t\"\n\
+            [[feeds]]\nurl = \"en.xml\"\nlang = \"en\"\n\
+            [[channels]]\ntarget = \"telegram:-100500\"\n\
+            [[channels]]\ntarget = \"matrix:!ops:localhost\"\n";
+        let config = Config::parse(text, &dir.path().join("herald.toml"), |_| None).unwrap();
+        let store = Store::open(&dir.path().join("data")).unwrap();
+        let channel: Target = "telegram:-100500".parse().unwrap();
+        let group: Target = "matrix:!ops:localhost".parse().unwrap();
+        let (a, b) = (article(1), article(2));
+        let deliveries: Vec<(Target, String)> = [&channel, &group]
+            .into_iter()
+            .flat_map(|t| [(t.clone(), a.id.clone()), (t.clone(), b.id.clone())])
+            .collect();
+        store
+            .commit_poll(
+                "en.xml",
+                &FeedState::default(),
+                &[a.clone(), b],
+                &deliveries,
+            )
+            .await
+            .unwrap();
+        let sent = store.next_for(&channel).unwrap().unwrap();
+        store.mark_sent(&sent, "41").await.unwrap();
+        let ctx = Context {
+            config: &config,
+            store: &store,
+        };
+        for (chat, kind, lang, expected) in [
+            (
+                &channel,
+                ChatKind::Channel,
+                "en",
+                "This chat receives articles because the bot's operators set it up to.",
+            ),
+            (
+                &group,
+                ChatKind::Group,
+                "de",
+                "Dieser Chat erhält Artikel, weil die Betreiber des Bots ihn so eingerichtet haben.",
+            ),
+        ] {
+            let req = Request {
+                chat: chat.clone(),
+                kind,
+                may_configure: true,
+                user_lang: Some(lang.into()),
+                prefix: '/',
+            };
+            let reply = execute(&ctx, &req, &parse("/unsubscribe", None).unwrap()).await;
+            let reply = crate::render::reply_plain(&reply);
+            assert!(reply.starts_with(expected), "{reply}");
+        }
+        assert_eq!(store.outbox_len(), 3, "the queues are kept");
+        assert!(
+            store.was_sent(&channel, &a.id).unwrap().is_some(),
+            "and the history"
+        );
+        assert!(store.next_for(&group).unwrap().is_some());
+    }
 }

@@ -101,7 +101,14 @@ fn run(f: &Fixture, req: &Request, text: &str) -> String {
         config: &f.config,
         store: &f.store,
     };
-    crate::render::reply_plain(&execute(&ctx, req, &parse(text, None).unwrap()))
+    crate::render::reply_plain(&block_on(execute(&ctx, req, &parse(text, None).unwrap())))
+}
+
+fn block_on<F: std::future::Future>(future: F) -> F::Output {
+    tokio::runtime::Builder::new_current_thread()
+        .build()
+        .unwrap()
+        .block_on(future)
 }
 
 #[test]
@@ -156,7 +163,7 @@ fn lang_shows_offers_and_validates() {
         config: &f.config,
         store: &f.store,
     };
-    let reply = execute(&ctx, &req, &Command::Lang(vec![]));
+    let reply = block_on(execute(&ctx, &req, &Command::Lang(vec![])));
     assert!(
         crate::render::reply_plain(&reply)
             .starts_with("Dieser Chat erhält Artikel auf: allen Sprachen.")

@@ -62,6 +62,8 @@ pub enum Msg {
     AlreadySubscribed,
     Unsubscribed,
     NotSubscribed,
+    /// `/unsubscribe` in a chat the operators configured: nothing changes.
+    ConfiguredByOperators,
     NotAllowed,
     /// `cmd`.
     UnknownCommand,
@@ -70,7 +72,7 @@ pub enum Msg {
 
 impl Msg {
     /// Every message, for tests and the template table.
-    pub const ALL: [Msg; 18] = [
+    pub const ALL: [Msg; 19] = [
         Msg::LanguageName,
         Msg::ReadMore,
         Msg::Start,
@@ -86,6 +88,7 @@ impl Msg {
         Msg::AlreadySubscribed,
         Msg::Unsubscribed,
         Msg::NotSubscribed,
+        Msg::ConfiguredByOperators,
         Msg::NotAllowed,
         Msg::UnknownCommand,
         Msg::InternalError,
@@ -109,6 +112,7 @@ impl Msg {
             Msg::AlreadySubscribed => "already-subscribed",
             Msg::Unsubscribed => "unsubscribed",
             Msg::NotSubscribed => "not-subscribed",
+            Msg::ConfiguredByOperators => "configured-by-operators",
             Msg::NotAllowed => "not-allowed",
             Msg::UnknownCommand => "unknown-command",
             Msg::InternalError => "internal-error",

@@ -289,7 +289,7 @@ impl Telegram {
         command: &Command,
         reply_to: Option<teloxide::types::MessageId>,
     ) {
-        let reply = service.answer(request, command);
+        let reply = service.answer(request, command).await;
         let chat = ChatId(
             request
                 .chat

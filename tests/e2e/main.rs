@@ -4,6 +4,7 @@
 mod support;
 
 mod core;
+mod delivery;
 mod languages;
 mod matrix;
 mod matrix_limits;

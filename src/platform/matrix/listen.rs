@@ -273,7 +273,7 @@ async fn on_message(
         user_lang: None,
         prefix: '!',
     };
-    let reply = with_button_line(service.answer(&request, &command));
+    let reply = with_button_line(service.answer(&request, &command).await);
     let (body, html) = render::reply_matrix(&reply);
     let content = RoomMessageEventContent::notice_html(body, html);
     let mut content = if matches!(event.content.relates_to, Some(Relation::Thread(_))) {
