@@ -139,8 +139,10 @@ fn init_logging() {
     let filter = EnvFilter::try_from_env("HERALD_LOG")
         .or_else(|_| EnvFilter::try_from_default_env())
         .unwrap_or_else(|_| {
+            // `matrix_sdk::sync` is off: its only warnings and errors ("Can't call event
+            // handler, room not found" after an invite is declined) name private room ids.
             EnvFilter::new(
-                "info,matrix_sdk=warn,matrix_sdk_base=warn,matrix_sdk_crypto=warn,matrix_sdk_sqlite=warn,matrix_sdk_common=warn,matrix_sdk_store_encryption=warn,sled=warn",
+                "info,matrix_sdk::sync=off,matrix_sdk=warn,matrix_sdk_base=warn,matrix_sdk_crypto=warn,matrix_sdk_sqlite=warn,matrix_sdk_common=warn,matrix_sdk_store_encryption=warn,sled=warn",
             )
         });
     use std::io::IsTerminal;

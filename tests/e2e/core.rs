@@ -4,7 +4,7 @@
 use std::time::Duration;
 
 use crate::support::feed_server::{Behavior, FeedServer};
-use crate::support::herald::Setup;
+use crate::support::herald::{Ops, Setup, free_port, wait_until};
 use crate::support::wp::{Item, fixture, rss};
 
 const RSS: &str = "application/rss+xml; charset=UTF-8";
@@ -232,7 +232,12 @@ async fn items_first_seen_long_after_publication_are_stored_not_posted() {
 async fn the_bot_restarts_without_reposting_and_stops_cleanly_on_sigterm() {
     let server = FeedServer::start().await;
     server.set("en.xml", rss("en", &old_items()), RSS);
-    let setup = Setup::new(&config(&[(&server.url("en.xml"), "en")], "backfill = 2"));
+    let ops = Ops::on_free_port();
+    let setup = Setup::new(&format!(
+        "{}\n{}",
+        config(&[(&server.url("en.xml"), "en")], "backfill = 2"),
+        ops.section()
+    ));
 
     let bot = setup.start();
     assert_eq!(bot.wait_posts(2, Duration::from_secs(30)).await.len(), 2);
@@ -258,14 +263,13 @@ async fn the_bot_restarts_without_reposting_and_stops_cleanly_on_sigterm() {
 
     let bot = setup.start();
     let polls_before = server.requests("en.xml");
-    let deadline = tokio::time::Instant::now() + Duration::from_secs(20);
-    while server.requests("en.xml") < polls_before + 3 {
-        assert!(
-            tokio::time::Instant::now() < deadline,
-            "the bot keeps polling"
-        );
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
+    wait_until(
+        "the bot polled three more times",
+        Duration::from_secs(20),
+        || server.requests("en.xml") >= polls_before + 3,
+    )
+    .await;
+    ops.wait_outbox_empty(Duration::from_secs(10)).await;
     assert!(
         bot.stdout().is_empty(),
         "a restart reposts nothing: {}",
@@ -278,7 +282,12 @@ async fn the_bot_restarts_without_reposting_and_stops_cleanly_on_sigterm() {
         bot.wait_posts(1, Duration::from_secs(20)).await,
         vec!["Fresh news after the restart [en]"]
     );
-    tokio::time::sleep(Duration::from_secs(2)).await;
+    let polls = server.requests("en.xml");
+    wait_until("two more polls", Duration::from_secs(20), || {
+        server.requests("en.xml") >= polls + 2
+    })
+    .await;
+    ops.wait_outbox_empty(Duration::from_secs(10)).await;
     let out = bot.stop().await;
     assert_eq!(out.posts().len(), 1, "posted once: {:?}", out.posts());
 }
@@ -340,12 +349,6 @@ async fn bad_configuration_exits_2_naming_file_line_and_key() {
         "{}",
         out.stderr
     );
-
-    let mut setup = setup;
-    setup.env("HERALD_TELEGRAM_TOKEN", "123456:SECRET-TOKEN-VALUE");
-    let out = setup.run(&["check"]).await;
-    assert_eq!(out.code, Some(0), "{}", out.stderr);
-    assert!(!out.stdout.contains("SECRET") && !out.stderr.contains("SECRET"));
 
     let missing = Setup::new("");
     let out = missing
@@ -496,4 +499,58 @@ async fn a_hanging_feed_does_not_delay_the_others_while_running() {
     );
     let out = bot.stop().await;
     assert_eq!(out.code, Some(0), "a hanging fetch does not block shutdown");
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn failing_runs_never_print_secrets() {
+    // A secret written with the wrong type: the error names the line and key, not the value.
+    for (section, key) in [
+        ("[telegram]", "token"),
+        (
+            "[matrix]\nhomeserver = \"http://127.0.0.1:1\"\nuser = \"@herald:localhost\"",
+            "password",
+        ),
+        (
+            "[matrix]\nhomeserver = \"http://127.0.0.1:1\"\nuser = \"@herald:localhost\"",
+            "access_token",
+        ),
+    ] {
+        let setup = Setup::new(&format!("{section}\n{key} = 918273645546372819\n"));
+        let out = setup.run(&["check"]).await;
+        assert_eq!(out.code, Some(2), "{}", out.stderr);
+        assert!(
+            out.stderr.contains(&format!("key `{key}`")),
+            "the key is named: {}",
+            out.stderr
+        );
+        assert!(
+            !out.stderr.contains("918273645546372819")
+                && !out.stdout.contains("918273645546372819"),
+            "the secret is not printed: {}",
+            out.stderr
+        );
+    }
+
+    // A poll whose Telegram sends fail (nothing listens at the API address): the request
+    // URLs carry the token, the errors must not.
+    let server = FeedServer::start().await;
+    server.set("en.xml", rss("en", &old_items()), RSS);
+    let mut setup = Setup::new(&format!(
+        "[bot]\ndata_dir = \"data\"\nbackfill = 1\n\n[[feeds]]\nurl = \"{}\"\nlang = \"en\"\n\n\
+         [[channels]]\ntarget = \"telegram:-1001000000001\"\n\n\
+         [telegram]\napi_url = \"http://127.0.0.1:{}\"\n",
+        server.url("en.xml"),
+        free_port()
+    ));
+    setup.env("HERALD_TELEGRAM_TOKEN", "123456:SECRET-TOKEN-VALUE");
+    // `poll --once` keeps retrying for two minutes; one failure is enough here.
+    let poll = setup.start_with(&["poll", "--once"]);
+    poll.wait_log("send failed; will retry", Duration::from_secs(30))
+        .await;
+    let out = poll.stop().await;
+    assert!(
+        !out.stderr.contains("SECRET") && !out.stdout.contains("SECRET"),
+        "{}",
+        out.stderr
+    );
 }

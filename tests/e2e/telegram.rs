@@ -7,7 +7,7 @@ use std::time::Duration;
 use serde_json::{Value, json};
 
 use crate::support::feed_server::FeedServer;
-use crate::support::herald::{Running, Setup};
+use crate::support::herald::{Ops, Running, Setup, wait_until};
 use crate::support::telegram_api::{BotApi, Fault, SentMessage, chat, user};
 use crate::support::wp::{Item, fixture, rss};
 
@@ -21,6 +21,8 @@ struct World {
     api: BotApi,
     feeds: FeedServer,
     setup: Setup,
+    /// The bot's `/metrics`, to wait until its outbox is empty before a negative check.
+    ops: Ops,
     items: Vec<Item>,
 }
 
@@ -32,13 +34,15 @@ impl World {
         api.add_chat(chat(CHANNEL, "channel", "PSL news"));
         let feeds = FeedServer::start().await;
         feeds.set("de.xml", fixture("wp-de.xml"), RSS);
+        let ops = Ops::on_free_port();
         let config = format!(
             "[bot]\ndata_dir = \"data\"\npoll_interval = \"1s\"\nadmins = [\"telegram:9000\"]\n\n\
              [telegram]\napi_url = \"{}\"\nchat_interval = \"100ms\"\ngroup_interval = \"100ms\"\n{extra}\n\n\
              [[feeds]]\nurl = \"{}\"\nlang = \"de\"\n\n\
-             [[channels]]\ntarget = \"telegram:{CHANNEL}\"\nlangs = [\"en\", \"de\"]\n",
+             [[channels]]\ntarget = \"telegram:{CHANNEL}\"\nlangs = [\"en\", \"de\"]\n\n{}",
             api.api_url(),
             feeds.url("de.xml"),
+            ops.section(),
         );
         let mut setup = Setup::new(&config);
         setup.env("HERALD_TELEGRAM_TOKEN", TOKEN);
@@ -46,6 +50,7 @@ impl World {
             api,
             feeds,
             setup,
+            ops,
             items: Vec::new(),
         }
     }
@@ -126,11 +131,7 @@ async fn a_new_article_reaches_the_channel_once_and_hostile_text_stays_text() {
         "{}",
         post.html
     );
-    assert!(
-        post.text.ends_with("Read more"),
-        "link words in the article's language: {}",
-        post.text
-    );
+    assert!(post.text.ends_with("Read more"), "{}", post.text);
     let link = post
         .entities
         .iter()
@@ -149,22 +150,35 @@ async fn a_new_article_reaches_the_channel_once_and_hostile_text_stays_text() {
 
     // Several more polls: nothing is sent twice.
     let polls = world.feeds.requests("de.xml");
-    while world.feeds.requests("de.xml") < polls + 3 {
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
+    wait_until("three more polls", WAIT, || {
+        world.feeds.requests("de.xml") >= polls + 3
+    })
+    .await;
+    world.ops.wait_outbox_empty(WAIT).await;
     assert_eq!(world.api.sent(CHANNEL).len(), 1);
 
-    // The command menu was registered in every language the bot speaks.
-    let menus = world.api.calls("setMyCommands");
-    let langs: Vec<String> = menus
-        .iter()
-        .map(|c| c["language_code"].as_str().unwrap_or("").to_string())
-        .collect();
+    // The link words are in the channel's first language (en), not the article's (de).
+    world.publish(Item::new(5002, "Streik im Hafen", 1).excerpt(
+        "Die Arbeiterinnen und Arbeiter des Hafens haben heute die Arbeit niedergelegt und \
+             fordern höhere Löhne für alle Beschäftigten.",
+    ));
+    let sent = world.api.wait_sent(CHANNEL, 2, WAIT).await;
+    assert!(
+        sent[1].text.starts_with("Streik im Hafen") && sent[1].text.ends_with("Read more"),
+        "a German article in a channel for en and de: {}",
+        sent[1].text
+    );
+
+    // The command menu the emulator accepted, in every language the bot speaks.
     for code in ["", "en", "de", "ru", "uk", "fr"] {
-        assert!(
-            langs.iter().any(|l| l == code),
-            "menu for {code:?} in {langs:?}"
-        );
+        let menu = world.api.my_commands(Value::Null, code);
+        let names: Vec<&str> = menu.iter().filter_map(|c| c["command"].as_str()).collect();
+        for command in ["latest", "lang", "subscribe", "unsubscribe", "help"] {
+            assert!(
+                names.contains(&command),
+                "menu for {code:?} has /{command}: {names:?}"
+            );
+        }
     }
     let out = bot.stop().await;
     assert!(
@@ -271,10 +285,11 @@ async fn private_chats_answer_latest_lang_and_subscribe() {
     let replies = world.api.sent(501).len();
     world.publish(Item::new(5002, "News for subscribers", 1));
     let got = world.api.wait_sent(501, replies + 1, WAIT).await;
+    let post = &got.last().unwrap().text;
     assert!(
-        got.last().unwrap().text.starts_with("News for subscribers"),
-        "{:?}",
-        got.last()
+        post.starts_with("News for subscribers") && post.ends_with("Read more"),
+        "in a chat of all languages the link words follow the article (en), not her \
+         German: {post}"
     );
     world.api.wait_sent(CHANNEL, 1, WAIT).await;
 
@@ -283,7 +298,7 @@ async fn private_chats_answer_latest_lang_and_subscribe() {
     let count = world.api.sent(501).len();
     world.publish(Item::new(5003, "After unsubscribing", 1));
     world.api.wait_sent(CHANNEL, 2, WAIT).await;
-    tokio::time::sleep(Duration::from_millis(500)).await;
+    world.ops.wait_outbox_empty(WAIT).await;
     assert_eq!(
         world.api.sent(501).len(),
         count,
@@ -366,12 +381,7 @@ async fn in_groups_only_admins_change_settings_and_the_bot_stays_quiet_unless_ad
 
 #[tokio::test(flavor = "multi_thread")]
 async fn commands_sent_while_the_bot_was_down_are_not_answered() {
-    let port = std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port();
-    let world = World::new(&format!("\n[ops]\nlisten = \"127.0.0.1:{port}\"")).await;
+    let world = World::new("").await;
     let old = chrono::Utc::now().timestamp() - 3600;
     world
         .api
@@ -384,15 +394,10 @@ async fn commands_sent_while_the_bot_was_down_are_not_answered() {
         1,
         "the hour-old /latest was skipped"
     );
-    let metrics = reqwest::get(format!("http://127.0.0.1:{port}/metrics"))
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
-    assert!(
-        metrics.contains("herald_commands_total 1\n"),
-        "only the answered command counts:\n{metrics}"
+    assert_eq!(
+        world.ops.metric("herald_commands_total").await,
+        Some(1.0),
+        "only the answered command counts"
     );
 }
 
@@ -422,7 +427,7 @@ async fn blocked_subscribers_are_removed_and_migrated_groups_followed() {
     let moved = world.api.wait_sent(supergroup, 2, WAIT).await;
     assert!(moved[1].text.starts_with("Second after the changes"));
     world.api.wait_sent(CHANNEL, 2, WAIT).await;
-    tokio::time::sleep(Duration::from_millis(500)).await;
+    world.ops.wait_outbox_empty(WAIT).await;
     let to_blocked = world.send_calls(503);
     assert_eq!(
         to_blocked, 2,
@@ -547,7 +552,7 @@ async fn a_group_that_kicked_the_bot_is_dropped_and_a_server_error_retried() {
     );
     world.publish(Item::new(6102, "Later", 1));
     world.api.wait_sent(CHANNEL, 2, WAIT).await;
-    tokio::time::sleep(Duration::from_millis(500)).await;
+    world.ops.wait_outbox_empty(WAIT).await;
     let to_group = world.send_calls(group);
     assert_eq!(
         to_group, 2,
@@ -586,7 +591,7 @@ async fn a_crash_mid_broadcast_loses_nothing_and_repeats_at_most_the_message_in_
         );
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
-    tokio::time::sleep(Duration::from_secs(1)).await;
+    world.ops.wait_outbox_empty(WAIT).await;
     let titles: Vec<String> = world.api.sent(CHANNEL).iter().map(first_line).collect();
     let mut unique = titles.clone();
     unique.dedup();

@@ -10,12 +10,15 @@ use std::time::Duration;
 
 use tokio::io::{AsyncBufReadExt, BufReader};
 use tokio::process::{Child, Command};
+use tokio::task::JoinHandle;
 
 /// A config file in a temporary folder; the bot's data lives beside it.
 pub struct Setup {
     pub dir: tempfile::TempDir,
     pub config: PathBuf,
     env: Vec<(String, String)>,
+    /// Leave `HERALD_LOG` unset, so the binary uses its production log filter.
+    production_logging: bool,
 }
 
 /// A finished command.
@@ -51,6 +54,7 @@ impl Setup {
             dir,
             config: path,
             env: Vec::new(),
+            production_logging: false,
         }
     }
 
@@ -61,6 +65,12 @@ impl Setup {
     /// Replaces the config (the data folder stays).
     pub fn rewrite(&self, config: &str) {
         std::fs::write(&self.config, config).expect("write config");
+    }
+
+    /// Runs the binary with its own (production) log filter instead of the tests' verbose
+    /// one, so what operators would see is what the test checks.
+    pub fn production_logging(&mut self) {
+        self.production_logging = true;
     }
 
     /// Sets an environment variable for every run.
@@ -84,7 +94,9 @@ impl Setup {
         ] {
             cmd.env_remove(var);
         }
-        cmd.env("HERALD_LOG", "info,herald=debug");
+        if !self.production_logging {
+            cmd.env("HERALD_LOG", "info,herald=debug");
+        }
         for (k, v) in &self.env {
             cmd.env(k, v);
         }
@@ -118,17 +130,24 @@ impl Setup {
         let mut child = self.command(args).spawn().expect("start herald");
         let stdout = Arc::new(Mutex::new(String::new()));
         let stderr = Arc::new(Mutex::new(String::new()));
-        collect(child.stdout.take().expect("piped"), stdout.clone());
-        collect(child.stderr.take().expect("piped"), stderr.clone());
+        let readers = vec![
+            collect(child.stdout.take().expect("piped"), stdout.clone()),
+            collect(child.stderr.take().expect("piped"), stderr.clone()),
+        ];
         Running {
             child,
             stdout,
             stderr,
+            readers,
         }
     }
 }
 
-fn collect(stream: impl tokio::io::AsyncRead + Unpin + Send + 'static, into: Arc<Mutex<String>>) {
+/// Copies `stream` line by line into `into` until it ends (the process exited).
+fn collect(
+    stream: impl tokio::io::AsyncRead + Unpin + Send + 'static,
+    into: Arc<Mutex<String>>,
+) -> JoinHandle<()> {
     tokio::spawn(async move {
         let mut lines = BufReader::new(stream).lines();
         while let Ok(Some(line)) = lines.next_line().await {
@@ -136,7 +155,7 @@ fn collect(stream: impl tokio::io::AsyncRead + Unpin + Send + 'static, into: Arc
             buf.push_str(&line);
             buf.push('\n');
         }
-    });
+    })
 }
 
 /// A running bot.
@@ -144,6 +163,7 @@ pub struct Running {
     child: Child,
     stdout: Arc<Mutex<String>>,
     stderr: Arc<Mutex<String>>,
+    readers: Vec<JoinHandle<()>>,
 }
 
 impl Running {
@@ -185,6 +205,16 @@ impl Running {
         }
     }
 
+    /// After the exit: waits until the readers have copied everything the process wrote.
+    async fn drain(&mut self) {
+        for reader in self.readers.drain(..) {
+            tokio::time::timeout(Duration::from_secs(10), reader)
+                .await
+                .expect("the output ends when herald exits")
+                .expect("output reader");
+        }
+    }
+
     /// Sends SIGTERM and waits for the exit.
     pub async fn stop(mut self) -> Output {
         signal(self.pid(), "TERM");
@@ -192,7 +222,7 @@ impl Running {
             .await
             .expect("herald stops within 30 s of SIGTERM")
             .expect("wait");
-        tokio::time::sleep(Duration::from_millis(100)).await; // let the readers drain
+        self.drain().await;
         Output {
             code: status.code(),
             stdout: self.stdout(),
@@ -204,7 +234,7 @@ impl Running {
     pub async fn kill(mut self) -> Output {
         signal(self.pid(), "KILL");
         let _ = self.child.wait().await;
-        tokio::time::sleep(Duration::from_millis(100)).await;
+        self.drain().await;
         Output {
             code: None,
             stdout: self.stdout(),
@@ -220,4 +250,84 @@ fn signal(pid: u32, name: &str) {
         .status()
         .expect("run kill");
     assert!(ok.success(), "kill -{name} {pid} failed");
+}
+
+/// Polls `done` every 50 ms until it holds; panics with `what` after `timeout`. Every wait in
+/// the tests has a deadline, so a bot that stops working fails the test instead of hanging it.
+pub async fn wait_until(what: &str, timeout: Duration, mut done: impl FnMut() -> bool) {
+    let deadline = tokio::time::Instant::now() + timeout;
+    while !done() {
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "timed out after {timeout:?} waiting until {what}"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
+/// A free port on 127.0.0.1 for the bot's `[ops] listen`.
+pub fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .expect("a free port")
+        .port()
+}
+
+/// The bot's operator endpoint (`[ops] listen = "127.0.0.1:PORT"`), read as an operator would.
+#[derive(Clone, Copy, Debug)]
+pub struct Ops {
+    pub port: u16,
+}
+
+impl Ops {
+    /// An endpoint on a free port; put [`Ops::section`] into the config.
+    pub fn on_free_port() -> Ops {
+        Ops { port: free_port() }
+    }
+
+    /// The `[ops]` section for the config.
+    pub fn section(&self) -> String {
+        format!("[ops]\nlisten = \"127.0.0.1:{}\"\n", self.port)
+    }
+
+    /// `GET path`: the status and the body; `None` while nothing listens.
+    pub async fn get(&self, path: &str) -> Option<(u16, String)> {
+        let response = reqwest::get(format!("http://127.0.0.1:{}{path}", self.port))
+            .await
+            .ok()?;
+        let status = response.status().as_u16();
+        Some((status, response.text().await.ok()?))
+    }
+
+    /// The value of a metric without labels (`herald_queued_posts`), or of the line that
+    /// starts with `name` including its labels; `None` while the endpoint does not answer.
+    pub async fn metric(&self, name: &str) -> Option<f64> {
+        let (_, body) = self.get("/metrics").await?;
+        body.lines()
+            .filter(|l| !l.starts_with('#'))
+            .find_map(|l| l.strip_prefix(name)?.strip_prefix(' ')?.trim().parse().ok())
+    }
+
+    /// Waits until `name` equals `value`.
+    pub async fn wait_metric(&self, name: &str, value: f64, timeout: Duration) {
+        let deadline = tokio::time::Instant::now() + timeout;
+        loop {
+            let now = self.metric(name).await;
+            if now == Some(value) {
+                return;
+            }
+            assert!(
+                tokio::time::Instant::now() < deadline,
+                "{name} stayed {now:?}, expected {value} within {timeout:?}"
+            );
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+    }
+
+    /// Waits until nothing is left in the outbox: every delivery a poll queued was sent,
+    /// dropped or set aside. The positive event before checking that something did NOT
+    /// happen.
+    pub async fn wait_outbox_empty(&self, timeout: Duration) {
+        self.wait_metric("herald_queued_posts", 0.0, timeout).await;
+    }
 }

@@ -297,9 +297,11 @@ impl TestUser {
     }
 
     /// Waits until at least `n` `m.room.message` events from `sender` are
-    /// readable (decrypted where needed) in the room, then returns all of them
-    /// from that sender, oldest first. Panics after `timeout`, listing what it
-    /// saw (including events still undecryptable).
+    /// readable (decrypted where needed) in the room and none of the sender's events
+    /// is still undecryptable, then returns all of its messages, oldest first. An
+    /// undecryptable event is counted, never skipped: a duplicate the reader cannot
+    /// decrypt must not pass for "exactly once". Panics after `timeout`, listing what
+    /// it saw.
     pub async fn messages_from(
         &self,
         room_id: &str,
@@ -311,7 +313,7 @@ impl TestUser {
         let room = self.wait_for_room(room_id).await;
         loop {
             let (messages, undecrypted) = self.read_messages(&room, sender).await;
-            if messages.len() >= n {
+            if messages.len() >= n && undecrypted == 0 {
                 return messages;
             }
             if Instant::now() >= deadline {
