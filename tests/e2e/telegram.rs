@@ -602,3 +602,87 @@ async fn a_crash_mid_broadcast_loses_nothing_and_repeats_at_most_the_message_in_
         "at most the message in flight is repeated: {titles:?}"
     );
 }
+
+/// Telegram's error texts, as the Bot API sends them, decide what happens to a post in an
+/// operator's channel: a chat-level error keeps it queued until the bot may post again; a
+/// malformed message is set aside for good and the next one goes out.
+#[tokio::test(flavor = "multi_thread")]
+async fn telegram_error_texts_keep_or_set_aside_a_channel_post_as_they_mean() {
+    let mut world = World::new("").await;
+    let _bot = world.start().await;
+    let chat_level = [
+        (
+            400,
+            "Bad Request: need administrator rights in the channel chat",
+        ),
+        (
+            400,
+            "Bad Request: not enough rights to send text messages to the chat",
+        ),
+        (400, "Bad Request: CHAT_WRITE_FORBIDDEN"),
+        (403, "Forbidden: bot is not a member of the channel chat"),
+        (403, "Forbidden: bot was blocked by the user"),
+        (403, "Forbidden: user is deactivated"),
+        (400, "Bad Request: chat not found"),
+        (400, "Bad Request: group is deactivated"),
+    ];
+    let mut delivered = 0;
+    for (n, (code, description)) in chat_level.into_iter().enumerate() {
+        let fault = Fault::Api {
+            code,
+            description: description.into(),
+        };
+        world.api.fail_next(CHANNEL, fault);
+        let refused = world.api.calls("sendMessage").len();
+        let title = format!("Kept through {description}");
+        world.publish(Item::new(8100 + n as u32, &title, 1));
+        let calls = world.api.wait_calls("sendMessage", refused + 1, WAIT).await;
+        assert_eq!(calls[refused]["chat_id"], json!(CHANNEL));
+        delivered += 1;
+        let sent = world.api.wait_sent(CHANNEL, delivered, WAIT).await;
+        assert!(
+            sent[delivered - 1].text.starts_with(&title),
+            "retried after {description:?}: {:?}",
+            sent[delivered - 1].text
+        );
+        assert_eq!(
+            world
+                .ops
+                .metric("herald_posts_total{platform=\"telegram\",outcome=\"chat_gone\"}")
+                .await,
+            Some((n + 1) as f64),
+            "{description:?} is a chat-level error"
+        );
+    }
+    assert_eq!(
+        world.ops.metric("herald_undeliverable_posts").await,
+        Some(0.0)
+    );
+
+    let malformed = [
+        "Bad Request: can't parse entities: Unsupported start tag \"x\" at byte offset 0",
+        "Bad Request: message is too long",
+    ];
+    for (n, description) in malformed.into_iter().enumerate() {
+        world.api.fail_next(
+            CHANNEL,
+            Fault::Api {
+                code: 400,
+                description: description.into(),
+            },
+        );
+        world.publish(Item::new(8200 + n as u32, &format!("Set aside {n}"), 1));
+        world
+            .ops
+            .wait_metric("herald_undeliverable_posts", (n + 1) as f64, WAIT)
+            .await;
+    }
+    world.publish(Item::new(8300, "After the rejected ones", 1));
+    let sent = world.api.wait_sent(CHANNEL, delivered + 1, WAIT).await;
+    assert!(
+        sent[delivered].text.starts_with("After the rejected ones"),
+        "the rejected posts were not retried: {:?}",
+        sent[delivered].text
+    );
+    assert_eq!(sent.len(), delivered + 1);
+}
