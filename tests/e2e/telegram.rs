@@ -30,6 +30,21 @@ impl World {
     /// A bot with the German fixture edition (already stored, nothing posted) and a
     /// configured channel for English and German articles.
     async fn new(extra: &str) -> World {
+        // These tests pace at 100 ms to run quickly, faster than Telegram allows, so the
+        // emulator's flood control is off for them.
+        let pacing = "chat_interval = \"100ms\"\ngroup_interval = \"100ms\"\n";
+        let world = World::build(&format!("{pacing}{extra}")).await;
+        world.api.allow_flooding();
+        world
+    }
+
+    /// Telegram's flood control on, and the config's `[telegram]` lines as given (Herald's
+    /// default pacing when `extra` sets none).
+    async fn with_flood_control(extra: &str) -> World {
+        World::build(extra).await
+    }
+
+    async fn build(extra: &str) -> World {
         let api = BotApi::start(TOKEN, BOT).await;
         api.add_chat(chat(CHANNEL, "channel", "PSL news"));
         let feeds = FeedServer::start().await;
@@ -37,7 +52,7 @@ impl World {
         let ops = Ops::on_free_port();
         let config = format!(
             "[bot]\ndata_dir = \"data\"\npoll_interval = \"1s\"\nadmins = [\"telegram:9000\"]\n\n\
-             [telegram]\napi_url = \"{}\"\nchat_interval = \"100ms\"\ngroup_interval = \"100ms\"\n{extra}\n\n\
+             [telegram]\napi_url = \"{}\"\n{extra}\n\n\
              [[feeds]]\nurl = \"{}\"\nlang = \"de\"\n\n\
              [[channels]]\ntarget = \"telegram:{CHANNEL}\"\nlangs = [\"en\", \"de\"]\n\n{}",
             api.api_url(),
@@ -350,6 +365,26 @@ async fn in_groups_only_admins_change_settings_and_the_bot_stays_quiet_unless_ad
     assert_eq!(
         anonymous.text, "Erledigt: Dieser Chat erhält jetzt Artikel auf de.",
         "allowed, and answered in the chat's language (an anonymous admin has none)"
+    );
+
+    // Buttons go through the same check: a member's press is refused, an admin's works.
+    let menu = world.ask(group, person(701, "en"), "/lang").await;
+    let before = world.api.sent(group).len();
+    world
+        .api
+        .push_callback(group, person(701, "en"), menu.message_id, "/lang all");
+    let pressed = world.api.wait_sent(group, before + 1, WAIT).await;
+    assert_eq!(
+        pressed.last().unwrap().text,
+        "Sorry, only the administrators of this chat can change its settings."
+    );
+    world
+        .api
+        .push_callback(group, person(700, "en"), menu.message_id, "/lang all");
+    let pressed = world.api.wait_sent(group, before + 2, WAIT).await;
+    assert_eq!(
+        pressed.last().unwrap().text,
+        "Done: this chat now receives articles in all languages."
     );
 
     let ok = world.ask(group, person(700, "en"), "/subscribe").await;
@@ -685,4 +720,182 @@ async fn telegram_error_texts_keep_or_set_aside_a_channel_post_as_they_mean() {
         sent[delivered].text
     );
     assert_eq!(sent.len(), delivered + 1);
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn the_default_pacing_stays_within_telegram_flood_control() {
+    let mut world = World::with_flood_control("").await;
+    let _bot = world.start().await;
+    for n in 0..4 {
+        world.publish(Item::new(9100 + n, &format!("Calm {n}"), 10 - i64::from(n)));
+    }
+    let sent = world.api.wait_sent(CHANNEL, 4, WAIT).await;
+    let titles: Vec<&str> = sent
+        .iter()
+        .map(|m| m.text.lines().next().unwrap())
+        .collect();
+    assert_eq!(titles, ["Calm 0", "Calm 1", "Calm 2", "Calm 3"]);
+    assert_eq!(
+        world.api.errors("sendMessage"),
+        Vec::<String>::new(),
+        "never refused for flooding"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn posts_faster_than_flood_control_allows_are_slowed_not_lost() {
+    let mut world =
+        World::with_flood_control("chat_interval = \"100ms\"\ngroup_interval = \"100ms\"").await;
+    let _bot = world.start().await;
+    for n in 0..4 {
+        world.publish(Item::new(
+            9200 + n,
+            &format!("Hasty {n}"),
+            10 - i64::from(n),
+        ));
+    }
+    let sent = world.api.wait_sent(CHANNEL, 4, WAIT).await;
+    let titles: Vec<&str> = sent
+        .iter()
+        .map(|m| m.text.lines().next().unwrap())
+        .collect();
+    assert_eq!(titles, ["Hasty 0", "Hasty 1", "Hasty 2", "Hasty 3"]);
+    let errors = world.api.errors("sendMessage");
+    assert!(
+        !errors.is_empty()
+            && errors
+                .iter()
+                .all(|e| e.starts_with("Too Many Requests: retry after ")),
+        "{errors:?}"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_bad_gateway_page_and_a_send_that_never_returns_hold_up_nothing_else() {
+    let mut world = World::new("").await;
+    let group = -1003000000007;
+    world.api.add_chat(chat(group, "supergroup", "Slow chat"));
+    world.api.set_admins(group, &[700]);
+    let _bot = world.start().await;
+    world.ask(group, person(700, "en"), "/subscribe").await;
+
+    // Telegram's front server answers an HTML page while the Bot API is down.
+    world.api.fail_next_call("getUpdates", Fault::BadGateway);
+    world.api.fail_next(CHANNEL, Fault::BadGateway);
+    // The group's send is never answered.
+    world.api.fail_next(group, Fault::Hang);
+    world.publish(Item::new(9301, "Through a bad gateway", 1));
+    let sent = world
+        .api
+        .wait_sent(CHANNEL, 1, Duration::from_secs(40))
+        .await;
+    assert!(sent[0].text.starts_with("Through a bad gateway"));
+    assert_eq!(
+        world.api.call_times(CHANNEL).len(),
+        2,
+        "the 502 and the retry"
+    );
+    // Commands are still answered after the 502 on getUpdates.
+    let help = world.ask(503, person(503, "en"), "/help").await;
+    assert!(help.text.starts_with("Commands:"), "{}", help.text);
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn the_bot_posts_only_where_it_is_a_member_or_a_channel_admin() {
+    let mut world = World::new("").await;
+    let group = -1003000000008;
+    world
+        .api
+        .add_chat(chat(group, "supergroup", "Left by the bot"));
+    world.api.set_admins(group, &[700]);
+    let bot = world.start().await;
+    world.ask(group, person(700, "en"), "/subscribe").await;
+    world.api.remove_bot(group);
+    // The channel's admins no longer include the bot (user 123456, from the token).
+    world.api.set_admins(CHANNEL, &[700]);
+    world.publish(Item::new(9401, "Needs rights", 1));
+    bot.wait_log("cannot post to a configured channel", WAIT)
+        .await;
+    world.api.set_admins(CHANNEL, &[700, 123456]);
+    let sent = world.api.wait_sent(CHANNEL, 1, WAIT).await;
+    assert!(sent[0].text.starts_with("Needs rights"));
+    world.ops.wait_outbox_empty(WAIT).await;
+    assert_eq!(
+        world.send_calls(group),
+        2,
+        "the /subscribe answer and one refused post; then the group was dropped"
+    );
+    let errors = world.api.errors("sendMessage");
+    assert!(
+        errors.contains(&"Forbidden: bot is not a member of the supergroup chat".to_string())
+            && errors.contains(
+                &"Bad Request: need administrator rights in the channel chat".to_string()
+            ),
+        "{errors:?}"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_post_too_long_for_telegram_is_cut_to_fit() {
+    let mut world = World::new("").await;
+    let _bot = world.start().await;
+    // Emoji and umlauts: more UTF-16 units than characters, and more bytes than both.
+    let long = "Die Hafenarbeiterinnen streiken 🚢 für höhere Löhne und gegen die Überstunden. "
+        .repeat(400);
+    let title = "Ein sehr langer Titel über den Streik 🔥 ".repeat(40);
+    world.publish(Item::new(9501, &title, 1).excerpt(&long));
+    let sent = world.api.wait_sent(CHANNEL, 1, WAIT).await;
+    let text = &sent[0].text;
+    assert!(
+        crate::support::telegram_api::utf16_len(text) <= 4096,
+        "{}",
+        crate::support::telegram_api::utf16_len(text)
+    );
+    assert!(text.starts_with("Ein sehr langer Titel"), "{text}");
+    assert!(text.contains("…"), "shortened visibly: {text}");
+    assert!(
+        text.ends_with("Read more"),
+        "the link survives the cut: {text}"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_channel_named_by_username_is_posted_to() {
+    let api = BotApi::start(TOKEN, BOT).await;
+    let mut named = chat(-1001000000042, "channel", "PSL English");
+    named["username"] = json!("psl_news");
+    api.add_chat(named);
+    let feeds = FeedServer::start().await;
+    feeds.set("en.xml", rss("en", &[Item::new(1, "Known", 60)]), RSS);
+    let mut setup = Setup::new(&format!(
+        "[bot]\ndata_dir = \"data\"\npoll_interval = \"1s\"\n\n[telegram]\napi_url = \"{}\"\n\n\
+         [[feeds]]\nurl = \"{}\"\nlang = \"en\"\n\n[[channels]]\ntarget = \"telegram:@psl_news\"\n",
+        api.api_url(),
+        feeds.url("en.xml")
+    ));
+    setup.env("HERALD_TELEGRAM_TOKEN", TOKEN);
+    let bot = setup.start();
+    bot.wait_log("new articles", WAIT).await;
+    feeds.set(
+        "en.xml",
+        rss(
+            "en",
+            &[
+                Item::new(2, "To the named channel", 1),
+                Item::new(1, "Known", 60),
+            ],
+        ),
+        RSS,
+    );
+    let sent = api.wait_sent(-1001000000042, 1, WAIT).await;
+    assert!(
+        sent[0].text.starts_with("To the named channel"),
+        "{}",
+        sent[0].text
+    );
+    assert_eq!(
+        api.calls("sendMessage")[0]["chat_id"],
+        json!("@psl_news"),
+        "addressed by its username"
+    );
 }

@@ -9,7 +9,6 @@
 //!
 //! Paths are matched without their query string; `url("feed.xml")` and
 //! `url("/feed.xml")` name the same document.
-#![allow(dead_code)]
 
 use std::{
     collections::HashMap,

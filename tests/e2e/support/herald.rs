@@ -1,7 +1,6 @@
 //! Runs the real `herald` binary against a config written into a temporary folder: one-shot
 //! commands (`poll --once`, `check`, `latest`) and the long-running bot, whose standard
 //! output (the console channel) and standard error (logs) are collected as they arrive.
-#![allow(dead_code)]
 
 use std::path::{Path, PathBuf};
 use std::process::Stdio;

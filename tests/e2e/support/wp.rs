@@ -1,6 +1,5 @@
 //! Feed documents for the tests: the bundled fixtures, and WordPress-style RSS 2.0 built
 //! from items a test describes (a new article "published now", a changed feed).
-#![allow(dead_code)]
 
 use chrono::{DateTime, Utc};
 
@@ -17,7 +16,6 @@ pub struct Item {
     pub title: String,
     pub excerpt: String,
     pub date: DateTime<Utc>,
-    pub edition: String,
 }
 
 impl Item {
@@ -28,17 +26,11 @@ impl Item {
             title: title.into(),
             excerpt: "The members of the organization gathered in the city and they discussed the war and the peace with the people who came.".into(),
             date: Utc::now() - chrono::Duration::minutes(minutes_ago),
-            edition: String::new(),
         }
     }
 
     pub fn excerpt(mut self, text: &str) -> Item {
         self.excerpt = text.into();
-        self
-    }
-
-    pub fn at(mut self, date: DateTime<Utc>) -> Item {
-        self.date = date;
         self
     }
 }
