@@ -3,23 +3,22 @@
 
 use std::time::Duration;
 
+use crate::support::config::Config;
 use crate::support::feed_server::{Behavior, FeedServer};
 use crate::support::herald::{Ops, Setup, free_port, wait_until};
-use crate::support::wp::{Item, fixture, rss};
+use crate::support::wp::{Item, fixture, fixture_with, rss};
 
 const RSS: &str = "application/rss+xml; charset=UTF-8";
 
-fn config(feeds: &[(&str, &str)], extra_bot: &str) -> String {
-    let mut out = format!(
-        "[bot]\ndata_dir = \"data\"\npoll_interval = \"1s\"\n{extra_bot}\n[fetch]\ntimeout = \"2s\"\n\n"
-    );
-    for (url, lang) in feeds {
-        out.push_str(&format!(
-            "[[feeds]]\nurl = \"{url}\"\nlang = \"{lang}\"\n\n"
-        ));
-    }
-    out.push_str("[[channels]]\ntarget = \"console\"\nlangs = [\"*\"]\n");
-    out
+/// The feeds (url, language), posted to the console in every language.
+fn config(feeds: &[(&str, &str)]) -> Config {
+    feeds
+        .iter()
+        .fold(
+            Config::new().fetch("timeout", "2s"),
+            |config, (url, lang)| config.feed(url, lang),
+        )
+        .channel("console", &["*"])
 }
 
 fn old_items() -> Vec<Item> {
@@ -34,7 +33,7 @@ fn old_items() -> Vec<Item> {
 async fn first_poll_posts_nothing_then_each_new_item_arrives_once() {
     let server = FeedServer::start().await;
     server.set("en.xml", rss("en", &old_items()), RSS);
-    let setup = Setup::new(&config(&[(&server.url("en.xml"), "en")], ""));
+    let setup = Setup::with_config(&config(&[(&server.url("en.xml"), "en")]));
 
     let first = setup.run(&["poll", "--once"]).await;
     assert_eq!(first.code, Some(0), "{}", first.stderr);
@@ -99,7 +98,7 @@ async fn first_poll_posts_nothing_then_each_new_item_arrives_once() {
 async fn backfill_posts_the_newest_items_in_publication_order() {
     let server = FeedServer::start().await;
     server.set("de.xml", fixture("wp-de.xml"), RSS);
-    let setup = Setup::new(&config(&[(&server.url("de.xml"), "de")], "backfill = 3"));
+    let setup = Setup::with_config(&config(&[(&server.url("de.xml"), "de")]).bot("backfill", 3));
     let out = setup.run(&["poll", "--once"]).await;
     assert_eq!(out.code, Some(0), "{}", out.stderr);
     assert_eq!(
@@ -118,10 +117,10 @@ async fn an_article_carried_by_two_editions_reaches_a_chat_once() {
     let server = FeedServer::start().await;
     server.set("en.xml", fixture("wp-en.xml"), RSS);
     server.set("de.xml", fixture("wp-de.xml"), RSS);
-    let setup = Setup::new(&config(
-        &[(&server.url("en.xml"), "en"), (&server.url("de.xml"), "de")],
-        "",
-    ));
+    let setup = Setup::with_config(&config(&[
+        (&server.url("en.xml"), "en"),
+        (&server.url("de.xml"), "de"),
+    ]));
     let first = setup.run(&["poll", "--once"]).await;
     assert_eq!(first.code, Some(0), "{}", first.stderr);
     assert!(first.posts().is_empty());
@@ -132,21 +131,16 @@ async fn an_article_carried_by_two_editions_reaches_a_chat_once() {
     let german = "Die Mitglieder der Organisation haben sich in Berlin versammelt und mit den Menschen über den Krieg und den Frieden gesprochen.";
     let new_en = Item::new(2001, "Assembly in Berlin", 10).excerpt(english);
     let new_de = Item::new(2002, "Versammlung in Berlin", 10).excerpt(german);
-    let with = |feed: &str, extra: &[Item]| {
-        let base = fixture(feed);
-        let items: String = rss("x", extra)
-            .split("<item>")
-            .skip(1)
-            .map(|i| format!("<item>{}", i.replace("</channel>\n</rss>\n", "")))
-            .collect();
-        base.replacen("<item>", &format!("{items}<item>"), 1)
-    };
     server.set(
         "en.xml",
-        with("wp-en.xml", std::slice::from_ref(&new_en)),
+        fixture_with("wp-en.xml", "x", std::slice::from_ref(&new_en)),
         RSS,
     );
-    server.set("de.xml", with("wp-de.xml", &[new_en.clone(), new_de]), RSS);
+    server.set(
+        "de.xml",
+        fixture_with("wp-de.xml", "x", &[new_en.clone(), new_de]),
+        RSS,
+    );
     let second = setup.run(&["poll", "--once"]).await;
     assert_eq!(second.code, Some(0), "{}", second.stderr);
     let mut posts = second.posts();
@@ -177,8 +171,7 @@ async fn a_failing_feed_does_not_stop_the_others() {
         (server.url("good.xml"), "en"),
     ];
     let feeds: Vec<(&str, &str)> = feeds.iter().map(|(u, l)| (u.as_str(), *l)).collect();
-    let text = config(&feeds, "backfill = 1").replace("[fetch]\n", "[fetch]\nmax_body = 50000\n");
-    let setup = Setup::new(&text);
+    let setup = Setup::with_config(&config(&feeds).bot("backfill", 1).fetch("max_body", 50000));
     let out = setup.run(&["poll", "--once"]).await;
     assert_eq!(
         out.code,
@@ -209,10 +202,8 @@ async fn a_failing_feed_does_not_stop_the_others() {
 async fn items_first_seen_long_after_publication_are_stored_not_posted() {
     let server = FeedServer::start().await;
     server.set("en.xml", rss("en", &old_items()), RSS);
-    let setup = Setup::new(&config(
-        &[(&server.url("en.xml"), "en")],
-        "max_age = \"7days\"",
-    ));
+    let setup =
+        Setup::with_config(&config(&[(&server.url("en.xml"), "en")]).bot("max_age", "7days"));
     assert_eq!(setup.run(&["poll", "--once"]).await.code, Some(0));
     let mut items = old_items();
     items.push(Item::new(3, "An article from last month", 60 * 24 * 30));
@@ -233,11 +224,11 @@ async fn the_bot_restarts_without_reposting_and_stops_cleanly_on_sigterm() {
     let server = FeedServer::start().await;
     server.set("en.xml", rss("en", &old_items()), RSS);
     let ops = Ops::on_free_port();
-    let setup = Setup::new(&format!(
-        "{}\n{}",
-        config(&[(&server.url("en.xml"), "en")], "backfill = 2"),
-        ops.section()
-    ));
+    let setup = Setup::with_config(
+        &config(&[(&server.url("en.xml"), "en")])
+            .bot("backfill", 2)
+            .ops(&ops),
+    );
 
     let bot = setup.start();
     assert_eq!(bot.wait_posts(2, Duration::from_secs(30)).await.len(), 2);
@@ -294,13 +285,10 @@ async fn the_bot_restarts_without_reposting_and_stops_cleanly_on_sigterm() {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn latest_prints_the_newest_articles_by_language() {
-    let setup = Setup::new(&config(
-        &[(
-            &format!("{}/tests/data/wp-de.xml", env!("CARGO_MANIFEST_DIR")),
-            "de",
-        )],
-        "",
-    ));
+    let setup = Setup::with_config(&config(&[(
+        &format!("{}/tests/data/wp-de.xml", env!("CARGO_MANIFEST_DIR")),
+        "de",
+    )]));
     assert_eq!(setup.run(&["poll", "--once"]).await.code, Some(0));
     let all = setup.run(&["latest", "-n", "3"]).await;
     assert_eq!(all.code, Some(0), "{}", all.stderr);
@@ -404,27 +392,17 @@ async fn operators_see_health_and_metrics() {
     let server = FeedServer::start().await;
     server.set("en.xml", rss("en", &old_items()), RSS);
     server.behave("broken.xml", Behavior::Status(503));
-    let port = std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port();
-    let text = config(&[(&server.url("en.xml"), "en")], "backfill = 2").replace(
-        "[fetch]",
-        &format!("[ops]\nlisten = \"127.0.0.1:{port}\"\n\n[fetch]"),
-    );
-    let setup = Setup::new(&text);
+    let ops = Ops::on_free_port();
+    let built = config(&[(&server.url("en.xml"), "en")])
+        .bot("backfill", 2)
+        .ops(&ops);
+    let setup = Setup::with_config(&built);
     let bot = setup.start();
     bot.wait_posts(2, Duration::from_secs(20)).await;
     bot.wait_log("serving /healthz", Duration::from_secs(5))
         .await;
-    let get = |path: &str| {
-        let url = format!("http://127.0.0.1:{port}{path}");
-        async move {
-            let r = reqwest::get(url).await.expect("ops endpoint answers");
-            (r.status().as_u16(), r.text().await.unwrap())
-        }
-    };
+    let get =
+        |path: &'static str| async move { ops.get(path).await.expect("ops endpoint answers") };
     let (status, health) = get("/healthz").await;
     assert_eq!(status, 200, "{health}");
     assert!(
@@ -443,13 +421,7 @@ async fn operators_see_health_and_metrics() {
     bot.stop().await;
 
     // A failing feed makes the bot report itself degraded, naming the feed.
-    setup.rewrite(&text.replace(
-        "[[channels]]",
-        &format!(
-            "[[feeds]]\nurl = \"{}\"\nlang = \"en\"\n\n[[channels]]",
-            server.url("broken.xml")
-        ),
-    ));
+    setup.write(&built.feed(&server.url("broken.xml"), "en"));
     let bot = setup.start();
     bot.wait_log("feed failed", Duration::from_secs(20)).await;
     let (status, health) = get("/healthz").await;
@@ -466,15 +438,13 @@ async fn a_hanging_feed_does_not_delay_the_others_while_running() {
     let server = FeedServer::start().await;
     server.behave("slow.xml", Behavior::Hang);
     server.set("good.xml", rss("en", &old_items()), RSS);
-    let text = config(
-        &[
+    let setup = Setup::with_config(
+        &config(&[
             (&server.url("slow.xml"), "en"),
             (&server.url("good.xml"), "en"),
-        ],
-        "",
-    )
-    .replace("timeout = \"2s\"", "timeout = \"60s\"");
-    let setup = Setup::new(&text);
+        ])
+        .fetch("timeout", "60s"),
+    );
     let bot = setup.start();
     let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
     while server.requests("good.xml") < 2 {
@@ -535,13 +505,13 @@ async fn failing_runs_never_print_secrets() {
     // URLs carry the token, the errors must not.
     let server = FeedServer::start().await;
     server.set("en.xml", rss("en", &old_items()), RSS);
-    let mut setup = Setup::new(&format!(
-        "[bot]\ndata_dir = \"data\"\nbackfill = 1\n\n[[feeds]]\nurl = \"{}\"\nlang = \"en\"\n\n\
-         [[channels]]\ntarget = \"telegram:-1001000000001\"\n\n\
-         [telegram]\napi_url = \"http://127.0.0.1:{}\"\n",
-        server.url("en.xml"),
-        free_port()
-    ));
+    let mut setup = Setup::with_config(
+        &Config::new()
+            .bot("backfill", 1)
+            .feed(&server.url("en.xml"), "en")
+            .channel("telegram:-1001000000001", &["*"])
+            .telegram("api_url", format!("http://127.0.0.1:{}", free_port())),
+    );
     setup.env("HERALD_TELEGRAM_TOKEN", "123456:SECRET-TOKEN-VALUE");
     // `poll --once` keeps retrying for two minutes; one failure is enough here.
     let poll = setup.start_with(&["poll", "--once"]);

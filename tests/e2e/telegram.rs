@@ -6,10 +6,11 @@ use std::time::Duration;
 
 use serde_json::{Value, json};
 
+use crate::support::config::{Config, list};
 use crate::support::feed_server::FeedServer;
 use crate::support::herald::{Ops, Running, Setup, wait_until};
 use crate::support::telegram_api::{BotApi, Fault, SentMessage, chat, user};
-use crate::support::wp::{Item, fixture, rss};
+use crate::support::wp::{Item, fixture, fixture_with, rss};
 
 const TOKEN: &str = "123456:TEST-TOKEN-kept-secret";
 const BOT: &str = "HeraldTestBot";
@@ -21,6 +22,8 @@ struct World {
     api: BotApi,
     feeds: FeedServer,
     setup: Setup,
+    /// The config the bot runs with, to change and [`Setup::write`] again.
+    config: Config,
     /// The bot's `/metrics`, to wait until its outbox is empty before a negative check.
     ops: Ops,
     items: Vec<Item>,
@@ -28,43 +31,39 @@ struct World {
 
 impl World {
     /// A bot with the German fixture edition (already stored, nothing posted) and a
-    /// configured channel for English and German articles.
-    async fn new(extra: &str) -> World {
-        // These tests pace at 100 ms to run quickly, faster than Telegram allows, so the
-        // emulator's flood control is off for them.
-        let pacing = "chat_interval = \"100ms\"\ngroup_interval = \"100ms\"\n";
-        let world = World::build(&format!("{pacing}{extra}")).await;
+    /// configured channel for English and German articles. These tests pace at 100 ms to
+    /// run quickly, faster than Telegram allows, so the emulator's flood control is off.
+    async fn new() -> World {
+        let world = World::with_flood_control(true).await;
         world.api.allow_flooding();
         world
     }
 
-    /// Telegram's flood control on, and the config's `[telegram]` lines as given (Herald's
-    /// default pacing when `extra` sets none).
-    async fn with_flood_control(extra: &str) -> World {
-        World::build(extra).await
-    }
-
-    async fn build(extra: &str) -> World {
+    /// Telegram's flood control on; Herald's default pacing unless `fast` (100 ms).
+    async fn with_flood_control(fast: bool) -> World {
         let api = BotApi::start(TOKEN, BOT).await;
         api.add_chat(chat(CHANNEL, "channel", "PSL news"));
         let feeds = FeedServer::start().await;
         feeds.set("de.xml", fixture("wp-de.xml"), RSS);
         let ops = Ops::on_free_port();
-        let config = format!(
-            "[bot]\ndata_dir = \"data\"\npoll_interval = \"1s\"\nadmins = [\"telegram:9000\"]\n\n\
-             [telegram]\napi_url = \"{}\"\n{extra}\n\n\
-             [[feeds]]\nurl = \"{}\"\nlang = \"de\"\n\n\
-             [[channels]]\ntarget = \"telegram:{CHANNEL}\"\nlangs = [\"en\", \"de\"]\n\n{}",
-            api.api_url(),
-            feeds.url("de.xml"),
-            ops.section(),
-        );
-        let mut setup = Setup::new(&config);
+        let mut config = Config::new()
+            .bot("admins", list(&["telegram:9000"]))
+            .telegram("api_url", api.api_url())
+            .feed(&feeds.url("de.xml"), "de")
+            .channel(&format!("telegram:{CHANNEL}"), &["en", "de"])
+            .ops(&ops);
+        if fast {
+            config = config
+                .telegram("chat_interval", "100ms")
+                .telegram("group_interval", "100ms");
+        }
+        let mut setup = Setup::with_config(&config);
         setup.env("HERALD_TELEGRAM_TOKEN", TOKEN);
         World {
             api,
             feeds,
             setup,
+            config,
             ops,
             items: Vec::new(),
         }
@@ -80,16 +79,8 @@ impl World {
     /// Publishes a new item on top of the fixture edition.
     fn publish(&mut self, item: Item) {
         self.items.insert(0, item);
-        let extra: String = rss("de", &self.items)
-            .split("<item>")
-            .skip(1)
-            .map(|i| format!("<item>{}", i.replace("</channel>\n</rss>\n", "")))
-            .collect();
-        self.feeds.set(
-            "de.xml",
-            fixture("wp-de.xml").replacen("<item>", &format!("{extra}<item>"), 1),
-            RSS,
-        );
+        self.feeds
+            .set("de.xml", fixture_with("wp-de.xml", "de", &self.items), RSS);
     }
 
     /// Every `sendMessage` call to a chat, the refused ones too.
@@ -121,7 +112,7 @@ fn person(id: i64, lang: &str) -> Value {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn a_new_article_reaches_the_channel_once_and_hostile_text_stays_text() {
-    let mut world = World::new("").await;
+    let mut world = World::new().await;
     let bot = world.start().await;
     assert!(
         world.api.sent(CHANNEL).is_empty(),
@@ -204,7 +195,7 @@ async fn a_new_article_reaches_the_channel_once_and_hostile_text_stays_text() {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn private_chats_answer_latest_lang_and_subscribe() {
-    let mut world = World::new("").await;
+    let mut world = World::new().await;
     let _bot = world.start().await;
     let olena = person(501, "de");
 
@@ -323,7 +314,7 @@ async fn private_chats_answer_latest_lang_and_subscribe() {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn in_groups_only_admins_change_settings_and_the_bot_stays_quiet_unless_addressed() {
-    let world = World::new("").await;
+    let world = World::new().await;
     let group = -1002000000002;
     world.api.add_chat(chat(group, "supergroup", "Readers"));
     world.api.set_admins(group, &[700]);
@@ -416,7 +407,7 @@ async fn in_groups_only_admins_change_settings_and_the_bot_stays_quiet_unless_ad
 
 #[tokio::test(flavor = "multi_thread")]
 async fn commands_sent_while_the_bot_was_down_are_not_answered() {
-    let world = World::new("").await;
+    let world = World::new().await;
     let old = chrono::Utc::now().timestamp() - 3600;
     world
         .api
@@ -438,7 +429,7 @@ async fn commands_sent_while_the_bot_was_down_are_not_answered() {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn blocked_subscribers_are_removed_and_migrated_groups_followed() {
-    let mut world = World::new("").await;
+    let mut world = World::new().await;
     let group = -4001;
     let supergroup = -1004001;
     world.api.add_chat(chat(group, "group", "Old group"));
@@ -477,7 +468,7 @@ async fn blocked_subscribers_are_removed_and_migrated_groups_followed() {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn a_rate_limit_delays_posts_without_losing_them() {
-    let mut world = World::new("").await;
+    let mut world = World::new().await;
     let _bot = world.start().await;
     world.api.fail_next(CHANNEL, Fault::RetryAfter(2));
     world.publish(Item::new(7001, "One", 3));
@@ -504,12 +495,10 @@ async fn a_rate_limit_delays_posts_without_losing_them() {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn posts_to_one_group_are_paced() {
-    let mut world = World::new("").await;
-    world.setup.rewrite(
-        &std::fs::read_to_string(&world.setup.config)
-            .unwrap()
-            .replace("group_interval = \"100ms\"", "group_interval = \"1s\""),
-    );
+    let mut world = World::new().await;
+    world
+        .setup
+        .write(&world.config.clone().telegram("group_interval", "1s"));
     let _bot = world.start().await;
     for n in 0..3 {
         world.publish(Item::new(7100 + n, &format!("Paced {n}"), 5 - i64::from(n)));
@@ -527,7 +516,7 @@ async fn posts_to_one_group_are_paced() {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn a_channel_where_the_bot_may_not_post_is_retried_and_reported() {
-    let mut world = World::new("").await;
+    let mut world = World::new().await;
     let bot = world.start().await;
     world
         .api
@@ -546,15 +535,17 @@ async fn a_channel_where_the_bot_may_not_post_is_retried_and_reported() {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn the_token_stays_out_of_logs_when_telegram_is_unreachable() {
-    let mut world = World::new("").await;
+    let mut world = World::new().await;
     let dead = std::net::TcpListener::bind("127.0.0.1:0")
         .unwrap()
         .local_addr()
         .unwrap();
-    let config = std::fs::read_to_string(&world.setup.config)
-        .unwrap()
-        .replace(&world.api.api_url(), &format!("http://{dead}"));
-    world.setup.rewrite(&config);
+    world.setup.write(
+        &world
+            .config
+            .clone()
+            .telegram("api_url", format!("http://{dead}")),
+    );
     let bot = world.setup.start();
     bot.wait_log("new articles", WAIT).await;
     world.publish(Item::new(9001, "Unreachable", 1));
@@ -566,7 +557,7 @@ async fn the_token_stays_out_of_logs_when_telegram_is_unreachable() {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn a_group_that_kicked_the_bot_is_dropped_and_a_server_error_retried() {
-    let mut world = World::new("").await;
+    let mut world = World::new().await;
     let group = -1003000000003;
     world.api.add_chat(chat(group, "supergroup", "Kicked us"));
     world.api.set_admins(group, &[700]);
@@ -597,7 +588,7 @@ async fn a_group_that_kicked_the_bot_is_dropped_and_a_server_error_retried() {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn a_crash_mid_broadcast_loses_nothing_and_repeats_at_most_the_message_in_flight() {
-    let mut world = World::new("").await;
+    let mut world = World::new().await;
     let bot = world.start().await;
     for n in 0..10 {
         world.publish(Item::new(
@@ -643,7 +634,7 @@ async fn a_crash_mid_broadcast_loses_nothing_and_repeats_at_most_the_message_in_
 /// malformed message is set aside for good and the next one goes out.
 #[tokio::test(flavor = "multi_thread")]
 async fn telegram_error_texts_keep_or_set_aside_a_channel_post_as_they_mean() {
-    let mut world = World::new("").await;
+    let mut world = World::new().await;
     let _bot = world.start().await;
     let chat_level = [
         (
@@ -724,7 +715,7 @@ async fn telegram_error_texts_keep_or_set_aside_a_channel_post_as_they_mean() {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn the_default_pacing_stays_within_telegram_flood_control() {
-    let mut world = World::with_flood_control("").await;
+    let mut world = World::with_flood_control(false).await;
     let _bot = world.start().await;
     for n in 0..4 {
         world.publish(Item::new(9100 + n, &format!("Calm {n}"), 10 - i64::from(n)));
@@ -744,8 +735,7 @@ async fn the_default_pacing_stays_within_telegram_flood_control() {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn posts_faster_than_flood_control_allows_are_slowed_not_lost() {
-    let mut world =
-        World::with_flood_control("chat_interval = \"100ms\"\ngroup_interval = \"100ms\"").await;
+    let mut world = World::with_flood_control(true).await;
     let _bot = world.start().await;
     for n in 0..4 {
         world.publish(Item::new(
@@ -772,7 +762,7 @@ async fn posts_faster_than_flood_control_allows_are_slowed_not_lost() {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn a_bad_gateway_page_and_a_send_that_never_returns_hold_up_nothing_else() {
-    let mut world = World::new("").await;
+    let mut world = World::new().await;
     let group = -1003000000007;
     world.api.add_chat(chat(group, "supergroup", "Slow chat"));
     world.api.set_admins(group, &[700]);
@@ -802,7 +792,7 @@ async fn a_bad_gateway_page_and_a_send_that_never_returns_hold_up_nothing_else()
 
 #[tokio::test(flavor = "multi_thread")]
 async fn the_bot_posts_only_where_it_is_a_member_or_a_channel_admin() {
-    let mut world = World::new("").await;
+    let mut world = World::new().await;
     let group = -1003000000008;
     world
         .api
@@ -837,7 +827,7 @@ async fn the_bot_posts_only_where_it_is_a_member_or_a_channel_admin() {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn a_post_too_long_for_telegram_is_cut_to_fit() {
-    let mut world = World::new("").await;
+    let mut world = World::new().await;
     let _bot = world.start().await;
     // Emoji and umlauts: more UTF-16 units than characters, and more bytes than both.
     let long = "Die Hafenarbeiterinnen streiken 🚢 für höhere Löhne und gegen die Überstunden. "
@@ -867,12 +857,12 @@ async fn a_channel_named_by_username_is_posted_to() {
     api.add_chat(named);
     let feeds = FeedServer::start().await;
     feeds.set("en.xml", rss("en", &[Item::new(1, "Known", 60)]), RSS);
-    let mut setup = Setup::new(&format!(
-        "[bot]\ndata_dir = \"data\"\npoll_interval = \"1s\"\n\n[telegram]\napi_url = \"{}\"\n\n\
-         [[feeds]]\nurl = \"{}\"\nlang = \"en\"\n\n[[channels]]\ntarget = \"telegram:@psl_news\"\n",
-        api.api_url(),
-        feeds.url("en.xml")
-    ));
+    let mut setup = Setup::with_config(
+        &Config::new()
+            .telegram("api_url", api.api_url())
+            .feed(&feeds.url("en.xml"), "en")
+            .channel("telegram:@psl_news", &["*"]),
+    );
     setup.env("HERALD_TELEGRAM_TOKEN", TOKEN);
     let bot = setup.start();
     bot.wait_log("new articles", WAIT).await;

@@ -11,6 +11,8 @@ use tokio::io::{AsyncBufReadExt, BufReader};
 use tokio::process::{Child, Command};
 use tokio::task::JoinHandle;
 
+use super::config::Config;
+
 /// A config file in a temporary folder; the bot's data lives beside it.
 pub struct Setup {
     pub dir: tempfile::TempDir,
@@ -55,6 +57,16 @@ impl Setup {
             env: Vec::new(),
             production_logging: false,
         }
+    }
+
+    /// A setup whose config comes from the typed builder.
+    pub fn with_config(config: &Config) -> Setup {
+        Setup::new(&config.toml())
+    }
+
+    /// Replaces the config with a built one (the data folder stays).
+    pub fn write(&self, config: &Config) {
+        self.rewrite(&config.toml());
     }
 
     pub fn path(&self) -> &Path {
@@ -279,14 +291,9 @@ pub struct Ops {
 }
 
 impl Ops {
-    /// An endpoint on a free port; put [`Ops::section`] into the config.
+    /// An endpoint on a free port; give it to the config with `Config::ops`.
     pub fn on_free_port() -> Ops {
         Ops { port: free_port() }
-    }
-
-    /// The `[ops]` section for the config.
-    pub fn section(&self) -> String {
-        format!("[ops]\nlisten = \"127.0.0.1:{}\"\n", self.port)
     }
 
     /// `GET path`: the status and the body; `None` while nothing listens.

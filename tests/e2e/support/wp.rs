@@ -35,6 +35,17 @@ impl Item {
     }
 }
 
+/// A fixture feed with `new_items` published on top of its own items (newest first), as
+/// the next edition of that feed would look; their links are under `/{edition}/`.
+pub fn fixture_with(name: &str, edition: &str, new_items: &[Item]) -> String {
+    let items: String = rss(edition, new_items)
+        .split("<item>")
+        .skip(1)
+        .map(|i| format!("<item>{}", i.replace("</channel>\n</rss>\n", "")))
+        .collect();
+    fixture(name).replacen("<item>", &format!("{items}<item>"), 1)
+}
+
 /// Escapes text for XML character data.
 pub fn xml_escape(s: &str) -> String {
     s.replace('&', "&amp;")
