@@ -3,7 +3,7 @@
 
 use std::time::Duration;
 
-use crate::support::config::Config;
+use crate::support::config::{Config, list};
 use crate::support::feed_server::{Behavior, FeedServer};
 use crate::support::herald::{Ops, Setup, free_port, wait_until};
 use crate::support::wp::{Item, fixture, fixture_with, rss};
@@ -523,4 +523,123 @@ async fn failing_runs_never_print_secrets() {
         "{}",
         out.stderr
     );
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn fetch_limits_redirects_and_body_size_streamed_or_local() {
+    let server = FeedServer::start().await;
+    server.set("real.xml", rss("en", &old_items()), RSS);
+    server.behave("one-hop.xml", Behavior::Redirect("/real.xml".into()));
+    server.behave("two-hops.xml", Behavior::Redirect("/one-hop.xml".into()));
+    let big = rss("en", &vec![Item::new(1, &"x".repeat(200), 1); 400]);
+    server.set("streamed.xml", big.clone(), RSS);
+    server.behave("streamed.xml", Behavior::Stream);
+    let setup = Setup::new("");
+    let local = setup.path().join("big-local.xml");
+    std::fs::write(&local, &big).unwrap();
+    setup.write(
+        &config(&[
+            (&server.url("one-hop.xml"), "en"),
+            (&server.url("two-hops.xml"), "en"),
+            (&server.url("streamed.xml"), "en"),
+            (local.to_str().unwrap(), "en"),
+        ])
+        .bot("backfill", 1)
+        .fetch("max_redirects", 1)
+        .fetch("max_body", 50000),
+    );
+    let out = setup.run(&["poll", "--once"]).await;
+    assert_eq!(out.code, Some(1), "{}", out.stderr);
+    assert_eq!(
+        out.posts(),
+        vec!["Solidarity evening in Cologne [en]"],
+        "one redirect is followed"
+    );
+    let failed = |feed: &str| {
+        out.stderr
+            .lines()
+            .find(|l| l.contains(feed) && l.contains("feed failed"))
+            .unwrap_or_else(|| panic!("no error for {feed}:\n{}", out.stderr))
+            .to_string()
+    };
+    assert!(
+        failed("two-hops.xml").contains("redirect"),
+        "{}",
+        failed("two-hops.xml")
+    );
+    for feed in ["streamed.xml", "big-local.xml"] {
+        assert!(
+            failed(feed).contains("larger than the limit of 50000 bytes"),
+            "{}",
+            failed(feed)
+        );
+    }
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn channels_take_only_their_feeds_and_feeds_their_own_backfill_and_language() {
+    let server = FeedServer::start().await;
+    server.set("en.xml", rss("en", &old_items()), RSS);
+    // German and English posts in the German edition, read without detection: all "de".
+    server.set("de.xml", fixture("wp-de.xml"), RSS);
+    let en = server.url("en.xml");
+    let de = server.url("de.xml");
+    let setup = Setup::with_config(
+        &Config::new()
+            .feed_with(&en, "en", &[("backfill", 2.into())])
+            .feed_with(
+                &de,
+                "de",
+                &[("detect_lang", false.into()), ("backfill", 3.into())],
+            )
+            .channel_with("console", &["*"], &[("feeds", list(&[&de]))]),
+    );
+    let out = setup.run(&["poll", "--once"]).await;
+    assert_eq!(out.code, Some(0), "{}", out.stderr);
+    assert_eq!(
+        out.posts(),
+        vec![
+            "Repressions against communists in Ukraine [de]",
+            "Third Anniversary of the War. Discussion in Paris [de]",
+            "Treffen von PSL-Aktivisten mit Abgeordneten von La France Insoumise in der französischen Nationalversammlung [de]",
+        ],
+        "only the German feed's three newest (its own backfill), all filed as German"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn the_command_line_config_path_usage_errors_and_the_default_command() {
+    let server = FeedServer::start().await;
+    server.set("en.xml", rss("en", &old_items()), RSS);
+    let mut setup =
+        Setup::with_config(&config(&[(&server.url("en.xml"), "en")]).bot("backfill", 1));
+
+    // Usage errors exit 2, like a bad config.
+    let out = setup.run(&["frobnicate"]).await;
+    assert_eq!(out.code, Some(2), "{}", out.stderr);
+    let out = setup.run(&["latest", "--lang", "not a language"]).await;
+    assert_eq!(out.code, Some(2), "{}", out.stderr);
+    assert!(out.stderr.contains("--lang"), "{}", out.stderr);
+
+    // HERALD_CONFIG names the config when --config is not given, from any folder.
+    let elsewhere = tempfile::tempdir().unwrap();
+    let config = setup.config.to_str().unwrap().to_owned();
+    setup.env("HERALD_CONFIG", &config);
+    let out = setup.run_in(elsewhere.path(), &["poll", "--once"]).await;
+    assert_eq!(out.code, Some(0), "{}", out.stderr);
+    assert_eq!(out.posts(), vec!["Solidarity evening in Cologne [en]"]);
+    // The relative data_dir is beside the config, not in the working folder.
+    assert!(setup.path().join("data").is_dir());
+    assert_eq!(std::fs::read_dir(elsewhere.path()).unwrap().count(), 0);
+
+    // Without a subcommand the bot runs.
+    let mut items = old_items();
+    items.insert(0, Item::new(40, "Posted by the default command", 1));
+    server.set("en.xml", rss("en", &items), RSS);
+    let bot = setup.start_in(elsewhere.path(), &[]);
+    assert_eq!(
+        bot.wait_posts(1, Duration::from_secs(20)).await,
+        vec!["Posted by the default command [en]"]
+    );
+    assert_eq!(bot.stop().await.code, Some(0));
 }

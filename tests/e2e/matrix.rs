@@ -659,3 +659,53 @@ async fn a_homeserver_down_at_start_holds_up_neither_the_bot_nor_its_matrix_post
     let out = running.stop().await;
     assert_eq!(out.code, Some(0), "{}", out.stderr);
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn notices_no_invites_a_private_session_file_and_no_password_in_logs() {
+    let hs = Synapse::shared().await;
+    let mut items = vec![Item::new(80, "Known", 60)];
+    let mut bot = MatrixWorld::new(hs, &[("en.xml", "en", &items)], "operator").await;
+    let operator = format!("matrix:{}", bot.reader.user_id);
+    // The operator may invite the bot under the default "admins", not under "none".
+    bot.configure(|c| {
+        c.bot("admins", list(&[&operator]))
+            .matrix("accept_invites", "none")
+            .matrix("msgtype", "m.notice")
+    });
+    let room = bot.room(false).await;
+    bot.channels(&[&room]);
+    let running = bot.start(&[&room], "en.xml").await;
+    let reader = &bot.reader;
+    let invited = bot.room(false).await;
+    reader
+        .wait_for_membership(&invited, &bot.user, MembershipState::Leave, WAIT)
+        .await;
+
+    items.insert(0, Item::new(81, "A notice", 1));
+    bot.publish("en.xml", "en", &items);
+    let got = bot.settled(reader, &room, 1).await;
+    assert_eq!(titles(&got), vec!["A notice"]);
+    assert_eq!(got[0].msgtype, "m.notice", "{:#}", got[0].event);
+
+    use std::os::unix::fs::PermissionsExt;
+    let session = bot.setup.path().join("data/matrix/session.json");
+    let mode = std::fs::metadata(&session).unwrap().permissions().mode();
+    assert_eq!(mode & 0o777, 0o600, "the session file is the owner's alone");
+    let out = running.stop().await;
+    assert_eq!(out.code, Some(0), "{}", out.stderr);
+
+    // A wrong password: the login fails, and the password is not printed.
+    let mut setup = Setup::with_config(&bot.config);
+    setup.env("HERALD_MATRIX_PASSWORD", "wrong-and-secret-8c1f");
+    let failing = setup.start();
+    failing
+        .wait_log("cannot start yet; retrying in the background", WAIT)
+        .await;
+    let out = failing.stop().await;
+    assert!(
+        !out.stderr.contains("wrong-and-secret-8c1f"),
+        "{}",
+        out.stderr
+    );
+    assert!(!out.stdout.contains("wrong-and-secret-8c1f"));
+}

@@ -889,3 +889,26 @@ async fn a_channel_named_by_username_is_posted_to() {
         "addressed by its username"
     );
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn max_command_age_and_default_langs_are_honoured() {
+    let world = World::new().await;
+    world.setup.write(
+        &world
+            .config
+            .clone()
+            .telegram("max_command_age", "30s")
+            .bot("default_langs", list(&["de"])),
+    );
+    // Two minutes old: answered under the default of five minutes, not under 30 s.
+    let old = chrono::Utc::now().timestamp() - 120;
+    world
+        .api
+        .push_message_at(502, person(502, "en"), "/about", old);
+    let _bot = world.start().await;
+    let latest = world.ask(502, person(502, "en"), "/latest").await;
+    let lines: Vec<&str> = latest.text.lines().collect();
+    assert_eq!(lines[0], "Latest articles (de):", "{}", latest.text);
+    assert_eq!(lines.len(), 3, "the two German articles: {}", latest.text);
+    assert_eq!(world.api.sent(502).len(), 1, "the old /about was skipped");
+}

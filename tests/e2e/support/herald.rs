@@ -89,13 +89,16 @@ impl Setup {
         self.env.push((key.into(), value.into()));
     }
 
-    fn command(&self, args: &[&str]) -> Command {
+    /// The binary with `args`, run in `dir`. `--config` is added unless the args or a
+    /// `HERALD_CONFIG` set with [`Setup::env`] name the config.
+    fn command_in(&self, dir: &Path, args: &[&str]) -> Command {
         let mut cmd = Command::new(env!("CARGO_BIN_EXE_herald"));
-        if !args.contains(&"--config") {
+        let from_env = self.env.iter().any(|(k, _)| k == "HERALD_CONFIG");
+        if !args.contains(&"--config") && !from_env {
             cmd.arg("--config").arg(&self.config);
         }
         cmd.args(args);
-        cmd.current_dir(self.dir.path());
+        cmd.current_dir(dir);
         for var in [
             "HERALD_TELEGRAM_TOKEN",
             "HERALD_MATRIX_PASSWORD",
@@ -120,7 +123,12 @@ impl Setup {
 
     /// Runs `herald --config … ARGS` to the end (at most two minutes).
     pub async fn run(&self, args: &[&str]) -> Output {
-        let child = self.command(args).spawn().expect("start herald");
+        self.run_in(self.dir.path(), args).await
+    }
+
+    /// [`Setup::run`] with another working folder.
+    pub async fn run_in(&self, dir: &Path, args: &[&str]) -> Output {
+        let child = self.command_in(dir, args).spawn().expect("start herald");
         let out = tokio::time::timeout(Duration::from_secs(120), child.wait_with_output())
             .await
             .unwrap_or_else(|_| panic!("herald {args:?} did not finish within 2 minutes"))
@@ -138,7 +146,12 @@ impl Setup {
     }
 
     pub fn start_with(&self, args: &[&str]) -> Running {
-        let mut child = self.command(args).spawn().expect("start herald");
+        self.start_in(self.dir.path(), args)
+    }
+
+    /// Starts the binary with `args` (none: the default command) in the folder `dir`.
+    pub fn start_in(&self, dir: &Path, args: &[&str]) -> Running {
+        let mut child = self.command_in(dir, args).spawn().expect("start herald");
         let stdout = Arc::new(Mutex::new(String::new()));
         let stderr = Arc::new(Mutex::new(String::new()));
         let readers = vec![
