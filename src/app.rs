@@ -1,7 +1,8 @@
-//! Wiring: opens the store, starts the platforms, and runs the poll loop and the delivery
-//! loop until shutdown. Shutdown is a parameter (a `CancellationToken`), so tests and the
-//! binary stop the bot the same way. Also the one-shot jobs behind `herald poll --once`
-//! and `herald latest`.
+//! Wiring, and only wiring: opens the store, builds the shared parts (metrics, the command
+//! service, the delivery loop, the poller), hands each adapter what it needs and runs them
+//! until shutdown. Nothing else in the crate imports this module. Shutdown is a parameter
+//! (a `CancellationToken`), so tests and the binary stop the bot the same way. Also the
+//! one-shot jobs behind `herald poll --once` and `herald latest`.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -12,16 +13,19 @@ use tokio_util::sync::CancellationToken;
 use crate::article::{Article, LangSet};
 use crate::config::Config;
 use crate::delivery::Delivery;
-use crate::ops::{self, Metrics};
+use crate::metrics::Metrics;
+use crate::ops;
 use crate::platform::{self, Sink};
 use crate::poll::{FeedOutcome, PollError, Poller};
+use crate::service::CommandService;
 use crate::store::Store;
 
-/// What the platform adapters share with the core.
-pub struct Core {
-    pub config: Arc<Config>,
-    pub store: Store,
-    pub metrics: Arc<Metrics>,
+/// The parts every job shares.
+struct Parts {
+    config: Arc<Config>,
+    store: Store,
+    metrics: Arc<Metrics>,
+    service: Arc<CommandService>,
 }
 
 /// How long `poll --once` keeps delivering while chats ask it to wait (rate limits).
@@ -29,35 +33,43 @@ const ONCE_PATIENCE: Duration = Duration::from_secs(120);
 /// How long shutdown waits for platform listeners to stop.
 const SHUTDOWN_GRACE: Duration = Duration::from_secs(10);
 
-fn open(config: Config) -> anyhow::Result<Arc<Core>> {
+fn open(config: Config) -> anyhow::Result<Parts> {
     let store = Store::open(&config.bot.data_dir)?;
-    Ok(Arc::new(Core {
-        config: Arc::new(config),
+    let config = Arc::new(config);
+    let metrics = Arc::new(Metrics::default());
+    let service = Arc::new(CommandService::new(
+        config.clone(),
+        store.clone(),
+        metrics.clone(),
+    ));
+    Ok(Parts {
+        config,
         store,
-        metrics: Arc::default(),
-    }))
+        metrics,
+        service,
+    })
 }
 
 /// Runs the bot until `shutdown` is cancelled: polls every `poll_interval`, delivers as
 /// soon as something is queued, answers commands on every configured platform.
 pub async fn run(config: Config, shutdown: CancellationToken) -> anyhow::Result<()> {
-    let core = open(config)?;
-    let config = core.config.clone();
-    let ops_task = match &config.ops.listen {
+    let parts = open(config)?;
+    let config = parts.config.clone();
+    let ops_task = match config.ops.listen {
         Some(addr) => {
             let listener = tokio::net::TcpListener::bind(addr)
                 .await
                 .with_context(|| format!("cannot listen on `[ops] listen = \"{addr}\"`"))?;
             tracing::info!(%addr, "serving /healthz and /metrics");
-            Some(tokio::spawn(ops::serve(
-                listener,
-                core.clone(),
-                shutdown.clone(),
-            )))
+            let view = ops::View {
+                store: parts.store.clone(),
+                metrics: parts.metrics.clone(),
+            };
+            Some(tokio::spawn(ops::serve(listener, view, shutdown.clone())))
         }
         None => None,
     };
-    let started = platform::start_all(&core, true, &shutdown).await;
+    let started = platform::start_all(&parts.service, true, &shutdown).await;
     let sinks: Vec<Arc<dyn Sink>> = started.iter().map(|s| s.sink.clone()).collect();
     let names: Vec<String> = sinks.iter().map(|s| s.platform().to_string()).collect();
     tracing::info!(
@@ -69,8 +81,8 @@ pub async fn run(config: Config, shutdown: CancellationToken) -> anyhow::Result<
     );
     let delivery = Delivery::new(
         config.clone(),
-        core.store.clone(),
-        core.metrics.clone(),
+        parts.store.clone(),
+        parts.metrics.clone(),
         sinks,
     );
     let delivery_task = tokio::spawn(delivery.clone().run(shutdown.clone()));
@@ -78,18 +90,18 @@ pub async fn run(config: Config, shutdown: CancellationToken) -> anyhow::Result<
     let poller = Arc::new(Poller::new(&config)?);
     let mut feed_tasks = tokio::task::JoinSet::new();
     for index in 0..config.feeds.len() {
-        let (poller, core, delivery) = (poller.clone(), core.clone(), delivery.clone());
+        let (poller, delivery) = (poller.clone(), delivery.clone());
+        let (config, store, metrics) = (config.clone(), parts.store.clone(), parts.metrics.clone());
         let shutdown = shutdown.clone();
         feed_tasks.spawn(async move {
-            let config = &core.config;
             let feed = &config.feeds[index];
             loop {
                 let result = tokio::select! {
                     _ = shutdown.cancelled() => break,
-                    result = poller.poll_feed(config, &core.store, feed, false) => result,
+                    result = poller.poll_feed(&config, &store, feed, false) => result,
                 };
                 let results = [(feed.key().to_string(), result)];
-                count_polls(&core.metrics, &results);
+                count_polls(&metrics, &results);
                 if matches!(&results[0].1, Ok(FeedOutcome::Updated { queued, .. }) if *queued > 0) {
                     delivery.wake();
                 }
@@ -117,9 +129,9 @@ pub async fn run(config: Config, shutdown: CancellationToken) -> anyhow::Result<
     if let Some(task) = ops_task {
         let _ = task.await;
     }
-    core.store.flush().await?;
+    parts.store.flush().await?;
     tracing::info!(
-        queued = core.store.outbox_len(),
+        queued = parts.store.outbox_len(),
         "stopped; undelivered posts stay queued for the next start"
     );
     Ok(())
@@ -128,13 +140,13 @@ pub async fn run(config: Config, shutdown: CancellationToken) -> anyhow::Result<
 /// One cycle: fetch every feed, store, deliver everything due. Returns whether every feed
 /// was read; the feeds that worked are processed even when another failed.
 pub async fn poll_once(config: Config, shutdown: CancellationToken) -> anyhow::Result<bool> {
-    let core = open(config)?;
-    let config = core.config.clone();
-    let started = platform::start_all(&core, false, &shutdown).await;
+    let parts = open(config)?;
+    let config = parts.config.clone();
+    let started = platform::start_all(&parts.service, false, &shutdown).await;
     let sinks = started.iter().map(|s| s.sink.clone()).collect();
     let poller = Poller::new(&config)?;
-    let results = poller.poll_all(&config, &core.store, true).await;
-    count_polls(&core.metrics, &results);
+    let results = poller.poll_all(&config, &parts.store, true).await;
+    count_polls(&parts.metrics, &results);
     let mut ok = true;
     for (feed, result) in &results {
         match result {
@@ -147,19 +159,19 @@ pub async fn poll_once(config: Config, shutdown: CancellationToken) -> anyhow::R
     }
     let delivery = Delivery::new(
         config.clone(),
-        core.store.clone(),
-        core.metrics.clone(),
+        parts.store.clone(),
+        parts.metrics.clone(),
         sinks,
     );
     let (sent, empty) = delivery.drain_patiently(ONCE_PATIENCE, &shutdown).await;
     if !empty {
         tracing::warn!(
-            queued = core.store.outbox_len(),
+            queued = parts.store.outbox_len(),
             "some posts could not be delivered yet; they stay queued"
         );
     }
     tracing::info!(sent, "poll finished");
-    core.store.flush().await?;
+    parts.store.flush().await?;
     Ok(ok)
 }
 

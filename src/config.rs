@@ -52,7 +52,7 @@ pub struct BotConfig {
     #[serde(with = "humantime_serde")]
     pub max_age: Duration,
     /// Operators: `telegram:<user id>` or `matrix:@user:server`.
-    pub admins: Vec<Spanned<String>>,
+    pub admins: Vec<Spanned<Operator>>,
     /// The languages a chat starts with.
     pub default_langs: LangSet,
 }
@@ -108,6 +108,9 @@ pub struct FeedConfig {
     pub name: Option<String>,
     /// Overrides `[bot] backfill` for this feed.
     pub backfill: Option<usize>,
+    /// Where the feed is read from, resolved from `url` once when the config is loaded.
+    #[serde(skip)]
+    source: Option<FeedSource>,
 }
 
 fn yes() -> bool {
@@ -125,6 +128,74 @@ impl FeedConfig {
     /// The key the feed's state is stored under: its URL as written.
     pub fn key(&self) -> &str {
         self.url.get_ref()
+    }
+
+    /// Where the feed is read from: a URL, or a file relative to the config's folder.
+    pub fn source(&self) -> &FeedSource {
+        self.source
+            .as_ref()
+            .expect("Config::parse resolves every feed's source")
+    }
+}
+
+impl FeedSource {
+    /// Reads a feed's `url` as written: http(s), `file://` or a path relative to `base`.
+    fn resolve(raw: &str, base: &Path) -> Result<FeedSource, String> {
+        let raw = raw.trim();
+        if raw.starts_with("http://") || raw.starts_with("https://") {
+            let url =
+                url::Url::parse(raw).map_err(|e| format!("`{raw}` is not a valid URL: {e}"))?;
+            return Ok(FeedSource::Http(url));
+        }
+        let path = if let Some(rest) = raw.strip_prefix("file://") {
+            PathBuf::from(rest)
+        } else if raw.contains("://") {
+            return Err(format!(
+                "`{raw}`: feeds are read over http(s) or from a local file"
+            ));
+        } else {
+            PathBuf::from(raw)
+        };
+        Ok(FeedSource::File(if path.is_relative() {
+            base.join(path)
+        } else {
+            path
+        }))
+    }
+}
+
+/// An operator (`[bot] admins`): a Telegram user by numeric id or a Matrix user id.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[serde(try_from = "String")]
+pub enum Operator {
+    Telegram(i64),
+    Matrix(String),
+}
+
+impl TryFrom<String> for Operator {
+    type Error = String;
+
+    fn try_from(s: String) -> Result<Operator, String> {
+        match s.split_once(':') {
+            Some(("telegram", id)) if id.parse::<i64>().is_ok() => {
+                Ok(Operator::Telegram(id.parse().expect("checked")))
+            }
+            Some(("matrix", user)) if user.starts_with('@') && user.contains(':') => {
+                Ok(Operator::Matrix(user.to_string()))
+            }
+            _ => Err(format!(
+                "`{s}` is not an operator: use `telegram:<numeric user id>` or `matrix:@user:server`"
+            )),
+        }
+    }
+}
+
+impl fmt::Display for Operator {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Operator::Telegram(id) => write!(f, "telegram:{id}"),
+            Operator::Matrix(user) => write!(f, "matrix:{user}"),
+        }
     }
 }
 
@@ -171,40 +242,54 @@ impl fmt::Debug for Secret {
 }
 
 #[derive(Debug, Deserialize)]
-#[serde(deny_unknown_fields)]
+#[serde(deny_unknown_fields, default)]
 pub struct TelegramConfig {
     /// Prefer the environment variable HERALD_TELEGRAM_TOKEN, which wins.
     pub token: Option<Secret>,
-    #[serde(default = "default_telegram_api")]
-    pub api_url: String,
+    /// The Bot API server (Telegram's own, or a local one).
+    #[serde(deserialize_with = "http_url")]
+    pub api_url: url::Url,
     /// Pause between two messages to one private chat.
-    #[serde(default = "one_second", with = "humantime_serde")]
+    #[serde(with = "humantime_serde")]
     pub chat_interval: Duration,
     /// Pause between two messages to one group or channel (Telegram allows 20 a minute).
-    #[serde(default = "three_seconds", with = "humantime_serde")]
+    #[serde(with = "humantime_serde")]
     pub group_interval: Duration,
     /// Messages per second across all chats.
-    #[serde(default = "thirty")]
     pub global_rate: u32,
     /// Commands older than this (sent while the bot was down) are not answered.
-    #[serde(default = "five_minutes", with = "humantime_serde")]
+    #[serde(with = "humantime_serde")]
     pub max_command_age: Duration,
 }
 
-fn default_telegram_api() -> String {
-    "https://api.telegram.org".into()
+impl Default for TelegramConfig {
+    fn default() -> Self {
+        TelegramConfig {
+            token: None,
+            api_url: url::Url::parse("https://api.telegram.org").expect("a valid URL"),
+            chat_interval: Duration::from_secs(1),
+            group_interval: Duration::from_secs(3),
+            global_rate: 30,
+            max_command_age: five_minutes(),
+        }
+    }
 }
-fn one_second() -> Duration {
-    Duration::from_secs(1)
-}
-fn three_seconds() -> Duration {
-    Duration::from_secs(3)
-}
-fn thirty() -> u32 {
-    30
-}
+
 fn five_minutes() -> Duration {
     Duration::from_secs(300)
+}
+
+/// An http(s) URL, with a clear message when it is not one.
+fn http_url<'de, D: serde::Deserializer<'de>>(d: D) -> Result<url::Url, D::Error> {
+    let raw = String::deserialize(d)?;
+    let url = url::Url::parse(&raw)
+        .map_err(|e| serde::de::Error::custom(format!("`{raw}` is not a URL: {e}")))?;
+    if !matches!(url.scheme(), "http" | "https") {
+        return Err(serde::de::Error::custom(format!(
+            "`{raw}` is not an http(s) URL"
+        )));
+    }
+    Ok(url)
 }
 
 #[derive(Debug, Deserialize, Clone, Copy, PartialEq, Eq, Default)]
@@ -260,7 +345,19 @@ fn one_second_half() -> Duration {
 #[serde(deny_unknown_fields)]
 pub struct OpsConfig {
     /// `host:port` for `/healthz` and `/metrics`; off when absent.
-    pub listen: Option<String>,
+    #[serde(default, deserialize_with = "socket_addr")]
+    pub listen: Option<std::net::SocketAddr>,
+}
+
+fn socket_addr<'de, D: serde::Deserializer<'de>>(
+    d: D,
+) -> Result<Option<std::net::SocketAddr>, D::Error> {
+    let raw = String::deserialize(d)?;
+    raw.parse().map(Some).map_err(|_| {
+        serde::de::Error::custom(format!(
+            "`[ops] listen` must be host:port such as 127.0.0.1:9090, not `{raw}`"
+        ))
+    })
 }
 
 /// A configuration problem, with where it is.
@@ -327,12 +424,17 @@ impl Config {
         if config.bot.data_dir.is_relative() {
             config.bot.data_dir = base.join(&config.bot.data_dir);
         }
+        for feed in &mut config.feeds {
+            let source = FeedSource::resolve(feed.url.get_ref(), &base)
+                .map_err(|m| located(Some(feed.url.span()), m))?;
+            feed.source = Some(source);
+        }
 
         // Secrets: the environment wins over the file.
         if let Some(token) = env(ENV_TELEGRAM_TOKEN).filter(|t| !t.is_empty()) {
             config
                 .telegram
-                .get_or_insert_with(TelegramConfig::empty)
+                .get_or_insert_with(TelegramConfig::default)
                 .token = Some(Secret(token));
         }
         if let Some(matrix) = config.matrix.as_mut() {
@@ -356,7 +458,6 @@ impl Config {
         }
         let mut keys = HashSet::new();
         for feed in &self.feeds {
-            self.source(feed).map_err(|m| (Some(feed.url.span()), m))?;
             if !keys.insert(feed.key()) {
                 return Err((
                     Some(feed.url.span()),
@@ -395,28 +496,8 @@ impl Config {
                 _ => {}
             }
         }
-        for admin in &self.bot.admins {
-            let ok = match admin.get_ref().split_once(':') {
-                Some(("telegram", id)) => id.parse::<i64>().is_ok(),
-                Some(("matrix", user)) => user.starts_with('@') && user.contains(':'),
-                _ => false,
-            };
-            if !ok {
-                return Err((
-                    Some(admin.span()),
-                    format!(
-                        "`{}` is not an operator: use `telegram:<numeric user id>` or `matrix:@user:server`",
-                        admin.get_ref()
-                    ),
-                ));
-            }
-        }
-        if let Some(telegram) = &self.telegram {
-            url::Url::parse(&telegram.api_url)
-                .map_err(|e| (None, format!("`[telegram] api_url` is not a URL: {e}")))?;
-            if telegram.global_rate == 0 {
-                return Err((None, "`[telegram] global_rate` must be at least 1".into()));
-            }
+        if self.telegram.as_ref().is_some_and(|t| t.global_rate == 0) {
+            return Err((None, "`[telegram] global_rate` must be at least 1".into()));
         }
         if let Some(matrix) = &self.matrix {
             url::Url::parse(matrix.homeserver.get_ref())
@@ -437,50 +518,15 @@ impl Config {
                 ));
             }
         }
-        if let Some(listen) = &self.ops.listen {
-            listen.parse::<std::net::SocketAddr>().map_err(|_| {
-                (
-                    None,
-                    format!(
-                        "`[ops] listen` must be host:port such as 127.0.0.1:9090, not `{listen}`"
-                    ),
-                )
-            })?;
-        }
         Ok(())
-    }
-
-    /// Where a feed is read from: a URL, or a file relative to the config's folder.
-    pub fn source(&self, feed: &FeedConfig) -> Result<FeedSource, String> {
-        let raw = feed.key().trim();
-        if raw.starts_with("http://") || raw.starts_with("https://") {
-            let url =
-                url::Url::parse(raw).map_err(|e| format!("`{raw}` is not a valid URL: {e}"))?;
-            return Ok(FeedSource::Http(url));
-        }
-        let path = if let Some(rest) = raw.strip_prefix("file://") {
-            PathBuf::from(rest)
-        } else if raw.contains("://") {
-            return Err(format!(
-                "`{raw}`: feeds are read over http(s) or from a local file"
-            ));
-        } else {
-            PathBuf::from(raw)
-        };
-        let base = self.path.parent().unwrap_or(Path::new(""));
-        Ok(FeedSource::File(if path.is_relative() {
-            base.join(path)
-        } else {
-            path
-        }))
     }
 
     pub fn telegram_token(&self) -> Option<&Secret> {
         self.telegram.as_ref().and_then(|t| t.token.as_ref())
     }
 
-    /// Whether `who` (`telegram:<id>` / `matrix:@user:server`) is an operator.
-    pub fn is_operator(&self, who: &str) -> bool {
+    /// Whether `who` is one of `[bot] admins`.
+    pub fn is_operator(&self, who: &Operator) -> bool {
         self.bot.admins.iter().any(|a| a.get_ref() == who)
     }
 
@@ -511,19 +557,6 @@ impl Config {
     }
 }
 
-impl TelegramConfig {
-    fn empty() -> TelegramConfig {
-        TelegramConfig {
-            token: None,
-            api_url: default_telegram_api(),
-            chat_interval: one_second(),
-            group_interval: three_seconds(),
-            global_rate: thirty(),
-            max_command_age: five_minutes(),
-        }
-    }
-}
-
 /// The line number (1-based) of byte `offset` and the key written on that line, if any.
 fn locate(text: &str, offset: usize) -> (Option<usize>, Option<String>) {
     let offset = offset.min(text.len());
@@ -551,8 +584,8 @@ mod tests {
         assert_eq!(c.bot.poll_interval, Duration::from_secs(300));
         assert_eq!(c.feeds[0].lang.as_str(), "de");
         assert_eq!(
-            c.source(&c.feeds[0]).unwrap(),
-            FeedSource::File(PathBuf::from("/etc/herald/feeds/de.xml"))
+            c.feeds[0].source(),
+            &FeedSource::File(PathBuf::from("/etc/herald/feeds/de.xml"))
         );
         assert_eq!(c.channels[0].langs, LangSet::All);
     }
@@ -602,6 +635,32 @@ mod tests {
         assert_eq!(e.line, Some(6), "{e}");
         let e = parse("[bot]\nadmins = [\"bob\"]\n").unwrap_err();
         assert_eq!(e.line, Some(2), "{e}");
-        parse("[bot]\nadmins = [\"telegram:42\", \"matrix:@op:example.org\"]\n").unwrap();
+        let c = parse("[bot]\nadmins = [\"telegram:42\", \"matrix:@op:example.org\"]\n").unwrap();
+        assert!(c.is_operator(&Operator::Telegram(42)));
+        assert!(c.is_operator(&Operator::Matrix("@op:example.org".into())));
+        assert!(!c.is_operator(&Operator::Telegram(43)));
+    }
+
+    #[test]
+    fn typed_values_are_checked_once_with_their_line() {
+        let e = parse("[ops]\nlisten = \"localhost\"\n").unwrap_err();
+        assert_eq!(e.line, Some(2), "{e}");
+        assert!(e.message.contains("host:port"), "{e}");
+        let c = parse("[ops]\nlisten = \"127.0.0.1:9090\"\n").unwrap();
+        assert_eq!(c.ops.listen, Some("127.0.0.1:9090".parse().unwrap()));
+        let e = parse("[telegram]\napi_url = \"not a url\"\n").unwrap_err();
+        assert_eq!(
+            (e.line, e.key.as_deref()),
+            (Some(2), Some("api_url")),
+            "{e}"
+        );
+        let e = parse("[[feeds]]\nurl = \"ftp://x/feed\"\nlang = \"en\"\n").unwrap_err();
+        assert_eq!(e.line, Some(2), "{e}");
+        let c = parse("[telegram]\nglobal_rate = 20\n").unwrap();
+        let t = c.telegram.unwrap();
+        assert_eq!(
+            (t.global_rate, t.chat_interval, t.api_url.as_str()),
+            (20, Duration::from_secs(1), "https://api.telegram.org/")
+        );
     }
 }

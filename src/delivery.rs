@@ -20,8 +20,8 @@ use tokio_util::sync::CancellationToken;
 
 use crate::article::{Platform, Target};
 use crate::config::Config;
-use crate::ops::Metrics;
-use crate::platform::{Post, SendError, Sink};
+use crate::metrics::Metrics;
+use crate::sink::{Post, SendError, Sink};
 use crate::store::{Store, StoreError};
 
 /// Longest wait between retries of one chat.

@@ -14,9 +14,13 @@
 //! - `render`: articles and replies as Telegram HTML, Matrix HTML + text, console text.
 //! - `commands`: the platform-neutral chat commands and their replies.
 //! - `i18n`: the bot's own texts in en, de, ru, uk, fr.
-//! - `platform`: the `Sink` trait and the adapters — console, Telegram, Matrix.
+//! - `sink`: the `Sink` trait the core sends through, `Post` and `SendError`.
+//! - `platform`: the adapters — console, Telegram, Matrix — and their start-up.
+//! - `metrics`: the counters every layer shares.
+//! - `service`: the command service the platform adapters answer commands through.
 //! - `ops`: `/healthz` and `/metrics` for operators.
 //! - `app`: wires everything together: `run` until shutdown, `poll_once`, `latest`.
+//!   Nothing else imports it.
 
 pub mod app;
 pub mod article;
@@ -26,12 +30,15 @@ pub mod delivery;
 pub mod feed;
 pub mod i18n;
 pub mod lang;
+pub mod metrics;
 pub mod ops;
 pub mod platform;
 pub mod poll;
 pub mod render;
+pub mod service;
+pub mod sink;
 pub mod store;
 pub mod text;
 
-pub use app::{Core, run};
+pub use app::run;
 pub use config::Config;

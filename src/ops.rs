@@ -1,148 +1,118 @@
 //! What operators watch: `/healthz` (is the bot alive, are its feeds readable, is anything
-//! stuck) and `/metrics` in Prometheus' text format. Served on `[ops] listen` by a tiny
-//! HTTP/1.1 responder — two read-only pages need no web framework.
+//! stuck) and `/metrics` in Prometheus' text format, served on `[ops] listen` with axum.
+//! The endpoint only reads: it is handed the store and the metrics, nothing that steers.
 
-use std::collections::BTreeMap;
-use std::sync::Mutex;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
 use std::time::Duration;
 
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use axum::Router;
+use axum::extract::{Request, State};
+use axum::http::{StatusCode, header};
+use axum::middleware::{self, Next};
+use axum::response::{IntoResponse, Response};
+use axum::routing::get;
 use tokio::net::TcpListener;
+use tokio::sync::Semaphore;
 use tokio_util::sync::CancellationToken;
 
-use crate::app::Core;
+use crate::metrics::Metrics;
+use crate::store::Store;
 
-/// Counters kept while the bot runs.
-#[derive(Default)]
-pub struct Metrics {
-    /// (platform, outcome) → count; outcome is `sent` or a failure kind.
-    sends: Mutex<BTreeMap<(String, String), u64>>,
-    /// (feed, result) → count; result is `updated`, `not_modified` or `error`.
-    polls: Mutex<BTreeMap<(String, String), u64>>,
-    /// Feeds whose last poll failed.
-    failing: Mutex<BTreeMap<String, String>>,
-    pub commands: AtomicU64,
+/// Requests served at once; more get 503 at once instead of piling up.
+const MAX_CONCURRENT: usize = 32;
+/// How long one request may take.
+const REQUEST_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// What the endpoint reads.
+#[derive(Clone)]
+pub struct View {
+    pub store: Store,
+    pub metrics: Arc<Metrics>,
 }
 
-impl Metrics {
-    pub fn count_send(&self, platform: &str, outcome: &str) {
-        *self
-            .sends
-            .lock()
-            .expect("metrics")
-            .entry((platform.into(), outcome.into()))
-            .or_default() += 1;
-    }
-
-    pub fn count_poll(&self, feed: &str, result: &str, error: Option<String>) {
-        *self
-            .polls
-            .lock()
-            .expect("metrics")
-            .entry((feed.into(), result.into()))
-            .or_default() += 1;
-        let mut failing = self.failing.lock().expect("metrics");
-        match error {
-            Some(e) => failing.insert(feed.into(), e),
-            None => failing.remove(feed),
-        };
-    }
-
-    pub fn count_command(&self) {
-        self.commands.fetch_add(1, Ordering::Relaxed);
+/// Serves `/healthz` and `/metrics` on `listener` until `shutdown`.
+pub async fn serve(listener: TcpListener, view: View, shutdown: CancellationToken) {
+    let limit = Arc::new(Semaphore::new(MAX_CONCURRENT));
+    let app = Router::new()
+        .route("/healthz", get(health))
+        .route("/metrics", get(metrics))
+        .fallback(not_found)
+        .with_state(view)
+        .layer(middleware::from_fn(move |request, next| {
+            bounded(limit.clone(), request, next)
+        }));
+    let served = axum::serve(listener, app)
+        .with_graceful_shutdown(async move { shutdown.cancelled().await })
+        .await;
+    if let Err(e) = served {
+        tracing::error!(error = %e, "the operators' endpoint stopped");
     }
 }
 
-/// Serves `/healthz` and `/metrics` on `addr` until `shutdown`.
-pub async fn serve(listener: TcpListener, core: std::sync::Arc<Core>, shutdown: CancellationToken) {
-    loop {
-        let (mut stream, _) = tokio::select! {
-            _ = shutdown.cancelled() => return,
-            accepted = listener.accept() => match accepted {
-                Ok(s) => s,
-                Err(e) => {
-                    tracing::warn!(error = %e, "ops endpoint: accept failed");
-                    continue;
-                }
-            },
-        };
-        let core = core.clone();
-        tokio::spawn(async move {
-            let mut buf = vec![0u8; 4096];
-            let mut len = 0;
-            let read = async {
-                while len < buf.len() {
-                    let n = stream.read(&mut buf[len..]).await?;
-                    if n == 0 {
-                        break;
-                    }
-                    len += n;
-                    if buf[..len].windows(4).any(|w| w == b"\r\n\r\n") {
-                        break;
-                    }
-                }
-                Ok::<_, std::io::Error>(())
-            };
-            if tokio::time::timeout(Duration::from_secs(5), read)
-                .await
-                .is_err()
-            {
-                return;
-            }
-            let head = String::from_utf8_lossy(&buf[..len]);
-            let path = head.split_whitespace().nth(1).unwrap_or("");
-            let (status, kind, body) = match path {
-                "/healthz" => health(&core),
-                "/metrics" => ("200 OK", "text/plain; version=0.0.4", metrics(&core)),
-                _ => (
-                    "404 Not Found",
-                    "text/plain",
-                    "not found: try /healthz or /metrics\n".to_string(),
-                ),
-            };
-            let response = format!(
-                "HTTP/1.1 {status}\r\ncontent-type: {kind}\r\ncontent-length: {}\r\nconnection: close\r\n\r\n{body}",
-                body.len()
-            );
-            let _ = stream.write_all(response.as_bytes()).await;
-            let _ = stream.shutdown().await;
-        });
+/// At most `MAX_CONCURRENT` requests at once, each within `REQUEST_TIMEOUT`.
+async fn bounded(limit: Arc<Semaphore>, request: Request, next: Next) -> Response {
+    let Ok(_permit) = limit.try_acquire() else {
+        return (StatusCode::SERVICE_UNAVAILABLE, "busy, try again\n").into_response();
+    };
+    match tokio::time::timeout(REQUEST_TIMEOUT, next.run(request)).await {
+        Ok(response) => response,
+        Err(_) => (StatusCode::GATEWAY_TIMEOUT, "timed out\n").into_response(),
     }
+}
+
+async fn not_found() -> (StatusCode, &'static str) {
+    (
+        StatusCode::NOT_FOUND,
+        "not found: try /healthz or /metrics\n",
+    )
 }
 
 /// 200 when every feed's last poll worked, 503 naming the failing feeds otherwise.
-fn health(core: &Core) -> (&'static str, &'static str, String) {
-    let failing = core.metrics.failing.lock().expect("metrics").clone();
+async fn health(State(view): State<View>) -> Response {
+    let failing = view.metrics.failing();
     let body = serde_json::json!({
         "status": if failing.is_empty() { "ok" } else { "degraded" },
         "failing_feeds": failing,
-        "queued_posts": core.store.outbox_len(),
-        "undeliverable_posts": core.store.dead_count(),
-        "articles": core.store.article_count(),
+        "queued_posts": view.store.outbox_len(),
+        "undeliverable_posts": view.store.dead_count(),
+        "articles": view.store.article_count(),
     });
     let status = if failing.is_empty() {
-        "200 OK"
+        StatusCode::OK
     } else {
-        "503 Service Unavailable"
+        StatusCode::SERVICE_UNAVAILABLE
     };
-    (status, "application/json", format!("{body}\n"))
+    (
+        status,
+        [(header::CONTENT_TYPE, "application/json")],
+        format!("{body}\n"),
+    )
+        .into_response()
 }
 
-fn metrics(core: &Core) -> String {
+async fn metrics(State(view): State<View>) -> Response {
+    (
+        [(header::CONTENT_TYPE, "text/plain; version=0.0.4")],
+        exposition(&view),
+    )
+        .into_response()
+}
+
+/// The metrics in Prometheus' text exposition format.
+fn exposition(view: &View) -> String {
     let mut out = String::new();
-    let m = &core.metrics;
+    let m = &view.metrics;
     out.push_str("# HELP herald_posts_total Posts attempted, by platform and outcome.\n# TYPE herald_posts_total counter\n");
-    for ((platform, outcome), n) in m.sends.lock().expect("metrics").iter() {
+    for ((platform, outcome), n) in m.sends() {
         out.push_str(&format!(
             "herald_posts_total{{platform=\"{platform}\",outcome=\"{outcome}\"}} {n}\n"
         ));
     }
     out.push_str("# HELP herald_feed_polls_total Feed polls, by feed and result.\n# TYPE herald_feed_polls_total counter\n");
-    for ((feed, result), n) in m.polls.lock().expect("metrics").iter() {
+    for ((feed, result), n) in m.polls() {
         out.push_str(&format!(
             "herald_feed_polls_total{{feed=\"{}\",result=\"{result}\"}} {n}\n",
-            label(feed)
+            label(&feed)
         ));
     }
     let gauges = [
@@ -150,31 +120,31 @@ fn metrics(core: &Core) -> String {
             "herald_commands_total",
             "Chat commands answered.",
             "counter",
-            m.commands.load(Ordering::Relaxed) as usize,
+            m.commands() as usize,
         ),
         (
             "herald_articles",
             "Articles stored.",
             "gauge",
-            core.store.article_count(),
+            view.store.article_count(),
         ),
         (
             "herald_queued_posts",
             "Posts waiting in the outbox.",
             "gauge",
-            core.store.outbox_len(),
+            view.store.outbox_len(),
         ),
         (
             "herald_undeliverable_posts",
             "Posts set aside after a permanent rejection.",
             "gauge",
-            core.store.dead_count(),
+            view.store.dead_count(),
         ),
         (
             "herald_failing_feeds",
             "Feeds whose last poll failed.",
             "gauge",
-            m.failing.lock().expect("metrics").len(),
+            m.failing().len(),
         ),
     ];
     for (name, help, kind, value) in gauges {

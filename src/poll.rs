@@ -124,13 +124,13 @@ impl Poller {
         feed: &FeedConfig,
     ) -> Result<FeedOutcome, PollError> {
         let key = feed.key();
-        let source = config.source(feed).map_err(FeedError::Io)?;
+        let source = feed.source();
         let previous = store.feed_state(key)?;
         let validators = previous
             .as_ref()
             .map(|s| s.validators.clone())
             .unwrap_or_default();
-        let (bytes, validators) = match self.fetcher.fetch(&source, &validators).await? {
+        let (bytes, validators) = match self.fetcher.fetch(source, &validators).await? {
             Fetched::NotModified => {
                 tracing::debug!(feed = key, "not modified");
                 return Ok(FeedOutcome::NotModified);
@@ -138,7 +138,7 @@ impl Poller {
             Fetched::Body { bytes, validators } => (bytes, validators),
         };
         let now = Utc::now();
-        let base = match &source {
+        let base = match source {
             FeedSource::Http(url) => Some(url.as_str()),
             FeedSource::File(_) => None,
         };

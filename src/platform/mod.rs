@@ -5,68 +5,19 @@
 //! `console.rs` (standard output).
 
 pub mod console;
+pub(crate) mod dispatch;
 pub mod matrix;
 pub mod telegram;
 
-use std::future::Future;
-use std::pin::Pin;
 use std::sync::{Arc, OnceLock};
 use std::time::Duration;
 
 use tokio_util::sync::CancellationToken;
 
-use crate::app::Core;
-use crate::article::{Article, Lang, Platform};
+use crate::article::Platform;
+use crate::service::CommandService;
 
-pub type BoxFuture<'a, T> = Pin<Box<dyn Future<Output = T> + Send + 'a>>;
-
-/// One article to post in one chat.
-pub struct Post<'a> {
-    pub article: &'a Article,
-    /// The chat's first language, for the bot's own words when the article's is unknown.
-    pub chat_lang: Option<&'a Lang>,
-    /// A key unique to (article, revision, chat): the same post sent twice carries the same
-    /// key, so a platform that deduplicates (Matrix) drops the repeat.
-    pub txn_id: String,
-}
-
-/// Why a send failed, as far as the delivery loop needs to know.
-#[derive(Debug, Clone, PartialEq, thiserror::Error)]
-pub enum SendError {
-    /// Rate limited: send nothing to this chat for this long.
-    #[error("rate limited for {0:?}")]
-    RetryAfter(Duration),
-    /// The chat cannot be posted to (blocked, kicked, deleted, not allowed to post).
-    #[error("the chat is unreachable: {0}")]
-    Gone(String),
-    /// The chat continues under another id (the platform's chat name, no prefix).
-    #[error("the chat moved to {0}")]
-    Moved(String),
-    /// An outage, a timeout, a 5xx: try again later. The message may have arrived.
-    #[error("temporary failure: {0}")]
-    Temporary(String),
-    /// This message can never be sent as it is.
-    #[error("the message was rejected: {0}")]
-    Rejected(String),
-}
-
-/// Sends posts to one platform.
-pub trait Sink: Send + Sync {
-    fn platform(&self) -> Platform;
-
-    /// The pause between two posts to one chat.
-    fn chat_interval(&self, chat: &str) -> Duration;
-
-    /// Posts per second across all chats of this platform.
-    fn global_rate(&self) -> u32;
-
-    /// Posts `post` in `chat` and returns the platform's id of the message.
-    fn send<'a>(
-        &'a self,
-        chat: &'a str,
-        post: &'a Post<'a>,
-    ) -> BoxFuture<'a, Result<String, SendError>>;
-}
+pub use crate::sink::{BoxFuture, Post, SendError, Sink};
 
 /// A running platform: its sink, and the task listening for commands (when listening).
 pub struct Started {
@@ -81,7 +32,7 @@ pub struct Started {
 /// bot (`listen`) keeps retrying it in the background, its posts waiting in the outbox
 /// meanwhile; a one-shot run goes on without it, leaving its posts queued.
 pub async fn start_all(
-    core: &Arc<Core>,
+    service: &Arc<CommandService>,
     listen: bool,
     shutdown: &CancellationToken,
 ) -> Vec<Started> {
@@ -90,33 +41,36 @@ pub async fn start_all(
         task: None,
     }];
     let starters: [(Platform, Starter); 2] = [
-        (Platform::Telegram, |core, listen, shutdown| {
-            Box::pin(async move { telegram::start(&core, listen, &shutdown).await })
+        (Platform::Telegram, |service, listen, shutdown| {
+            Box::pin(async move { telegram::start(&service, listen, &shutdown).await })
         }),
-        (Platform::Matrix, |core, listen, shutdown| {
-            Box::pin(async move { matrix::start(&core, listen, &shutdown).await })
+        (Platform::Matrix, |service, listen, shutdown| {
+            Box::pin(async move { matrix::start(&service, listen, &shutdown).await })
         }),
     ];
     for (platform, start) in starters {
-        started.extend(start_resilient(platform, core, listen, shutdown, start).await);
+        started.extend(start_resilient(platform, service, listen, shutdown, start).await);
     }
     started
 }
 
-type Starter =
-    fn(Arc<Core>, bool, CancellationToken) -> BoxFuture<'static, anyhow::Result<Option<Started>>>;
+type Starter = fn(
+    Arc<CommandService>,
+    bool,
+    CancellationToken,
+) -> BoxFuture<'static, anyhow::Result<Option<Started>>>;
 
 /// Longest pause between two attempts to start a platform.
 const MAX_START_RETRY: Duration = Duration::from_secs(300);
 
 async fn start_resilient(
     platform: Platform,
-    core: &Arc<Core>,
+    service: &Arc<CommandService>,
     listen: bool,
     shutdown: &CancellationToken,
     start: Starter,
 ) -> Option<Started> {
-    let error = match start(core.clone(), listen, shutdown.clone()).await {
+    let error = match start(service.clone(), listen, shutdown.clone()).await {
         Ok(started) => return started,
         Err(e) => e,
     };
@@ -129,7 +83,7 @@ async fn start_resilient(
         platform,
         ready: OnceLock::new(),
     });
-    let (core, shutdown, sink) = (core.clone(), shutdown.clone(), pending.clone());
+    let (service, shutdown, sink) = (service.clone(), shutdown.clone(), pending.clone());
     let task = tokio::spawn(async move {
         let mut wait = Duration::from_secs(5);
         loop {
@@ -137,7 +91,7 @@ async fn start_resilient(
                 _ = shutdown.cancelled() => return,
                 _ = tokio::time::sleep(wait) => {}
             }
-            match start(core.clone(), true, shutdown.clone()).await {
+            match start(service.clone(), true, shutdown.clone()).await {
                 Ok(Some(started)) => {
                     tracing::info!(%platform, "started after all");
                     let _ = sink.ready.set(started.sink);

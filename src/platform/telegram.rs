@@ -23,16 +23,21 @@ use teloxide::types::{
 };
 use tokio_util::sync::CancellationToken;
 
+use super::dispatch::Dispatcher;
 use super::{BoxFuture, Post, SendError, Sink, Started};
-use crate::app::Core;
 use crate::article::{Lang, Platform, Target};
-use crate::commands::{self, ChatKind, Command, Context, Reply, Request};
-use crate::config::TelegramConfig;
+use crate::commands::{self, ChatKind, Command, Reply, Request};
+use crate::config::{Operator, TelegramConfig};
 use crate::i18n::{self, Msg};
 use crate::render;
+use crate::service::CommandService;
 
 /// Seconds a `getUpdates` call waits for news.
 const POLL_TIMEOUT: u32 = 10;
+/// Updates handled at once across all chats.
+const MAX_CONCURRENT_UPDATES: usize = 16;
+/// How long a stopping listener waits for the commands it is still answering.
+const SHUTDOWN_GRACE: Duration = Duration::from_secs(5);
 
 /// The Telegram side of Herald: a bot client and its settings.
 pub struct Telegram {
@@ -49,17 +54,17 @@ struct Settings {
 }
 
 pub async fn start(
-    core: &Arc<Core>,
+    service: &Arc<CommandService>,
     listen: bool,
     shutdown: &CancellationToken,
 ) -> anyhow::Result<Option<Started>> {
-    let (Some(token), Some(config)) = (core.config.telegram_token(), core.config.telegram.as_ref())
-    else {
+    let config = service.config();
+    let (Some(token), Some(config)) = (config.telegram_token(), config.telegram.as_ref()) else {
         return Ok(None);
     };
     let telegram = Arc::new(Telegram::new(token.expose(), config)?);
     let task =
-        listen.then(|| tokio::spawn(telegram.clone().listen(core.clone(), shutdown.clone())));
+        listen.then(|| tokio::spawn(telegram.clone().listen(service.clone(), shutdown.clone())));
     Ok(Some(Started {
         sink: telegram,
         task,
@@ -68,12 +73,11 @@ pub async fn start(
 
 impl Telegram {
     fn new(token: &str, config: &TelegramConfig) -> anyhow::Result<Telegram> {
-        let api = url::Url::parse(&config.api_url)?;
         // Long polls wait POLL_TIMEOUT seconds; the client waits a little longer.
         let client = teloxide::net::default_reqwest_settings()
             .timeout(Duration::from_secs(u64::from(POLL_TIMEOUT) + 15))
             .build()?;
-        let bot = Bot::with_client(token, client).set_api_url(api);
+        let bot = Bot::with_client(token, client).set_api_url(config.api_url.clone());
         Ok(Telegram {
             bot,
             token: token.to_string(),
@@ -140,7 +144,7 @@ impl Telegram {
     }
 
     /// Listens for commands until `shutdown`. Never gives up on a network outage.
-    async fn listen(self: Arc<Self>, core: Arc<Core>, shutdown: CancellationToken) {
+    async fn listen(self: Arc<Self>, service: Arc<CommandService>, shutdown: CancellationToken) {
         let me = loop {
             match self.bot.get_me().await {
                 Ok(me) => break me,
@@ -166,6 +170,25 @@ impl Telegram {
         }
         self.register_commands().await;
 
+        let handler = {
+            let (telegram, username) = (self.clone(), username.clone());
+            move |update: UpdateKind| -> BoxFuture<'static, ()> {
+                let (telegram, service, username) =
+                    (telegram.clone(), service.clone(), username.clone());
+                Box::pin(async move {
+                    match update {
+                        UpdateKind::Message(msg) | UpdateKind::ChannelPost(msg) => {
+                            telegram.on_message(&service, &username, &msg).await
+                        }
+                        UpdateKind::CallbackQuery(query) => {
+                            telegram.on_callback(&service, &query).await
+                        }
+                        _ => {}
+                    }
+                })
+            }
+        };
+        let dispatcher = Dispatcher::new(MAX_CONCURRENT_UPDATES, handler);
         let mut offset: i32 = 0;
         loop {
             let request = self
@@ -195,15 +218,19 @@ impl Telegram {
             };
             for update in updates {
                 offset = offset.max(update.id.0 as i32 + 1);
-                match update.kind {
-                    UpdateKind::Message(msg) | UpdateKind::ChannelPost(msg) => {
-                        self.on_message(&core, &username, &msg).await
-                    }
-                    UpdateKind::CallbackQuery(query) => self.on_callback(&core, &query).await,
-                    _ => {}
-                }
+                // Each chat's updates in order; different chats side by side.
+                let chat = match &update.kind {
+                    UpdateKind::Message(msg) | UpdateKind::ChannelPost(msg) => msg.chat.id.0,
+                    UpdateKind::CallbackQuery(query) => query
+                        .message
+                        .as_ref()
+                        .map_or(query.from.id.0 as i64, |m| m.chat().id.0),
+                    _ => continue,
+                };
+                dispatcher.dispatch(chat, update.kind);
             }
         }
+        dispatcher.finish(SHUTDOWN_GRACE).await;
         // Confirm what was handled, so a restart does not see it again.
         if offset > 0 {
             let _ = self
@@ -234,7 +261,7 @@ impl Telegram {
         }
     }
 
-    async fn on_message(&self, core: &Core, username: &str, msg: &Message) {
+    async fn on_message(&self, service: &CommandService, username: &str, msg: &Message) {
         let Some(text) = msg.text() else { return };
         let age = chrono::Utc::now() - msg.date;
         if age
@@ -264,27 +291,22 @@ impl Telegram {
         let may_configure = match kind {
             ChatKind::Private | ChatKind::Channel => true,
             ChatKind::Group if !needs_rights => false,
-            ChatKind::Group => self.is_chat_admin(core, msg).await,
+            ChatKind::Group => self.is_chat_admin(service, msg).await,
         };
         let reply_to = (kind == ChatKind::Group).then_some(msg.id);
         let request = request(msg.chat.id, kind, may_configure, user_lang);
-        self.answer(core, &request, &command, reply_to).await;
+        self.answer(service, &request, &command, reply_to).await;
     }
 
     /// Runs a command and sends its answer to the chat it came from.
     async fn answer(
         &self,
-        core: &Core,
+        service: &CommandService,
         request: &Request,
         command: &Command,
         reply_to: Option<teloxide::types::MessageId>,
     ) {
-        let ctx = Context {
-            config: &core.config,
-            store: &core.store,
-        };
-        let reply = commands::execute(&ctx, request, command);
-        core.metrics.count_command();
+        let reply = service.answer(request, command);
         let chat = ChatId(
             request
                 .chat
@@ -297,7 +319,7 @@ impl Telegram {
 
     /// Whether the sender may change a group's settings: a chat administrator (asked of
     /// Telegram), an anonymous administrator (writing as the group), or an operator.
-    async fn is_chat_admin(&self, core: &Core, msg: &Message) -> bool {
+    async fn is_chat_admin(&self, service: &CommandService, msg: &Message) -> bool {
         if msg
             .sender_chat
             .as_ref()
@@ -306,12 +328,12 @@ impl Telegram {
             return true;
         }
         let Some(user) = &msg.from else { return false };
-        self.is_admin(core, msg.chat.id, user.id).await
+        self.is_admin(service, msg.chat.id, user.id).await
     }
 
     /// Whether `user` is an operator or an administrator of `chat`.
-    async fn is_admin(&self, core: &Core, chat: ChatId, user: UserId) -> bool {
-        if core.config.is_operator(&format!("telegram:{}", user.0)) {
+    async fn is_admin(&self, service: &CommandService, chat: ChatId, user: UserId) -> bool {
+        if i64::try_from(user.0).is_ok_and(|id| service.is_operator(&Operator::Telegram(id))) {
             return true;
         }
         match self.bot.get_chat_member(chat, user).await {
@@ -324,7 +346,7 @@ impl Telegram {
     }
 
     /// A button press under `/lang`: works like typing the button's command.
-    async fn on_callback(&self, core: &Core, query: &CallbackQuery) {
+    async fn on_callback(&self, service: &CommandService, query: &CallbackQuery) {
         let _ = self.bot.answer_callback_query(query.id.clone()).await;
         let (Some(data), Some(message)) = (query.data.as_deref(), query.message.as_ref()) else {
             return;
@@ -340,11 +362,11 @@ impl Telegram {
         };
         let may_configure = match kind {
             ChatKind::Private => true,
-            _ => self.is_admin(core, chat.id, query.from.id).await,
+            _ => self.is_admin(service, chat.id, query.from.id).await,
         };
         let user_lang = query.from.language_code.clone();
         let request = request(chat.id, kind, may_configure, user_lang);
-        self.answer(core, &request, &command, None).await;
+        self.answer(service, &request, &command, None).await;
     }
 
     async fn send_reply(

@@ -22,11 +22,14 @@ use matrix_sdk::ruma::{Int, OwnedUserId};
 use matrix_sdk::{Client, Room, RoomMemberships, RoomState};
 use tokio_util::sync::CancellationToken;
 
-use crate::app::Core;
 use crate::article::{Platform, Target};
-use crate::commands::{self, ChatKind, Context, Reply, Request, Span};
-use crate::config::AcceptInvites;
+use crate::commands::{self, ChatKind, Reply, Request, Span};
+use crate::config::{AcceptInvites, Operator};
 use crate::render;
+use crate::service::CommandService;
+
+use crate::platform::BoxFuture;
+use crate::platform::dispatch::Dispatcher;
 
 /// How long one sync waits for news (long polling).
 const SYNC_TIMEOUT: Duration = Duration::from_secs(30);
@@ -34,6 +37,10 @@ const SYNC_TIMEOUT: Duration = Duration::from_secs(30);
 const MAX_SYNC_BACKOFF: Duration = Duration::from_secs(60);
 /// The power level of a room moderator.
 const MODERATOR: i32 = 50;
+/// Commands answered at once across all rooms.
+const MAX_CONCURRENT_COMMANDS: usize = 16;
+/// How long a stopping listener waits for the commands it is still answering.
+const SHUTDOWN_GRACE: Duration = Duration::from_secs(5);
 /// Attempts to join a room after an invite (the homeserver may not be ready at once).
 const JOIN_ATTEMPTS: u32 = 4;
 
@@ -41,7 +48,7 @@ const JOIN_ATTEMPTS: u32 = 4;
 /// then handles waiting invites, registers the handlers and keeps syncing.
 pub(super) async fn run(
     client: Client,
-    core: Arc<Core>,
+    service: Arc<CommandService>,
     synced: bool,
     shutdown: CancellationToken,
 ) {
@@ -51,36 +58,44 @@ pub(super) async fn run(
     for room in client.invited_rooms() {
         match room.invite_details().await {
             Ok(invite) => {
-                tokio::spawn(on_invite(core.clone(), room, invite.inviter_id));
+                tokio::spawn(on_invite(service.clone(), room, invite.inviter_id));
             }
             Err(e) => tracing::warn!(error = %e, "cannot read a waiting invite"),
         }
     }
 
-    let invite_core = core.clone();
+    let invite_service = service.clone();
     client.add_event_handler(
         move |event: StrippedRoomMemberEvent, room: Room, client: Client| {
-            let core = invite_core.clone();
+            let service = invite_service.clone();
             async move {
                 if event.content.membership == MembershipState::Invite
                     && client.user_id() == Some(&*event.state_key)
                 {
-                    tokio::spawn(on_invite(core, room, event.sender));
+                    tokio::spawn(on_invite(service, room, event.sender));
                 }
             }
         },
     );
-    let message_core = core.clone();
+    // Off the sync loop (answering may take a while: encryption, rate limits), each room's
+    // commands in order, a bounded number at once.
+    let dispatcher = Arc::new(Dispatcher::new(
+        MAX_CONCURRENT_COMMANDS,
+        move |(room, event): (Room, OriginalSyncRoomMessageEvent)| -> BoxFuture<'static, ()> {
+            Box::pin(on_message(service.clone(), room, event))
+        },
+    ));
+    let commands = dispatcher.clone();
     client.add_event_handler(move |event: OriginalSyncRoomMessageEvent, room: Room| {
-        let core = message_core.clone();
+        let commands = commands.clone();
         async move {
-            // Off the sync loop: answering may take a while (encryption, rate limits).
-            tokio::spawn(on_message(core, room, event));
+            commands.dispatch(room.room_id().to_owned(), (room, event));
         }
     });
     tracing::info!("listening for Matrix invites and commands");
 
     while sync_until_ok(&client, &shutdown, SYNC_TIMEOUT).await {}
+    dispatcher.finish(SHUTDOWN_GRACE).await;
     tracing::debug!("Matrix sync stopped");
 }
 
@@ -115,14 +130,14 @@ async fn sync_until_ok(client: &Client, shutdown: &CancellationToken, timeout: D
 
 /// Joins the room when it is a configured channel or the inviter may invite the bot;
 /// declines the invite otherwise.
-async fn on_invite(core: Arc<Core>, room: Room, inviter: OwnedUserId) {
-    let Some(cfg) = core.config.matrix.as_ref() else {
+async fn on_invite(service: Arc<CommandService>, room: Room, inviter: OwnedUserId) {
+    let Some(cfg) = service.config().matrix.as_ref() else {
         return;
     };
-    let allowed = is_channel(&core, &room)
+    let allowed = is_channel(&service, &room)
         || match cfg.accept_invites {
             AcceptInvites::Anyone => true,
-            AcceptInvites::Admins => core.config.is_operator(&format!("matrix:{inviter}")),
+            AcceptInvites::Admins => service.is_operator(&Operator::Matrix(inviter.to_string())),
             AcceptInvites::None => false,
         };
     tracing::debug!(room = %room.room_id(), %inviter, allowed, "invited");
@@ -154,15 +169,13 @@ async fn on_invite(core: Arc<Core>, room: Room, inviter: OwnedUserId) {
 
 /// Whether the room is one of the configured channels (the bot goes where the operator
 /// sends it, whoever invites it there).
-fn is_channel(core: &Core, room: &Room) -> bool {
+fn is_channel(service: &CommandService, room: &Room) -> bool {
     let here = Target::new(Platform::Matrix, room.room_id().as_str());
-    core.config
-        .channel_at(&here, |t| core.store.resolve(t))
-        .is_ok_and(|c| c.is_some())
+    service.channel_at(&here).is_ok_and(|c| c.is_some())
 }
 
 /// Answers a command.
-async fn on_message(core: Arc<Core>, room: Room, event: OriginalSyncRoomMessageEvent) {
+async fn on_message(service: Arc<CommandService>, room: Room, event: OriginalSyncRoomMessageEvent) {
     if room.state() != RoomState::Joined || event.sender == room.own_user_id() {
         return;
     }
@@ -173,7 +186,7 @@ async fn on_message(core: Arc<Core>, room: Room, event: OriginalSyncRoomMessageE
     let Some(command) = commands::parse(&text.body, None) else {
         return;
     };
-    let Some(cfg) = core.config.matrix.as_ref() else {
+    let Some(cfg) = service.config().matrix.as_ref() else {
         return;
     };
     let sent = event
@@ -201,7 +214,7 @@ async fn on_message(core: Arc<Core>, room: Room, event: OriginalSyncRoomMessageE
 
     let private = is_private(&room).await;
     let may_configure = private
-        || core.config.is_operator(&format!("matrix:{}", event.sender))
+        || service.is_operator(&Operator::Matrix(event.sender.to_string()))
         || match room.get_user_power_level(&event.sender).await {
             Ok(level) => level >= UserPowerLevel::Int(Int::from(MODERATOR)),
             Err(e) => {
@@ -220,12 +233,7 @@ async fn on_message(core: Arc<Core>, room: Room, event: OriginalSyncRoomMessageE
         user_lang: None,
         prefix: '!',
     };
-    let ctx = Context {
-        config: &core.config,
-        store: &core.store,
-    };
-    let reply = with_button_line(commands::execute(&ctx, &request, &command));
-    core.metrics.count_command();
+    let reply = with_button_line(service.answer(&request, &command));
     let (body, html) = render::reply_matrix(&reply);
     let content = RoomMessageEventContent::notice_html(body, html);
     let mut content = if matches!(event.content.relates_to, Some(Relation::Thread(_))) {

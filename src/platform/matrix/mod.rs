@@ -27,10 +27,10 @@ use matrix_sdk::{Client, HttpError, Room, RoomState};
 use tokio_util::sync::CancellationToken;
 
 use super::{BoxFuture, Post, SendError, Sink, Started};
-use crate::app::Core;
 use crate::article::{Platform, Target};
 use crate::config::{MatrixConfig, MsgType};
 use crate::render;
+use crate::service::CommandService;
 
 /// Posts per second across all rooms.
 const GLOBAL_RATE: u32 = 10;
@@ -43,14 +43,14 @@ const DEFAULT_RETRY_AFTER: Duration = Duration::from_secs(5);
 /// cross-signing, syncs once, joins the configured rooms and, with `listen`, answers
 /// invites and commands until `shutdown`.
 pub async fn start(
-    core: &Arc<Core>,
+    service: &Arc<CommandService>,
     listen: bool,
     shutdown: &CancellationToken,
 ) -> anyhow::Result<Option<Started>> {
-    let Some(cfg) = core.config.matrix.as_ref() else {
+    let Some(cfg) = service.config().matrix.as_ref() else {
         return Ok(None);
     };
-    let paths = session::Paths::new(&core.config.bot.data_dir);
+    let paths = session::Paths::new(&service.config().bot.data_dir);
     let client = session::connect(cfg, &paths).await?;
     session::cross_sign(&client, cfg).await;
 
@@ -64,24 +64,30 @@ pub async fn start(
             false
         }
     };
-    join_channels(core, &client).await;
+    join_channels(service, &client).await;
 
     let sink = Arc::new(Matrix::new(client.clone(), cfg));
-    let task =
-        listen.then(|| tokio::spawn(listen::run(client, core.clone(), synced, shutdown.clone())));
+    let task = listen.then(|| {
+        tokio::spawn(listen::run(
+            client,
+            service.clone(),
+            synced,
+            shutdown.clone(),
+        ))
+    });
     Ok(Some(Started { sink, task }))
 }
 
 /// Resolves the configured channels' aliases (recording `#alias` → `!room` as a move, so
 /// the channel's settings and queue follow the room) and joins the rooms not yet joined.
 /// Problems are logged and left to delivery, which reports unreachable channels.
-async fn join_channels(core: &Arc<Core>, client: &Client) {
-    for channel in &core.config.channels {
+async fn join_channels(service: &CommandService, client: &Client) {
+    for channel in &service.config().channels {
         let configured = channel.target();
         if configured.platform != Platform::Matrix {
             continue;
         }
-        let target = match core.store.resolve(configured) {
+        let target = match service.store().resolve(configured) {
             Ok(t) => t,
             Err(e) => {
                 tracing::error!(error = %e, "cannot read the store");
@@ -98,7 +104,8 @@ async fn join_channels(core: &Arc<Core>, client: &Client) {
             let (room_id, via) = resolve(client, chat).await?;
             let room_target = Target::new(Platform::Matrix, room_id.as_str());
             if configured.chat.starts_with('#') && target != room_target {
-                core.store
+                service
+                    .store()
                     .move_chat(configured, &room_target)
                     .await
                     .map_err(|e| SendError::Temporary(e.to_string()))?;
