@@ -912,3 +912,53 @@ async fn max_command_age_and_default_langs_are_honoured() {
     assert_eq!(lines.len(), 3, "the two German articles: {}", latest.text);
     assert_eq!(world.api.sent(502).len(), 1, "the old /about was skipped");
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn chat_interval_paces_a_private_chat_and_global_rate_all_chats() {
+    let mut world = World::new().await;
+    world.setup.write(
+        &world
+            .config
+            .clone()
+            .telegram("chat_interval", "2s")
+            .telegram("global_rate", 2),
+    );
+    let _bot = world.start().await;
+    for id in [601, 602, 603] {
+        world.ask(id, person(id, "en"), "/subscribe").await;
+    }
+    for n in 0..3 {
+        world.publish(Item::new(
+            9600 + n,
+            &format!("Paced for one {n}"),
+            5 - i64::from(n),
+        ));
+    }
+    for id in [601, 602, 603] {
+        world.api.wait_sent(id, 4, WAIT).await;
+    }
+    world.api.wait_sent(CHANNEL, 3, WAIT).await;
+    // One subscriber's three posts (after its /subscribe answer) are two seconds apart
+    // (not the default one).
+    let times = world.api.call_times(601);
+    for pair in times[1..].windows(2) {
+        assert!(
+            pair[1] - pair[0] >= Duration::from_millis(1950),
+            "posts to one private chat 2 s apart: {:?}",
+            pair[1] - pair[0]
+        );
+    }
+    // Twelve posts in all at two a second take at least five and a half seconds.
+    let mut posts: Vec<_> = [601, 602, 603]
+        .iter()
+        .flat_map(|&id| world.api.call_times(id)[1..].to_vec())
+        .chain(world.api.call_times(CHANNEL))
+        .collect();
+    posts.sort();
+    assert_eq!(posts.len(), 12);
+    assert!(
+        posts[11] - posts[0] >= Duration::from_millis(5400),
+        "paced by global_rate: {:?}",
+        posts[11] - posts[0]
+    );
+}
