@@ -962,3 +962,30 @@ async fn chat_interval_paces_a_private_chat_and_global_rate_all_chats() {
         posts[11] - posts[0]
     );
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn sigterm_finishes_and_records_the_post_in_progress() {
+    let mut world = World::new().await;
+    let bot = world.start().await;
+    world.api.delay_next(CHANNEL, Duration::from_secs(3));
+    let calls = world.api.calls("sendMessage").len();
+    world.publish(Item::new(9701, "In flight at shutdown", 1));
+    world.api.wait_calls("sendMessage", calls + 1, WAIT).await;
+    // SIGTERM while Telegram has not answered yet.
+    let out = bot.stop().await;
+    assert_eq!(out.code, Some(0), "{}", out.stderr);
+    assert_eq!(
+        world.api.sent(CHANNEL).len(),
+        1,
+        "the send in progress was finished before exiting"
+    );
+    // Recorded as sent: a restart does not send it again.
+    let polls = world.feeds.requests("de.xml");
+    let _bot = world.setup.start();
+    wait_until("two polls after the restart", WAIT, || {
+        world.feeds.requests("de.xml") >= polls + 2
+    })
+    .await;
+    world.ops.wait_outbox_empty(WAIT).await;
+    assert_eq!(world.api.sent(CHANNEL).len(), 1, "not repeated");
+}

@@ -204,6 +204,7 @@ impl BotApi {
             accepted_sends: VecDeque::new(),
             method_faults: HashMap::new(),
             bot_left: HashSet::new(),
+            delays: HashMap::new(),
             next_faults: HashMap::new(),
             permanent_faults: HashMap::new(),
             migrated: HashMap::new(),
@@ -404,6 +405,12 @@ impl BotApi {
         };
         self.shared.updates_changed.notify_waiters();
         update_id
+    }
+
+    /// The next `sendMessage` to `chat_id` is handled only after `by`, like a slow
+    /// network: the bot has sent it and waits for the answer meanwhile.
+    pub fn delay_next(&self, chat_id: i64, by: Duration) {
+        self.state().delays.insert(chat_id, by);
     }
 
     /// The next send or edit to `chat_id` fails with `fault`; calls queue up.
