@@ -125,7 +125,7 @@ impl fmt::Display for LangSet {
 /// One article in one language, as Herald stores and posts it.
 ///
 /// Its `id` is `<lang>:<post>`, where `post` is the source's guid, else its normalized link,
-/// else a hash of title and date (see `feed::parse::post_key`). The same post carried by two
+/// else a hash of title and date (see `feed::parse::hashed_key`). The same post carried by two
 /// editions' feeds in the same language is therefore one article, while its translations
 /// are distinct articles.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]

@@ -402,6 +402,14 @@ impl Config {
     ) -> Result<Config, ConfigError> {
         let located = |span: Option<std::ops::Range<usize>>, message: String| {
             let (line, key) = span.map_or((None, None), |s| locate(text, s.start));
+            // A parse error may quote the value (`invalid type: integer `12345``): never
+            // for a secret.
+            let secret = matches!(key.as_deref(), Some("token" | "password" | "access_token"));
+            let message = if secret {
+                "must be a string in quotes (the value is a secret and not shown)".to_string()
+            } else {
+                message
+            };
             ConfigError {
                 path: path.to_path_buf(),
                 line,

@@ -140,8 +140,10 @@ async fn stop_on_signal(shutdown: CancellationToken) {
 /// `platform::matrix`): `matrix_sdk::http_client` logs every failed request as an ERROR,
 /// including the 404 a new account gets for secret storage it does not use and the rate
 /// limits Herald waits out and reports itself; `matrix_sdk_crypto::backups` warns after
-/// every sync that there is no key backup, which the bot does not keep.
-const DEFAULT_LOG_FILTER: &str = "info,matrix_sdk=warn,matrix_sdk::http_client=off,\
+/// every sync that there is no key backup, which the bot does not keep. `matrix_sdk::sync`
+/// is off too: its only warnings and errors ("Can't call event handler, room not found"
+/// after an invite is declined) name private room ids.
+const DEFAULT_LOG_FILTER: &str = "info,matrix_sdk::sync=off,matrix_sdk=warn,matrix_sdk::http_client=off,\
     matrix_sdk_base=warn,matrix_sdk_crypto=warn,matrix_sdk_crypto::backups=error,\
     matrix_sdk_sqlite=warn,matrix_sdk_common=warn,matrix_sdk_store_encryption=warn,sled=warn";
 

@@ -405,3 +405,75 @@ mod tests {
         assert_eq!(hashed_key("a", None).len(), "sha256:".len() + 32);
     }
 }
+
+/// Known inputs to known ids. An article's id keys everything stored about it: a changed
+/// id scheme would re-key stored articles and post them all again, so these values are
+/// written out (computed independently: `sha256sum` of `title + "\n" + RFC 3339 date`).
+#[cfg(test)]
+mod golden {
+    use super::*;
+
+    fn ids(name: &str, lang: &str) -> Vec<String> {
+        let bytes = std::fs::read(format!("{}/tests/data/{name}", env!("CARGO_MANIFEST_DIR")))
+            .expect("fixture exists");
+        let lang = Lang::parse(lang).unwrap();
+        let detector = crate::lang::Detector::for_ui_languages();
+        let info = FeedInfo {
+            key: name,
+            lang: &lang,
+            detector: Some(&detector),
+            base: None,
+        };
+        parse(&bytes, &info, Utc::now())
+            .expect("fixture parses")
+            .into_iter()
+            .map(|a| a.id)
+            .collect()
+    }
+
+    #[test]
+    fn hashed_keys() {
+        let date = DateTime::parse_from_rfc3339("2025-01-19T10:00:00Z")
+            .unwrap()
+            .with_timezone(&Utc);
+        assert_eq!(
+            hashed_key("To remember is to fight!", Some(date)),
+            "sha256:c5abaf1bcee38d98a98839e567b3d58f"
+        );
+        assert_eq!(
+            hashed_key("a", None),
+            "sha256:87428fc522803d31065e7bce3cf03fe4"
+        );
+    }
+
+    #[test]
+    fn guid_link_and_hash_ids() {
+        assert_eq!(
+            ids("rss-no-guid.xml", "en"),
+            [
+                "en:https://postsovietleft.org/2025/01/20/to-remember-is-to-fight",
+                "en:https://postsovietleft.org/2025/02/03/program-of-social-changes-a-call-for-participation",
+                "en:sha256:d8f3aac5f4f842abd6da72d0443c90fc",
+            ]
+        );
+        assert_eq!(
+            ids("wp-de.xml", "de")[..3],
+            [
+                "de:https://postsovietleft.org/?p=1736",
+                "en:https://postsovietleft.org/?p=1702",
+                "en:https://postsovietleft.org/?p=1673",
+            ]
+        );
+        assert_eq!(
+            ids("atom.xml", "en")[..2],
+            [
+                "en:https://postsovietleft.org/?p=1702",
+                "en:https://postsovietleft.org/?p=1673",
+            ]
+        );
+        assert_eq!(
+            ids("feed.json", "en")[0],
+            "en:https://postsovietleft.org/?p=1702"
+        );
+    }
+}

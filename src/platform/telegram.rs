@@ -101,25 +101,42 @@ impl Telegram {
     }
 
     fn classify(&self, error: RequestError) -> SendError {
+        /// Texts that say the bot cannot write in the chat at all, whatever the message:
+        /// the chat is kept (a configured channel) or dropped (a subscriber), never the post.
+        /// "group is deactivated" is one of them: the chat is gone, not the message.
+        const CHAT_LEVEL: &[&str] = &[
+            "need administrator rights in the channel chat",
+            "not enough rights to send",
+            "have no rights to send",
+            "CHAT_WRITE_FORBIDDEN",
+            "CHAT_RESTRICTED",
+            "bot is not a member",
+            "bot was kicked",
+            "bot was blocked by the user",
+            "bot can't initiate conversation",
+            "user is deactivated",
+            "chat not found",
+            "group is deactivated",
+        ];
         match error {
             RequestError::RetryAfter(wait) => SendError::RetryAfter(wait.duration()),
             RequestError::MigrateToChatId(id) => SendError::Moved(id.0.to_string()),
             RequestError::Api(api) => {
-                let text = api.to_string();
-                match api {
-                    ApiError::BotBlocked
-                    | ApiError::BotKicked
-                    | ApiError::BotKickedFromSupergroup
-                    | ApiError::BotKickedFromChannel
-                    | ApiError::UserDeactivated
-                    | ApiError::CantInitiateConversation
-                    | ApiError::ChatNotFound
-                    | ApiError::NotEnoughRightsToPostMessages => SendError::Gone(text),
-                    _ if text.starts_with("Forbidden:") => SendError::Gone(text),
-                    // A request Telegram will never accept as it is.
-                    _ if text.starts_with("Bad Request:") => SendError::Rejected(text),
+                // Telegram's own description: teloxide shows the ones it has no variant for
+                // as `Unknown error: "…"`, so the text is taken from inside those.
+                let text = match api {
+                    ApiError::Unknown(text) => text,
+                    known => known.to_string(),
+                };
+                if text.starts_with("Forbidden:") || CHAT_LEVEL.iter().any(|t| text.contains(t)) {
+                    SendError::Gone(text)
+                } else if text.starts_with("Bad Request:") {
+                    // A request Telegram will never accept as it is (can't parse entities,
+                    // message is too long).
+                    SendError::Rejected(text)
+                } else {
                     // Anything else (5xx, a bad token, the unknown) may pass: keep the post.
-                    _ => SendError::Temporary(text),
+                    SendError::Temporary(text)
                 }
             }
             other => SendError::Temporary(self.redact(other)),

@@ -3,23 +3,22 @@
 
 use std::time::Duration;
 
+use crate::support::config::{Config, list};
 use crate::support::feed_server::{Behavior, FeedServer};
-use crate::support::herald::Setup;
-use crate::support::wp::{Item, fixture, rss};
+use crate::support::herald::{Ops, Setup, free_port, wait_until};
+use crate::support::wp::{Item, fixture, fixture_with, rss};
 
 const RSS: &str = "application/rss+xml; charset=UTF-8";
 
-fn config(feeds: &[(&str, &str)], extra_bot: &str) -> String {
-    let mut out = format!(
-        "[bot]\ndata_dir = \"data\"\npoll_interval = \"1s\"\n{extra_bot}\n[fetch]\ntimeout = \"2s\"\n\n"
-    );
-    for (url, lang) in feeds {
-        out.push_str(&format!(
-            "[[feeds]]\nurl = \"{url}\"\nlang = \"{lang}\"\n\n"
-        ));
-    }
-    out.push_str("[[channels]]\ntarget = \"console\"\nlangs = [\"*\"]\n");
-    out
+/// The feeds (url, language), posted to the console in every language.
+fn config(feeds: &[(&str, &str)]) -> Config {
+    feeds
+        .iter()
+        .fold(
+            Config::new().fetch("timeout", "2s"),
+            |config, (url, lang)| config.feed(url, lang),
+        )
+        .channel("console", &["*"])
 }
 
 fn old_items() -> Vec<Item> {
@@ -34,7 +33,7 @@ fn old_items() -> Vec<Item> {
 async fn first_poll_posts_nothing_then_each_new_item_arrives_once() {
     let server = FeedServer::start().await;
     server.set("en.xml", rss("en", &old_items()), RSS);
-    let setup = Setup::new(&config(&[(&server.url("en.xml"), "en")], ""));
+    let setup = Setup::with_config(&config(&[(&server.url("en.xml"), "en")]));
 
     let first = setup.run(&["poll", "--once"]).await;
     assert_eq!(first.code, Some(0), "{}", first.stderr);
@@ -99,7 +98,7 @@ async fn first_poll_posts_nothing_then_each_new_item_arrives_once() {
 async fn backfill_posts_the_newest_items_in_publication_order() {
     let server = FeedServer::start().await;
     server.set("de.xml", fixture("wp-de.xml"), RSS);
-    let setup = Setup::new(&config(&[(&server.url("de.xml"), "de")], "backfill = 3"));
+    let setup = Setup::with_config(&config(&[(&server.url("de.xml"), "de")]).bot("backfill", 3));
     let out = setup.run(&["poll", "--once"]).await;
     assert_eq!(out.code, Some(0), "{}", out.stderr);
     assert_eq!(
@@ -118,10 +117,10 @@ async fn an_article_carried_by_two_editions_reaches_a_chat_once() {
     let server = FeedServer::start().await;
     server.set("en.xml", fixture("wp-en.xml"), RSS);
     server.set("de.xml", fixture("wp-de.xml"), RSS);
-    let setup = Setup::new(&config(
-        &[(&server.url("en.xml"), "en"), (&server.url("de.xml"), "de")],
-        "",
-    ));
+    let setup = Setup::with_config(&config(&[
+        (&server.url("en.xml"), "en"),
+        (&server.url("de.xml"), "de"),
+    ]));
     let first = setup.run(&["poll", "--once"]).await;
     assert_eq!(first.code, Some(0), "{}", first.stderr);
     assert!(first.posts().is_empty());
@@ -132,21 +131,16 @@ async fn an_article_carried_by_two_editions_reaches_a_chat_once() {
     let german = "Die Mitglieder der Organisation haben sich in Berlin versammelt und mit den Menschen über den Krieg und den Frieden gesprochen.";
     let new_en = Item::new(2001, "Assembly in Berlin", 10).excerpt(english);
     let new_de = Item::new(2002, "Versammlung in Berlin", 10).excerpt(german);
-    let with = |feed: &str, extra: &[Item]| {
-        let base = fixture(feed);
-        let items: String = rss("x", extra)
-            .split("<item>")
-            .skip(1)
-            .map(|i| format!("<item>{}", i.replace("</channel>\n</rss>\n", "")))
-            .collect();
-        base.replacen("<item>", &format!("{items}<item>"), 1)
-    };
     server.set(
         "en.xml",
-        with("wp-en.xml", std::slice::from_ref(&new_en)),
+        fixture_with("wp-en.xml", "x", std::slice::from_ref(&new_en)),
         RSS,
     );
-    server.set("de.xml", with("wp-de.xml", &[new_en.clone(), new_de]), RSS);
+    server.set(
+        "de.xml",
+        fixture_with("wp-de.xml", "x", &[new_en.clone(), new_de]),
+        RSS,
+    );
     let second = setup.run(&["poll", "--once"]).await;
     assert_eq!(second.code, Some(0), "{}", second.stderr);
     let mut posts = second.posts();
@@ -177,8 +171,7 @@ async fn a_failing_feed_does_not_stop_the_others() {
         (server.url("good.xml"), "en"),
     ];
     let feeds: Vec<(&str, &str)> = feeds.iter().map(|(u, l)| (u.as_str(), *l)).collect();
-    let text = config(&feeds, "backfill = 1").replace("[fetch]\n", "[fetch]\nmax_body = 50000\n");
-    let setup = Setup::new(&text);
+    let setup = Setup::with_config(&config(&feeds).bot("backfill", 1).fetch("max_body", 50000));
     let out = setup.run(&["poll", "--once"]).await;
     assert_eq!(
         out.code,
@@ -209,10 +202,8 @@ async fn a_failing_feed_does_not_stop_the_others() {
 async fn items_first_seen_long_after_publication_are_stored_not_posted() {
     let server = FeedServer::start().await;
     server.set("en.xml", rss("en", &old_items()), RSS);
-    let setup = Setup::new(&config(
-        &[(&server.url("en.xml"), "en")],
-        "max_age = \"7days\"",
-    ));
+    let setup =
+        Setup::with_config(&config(&[(&server.url("en.xml"), "en")]).bot("max_age", "7days"));
     assert_eq!(setup.run(&["poll", "--once"]).await.code, Some(0));
     let mut items = old_items();
     items.push(Item::new(3, "An article from last month", 60 * 24 * 30));
@@ -232,7 +223,12 @@ async fn items_first_seen_long_after_publication_are_stored_not_posted() {
 async fn the_bot_restarts_without_reposting_and_stops_cleanly_on_sigterm() {
     let server = FeedServer::start().await;
     server.set("en.xml", rss("en", &old_items()), RSS);
-    let setup = Setup::new(&config(&[(&server.url("en.xml"), "en")], "backfill = 2"));
+    let ops = Ops::on_free_port();
+    let setup = Setup::with_config(
+        &config(&[(&server.url("en.xml"), "en")])
+            .bot("backfill", 2)
+            .ops(&ops),
+    );
 
     let bot = setup.start();
     assert_eq!(bot.wait_posts(2, Duration::from_secs(30)).await.len(), 2);
@@ -258,14 +254,13 @@ async fn the_bot_restarts_without_reposting_and_stops_cleanly_on_sigterm() {
 
     let bot = setup.start();
     let polls_before = server.requests("en.xml");
-    let deadline = tokio::time::Instant::now() + Duration::from_secs(20);
-    while server.requests("en.xml") < polls_before + 3 {
-        assert!(
-            tokio::time::Instant::now() < deadline,
-            "the bot keeps polling"
-        );
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
+    wait_until(
+        "the bot polled three more times",
+        Duration::from_secs(20),
+        || server.requests("en.xml") >= polls_before + 3,
+    )
+    .await;
+    ops.wait_outbox_empty(Duration::from_secs(10)).await;
     assert!(
         bot.stdout().is_empty(),
         "a restart reposts nothing: {}",
@@ -278,20 +273,22 @@ async fn the_bot_restarts_without_reposting_and_stops_cleanly_on_sigterm() {
         bot.wait_posts(1, Duration::from_secs(20)).await,
         vec!["Fresh news after the restart [en]"]
     );
-    tokio::time::sleep(Duration::from_secs(2)).await;
+    let polls = server.requests("en.xml");
+    wait_until("two more polls", Duration::from_secs(20), || {
+        server.requests("en.xml") >= polls + 2
+    })
+    .await;
+    ops.wait_outbox_empty(Duration::from_secs(10)).await;
     let out = bot.stop().await;
     assert_eq!(out.posts().len(), 1, "posted once: {:?}", out.posts());
 }
 
 #[tokio::test(flavor = "multi_thread")]
 async fn latest_prints_the_newest_articles_by_language() {
-    let setup = Setup::new(&config(
-        &[(
-            &format!("{}/tests/data/wp-de.xml", env!("CARGO_MANIFEST_DIR")),
-            "de",
-        )],
-        "",
-    ));
+    let setup = Setup::with_config(&config(&[(
+        &format!("{}/tests/data/wp-de.xml", env!("CARGO_MANIFEST_DIR")),
+        "de",
+    )]));
     assert_eq!(setup.run(&["poll", "--once"]).await.code, Some(0));
     let all = setup.run(&["latest", "-n", "3"]).await;
     assert_eq!(all.code, Some(0), "{}", all.stderr);
@@ -340,12 +337,6 @@ async fn bad_configuration_exits_2_naming_file_line_and_key() {
         "{}",
         out.stderr
     );
-
-    let mut setup = setup;
-    setup.env("HERALD_TELEGRAM_TOKEN", "123456:SECRET-TOKEN-VALUE");
-    let out = setup.run(&["check"]).await;
-    assert_eq!(out.code, Some(0), "{}", out.stderr);
-    assert!(!out.stdout.contains("SECRET") && !out.stderr.contains("SECRET"));
 
     let missing = Setup::new("");
     let out = missing
@@ -401,27 +392,17 @@ async fn operators_see_health_and_metrics() {
     let server = FeedServer::start().await;
     server.set("en.xml", rss("en", &old_items()), RSS);
     server.behave("broken.xml", Behavior::Status(503));
-    let port = std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port();
-    let text = config(&[(&server.url("en.xml"), "en")], "backfill = 2").replace(
-        "[fetch]",
-        &format!("[ops]\nlisten = \"127.0.0.1:{port}\"\n\n[fetch]"),
-    );
-    let setup = Setup::new(&text);
+    let ops = Ops::on_free_port();
+    let built = config(&[(&server.url("en.xml"), "en")])
+        .bot("backfill", 2)
+        .ops(&ops);
+    let setup = Setup::with_config(&built);
     let bot = setup.start();
     bot.wait_posts(2, Duration::from_secs(20)).await;
     bot.wait_log("serving /healthz", Duration::from_secs(5))
         .await;
-    let get = |path: &str| {
-        let url = format!("http://127.0.0.1:{port}{path}");
-        async move {
-            let r = reqwest::get(url).await.expect("ops endpoint answers");
-            (r.status().as_u16(), r.text().await.unwrap())
-        }
-    };
+    let get =
+        |path: &'static str| async move { ops.get(path).await.expect("ops endpoint answers") };
     let (status, health) = get("/healthz").await;
     assert_eq!(status, 200, "{health}");
     assert!(
@@ -440,13 +421,7 @@ async fn operators_see_health_and_metrics() {
     bot.stop().await;
 
     // A failing feed makes the bot report itself degraded, naming the feed.
-    setup.rewrite(&text.replace(
-        "[[channels]]",
-        &format!(
-            "[[feeds]]\nurl = \"{}\"\nlang = \"en\"\n\n[[channels]]",
-            server.url("broken.xml")
-        ),
-    ));
+    setup.write(&built.feed(&server.url("broken.xml"), "en"));
     let bot = setup.start();
     bot.wait_log("feed failed", Duration::from_secs(20)).await;
     let (status, health) = get("/healthz").await;
@@ -463,15 +438,13 @@ async fn a_hanging_feed_does_not_delay_the_others_while_running() {
     let server = FeedServer::start().await;
     server.behave("slow.xml", Behavior::Hang);
     server.set("good.xml", rss("en", &old_items()), RSS);
-    let text = config(
-        &[
+    let setup = Setup::with_config(
+        &config(&[
             (&server.url("slow.xml"), "en"),
             (&server.url("good.xml"), "en"),
-        ],
-        "",
-    )
-    .replace("timeout = \"2s\"", "timeout = \"60s\"");
-    let setup = Setup::new(&text);
+        ])
+        .fetch("timeout", "60s"),
+    );
     let bot = setup.start();
     let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
     while server.requests("good.xml") < 2 {
@@ -496,4 +469,177 @@ async fn a_hanging_feed_does_not_delay_the_others_while_running() {
     );
     let out = bot.stop().await;
     assert_eq!(out.code, Some(0), "a hanging fetch does not block shutdown");
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn failing_runs_never_print_secrets() {
+    // A secret written with the wrong type: the error names the line and key, not the value.
+    for (section, key) in [
+        ("[telegram]", "token"),
+        (
+            "[matrix]\nhomeserver = \"http://127.0.0.1:1\"\nuser = \"@herald:localhost\"",
+            "password",
+        ),
+        (
+            "[matrix]\nhomeserver = \"http://127.0.0.1:1\"\nuser = \"@herald:localhost\"",
+            "access_token",
+        ),
+    ] {
+        let setup = Setup::new(&format!("{section}\n{key} = 918273645546372819\n"));
+        let out = setup.run(&["check"]).await;
+        assert_eq!(out.code, Some(2), "{}", out.stderr);
+        assert!(
+            out.stderr.contains(&format!("key `{key}`")),
+            "the key is named: {}",
+            out.stderr
+        );
+        assert!(
+            !out.stderr.contains("918273645546372819")
+                && !out.stdout.contains("918273645546372819"),
+            "the secret is not printed: {}",
+            out.stderr
+        );
+    }
+
+    // A poll whose Telegram sends fail (nothing listens at the API address): the request
+    // URLs carry the token, the errors must not.
+    let server = FeedServer::start().await;
+    server.set("en.xml", rss("en", &old_items()), RSS);
+    let mut setup = Setup::with_config(
+        &Config::new()
+            .bot("backfill", 1)
+            .feed(&server.url("en.xml"), "en")
+            .channel("telegram:-1001000000001", &["*"])
+            .telegram("api_url", format!("http://127.0.0.1:{}", free_port())),
+    );
+    setup.env("HERALD_TELEGRAM_TOKEN", "123456:SECRET-TOKEN-VALUE");
+    // `poll --once` keeps retrying for two minutes; one failure is enough here.
+    let poll = setup.start_with(&["poll", "--once"]);
+    poll.wait_log("send failed; will retry", Duration::from_secs(30))
+        .await;
+    let out = poll.stop().await;
+    assert!(
+        !out.stderr.contains("SECRET") && !out.stdout.contains("SECRET"),
+        "{}",
+        out.stderr
+    );
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn fetch_limits_redirects_and_body_size_streamed_or_local() {
+    let server = FeedServer::start().await;
+    server.set("real.xml", rss("en", &old_items()), RSS);
+    server.behave("one-hop.xml", Behavior::Redirect("/real.xml".into()));
+    server.behave("two-hops.xml", Behavior::Redirect("/one-hop.xml".into()));
+    let big = rss("en", &vec![Item::new(1, &"x".repeat(200), 1); 400]);
+    server.set("streamed.xml", big.clone(), RSS);
+    server.behave("streamed.xml", Behavior::Stream);
+    let setup = Setup::new("");
+    let local = setup.path().join("big-local.xml");
+    std::fs::write(&local, &big).unwrap();
+    setup.write(
+        &config(&[
+            (&server.url("one-hop.xml"), "en"),
+            (&server.url("two-hops.xml"), "en"),
+            (&server.url("streamed.xml"), "en"),
+            (local.to_str().unwrap(), "en"),
+        ])
+        .bot("backfill", 1)
+        .fetch("max_redirects", 1)
+        .fetch("max_body", 50000),
+    );
+    let out = setup.run(&["poll", "--once"]).await;
+    assert_eq!(out.code, Some(1), "{}", out.stderr);
+    assert_eq!(
+        out.posts(),
+        vec!["Solidarity evening in Cologne [en]"],
+        "one redirect is followed"
+    );
+    let failed = |feed: &str| {
+        out.stderr
+            .lines()
+            .find(|l| l.contains(feed) && l.contains("feed failed"))
+            .unwrap_or_else(|| panic!("no error for {feed}:\n{}", out.stderr))
+            .to_string()
+    };
+    assert!(
+        failed("two-hops.xml").contains("redirect"),
+        "{}",
+        failed("two-hops.xml")
+    );
+    for feed in ["streamed.xml", "big-local.xml"] {
+        assert!(
+            failed(feed).contains("larger than the limit of 50000 bytes"),
+            "{}",
+            failed(feed)
+        );
+    }
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn channels_take_only_their_feeds_and_feeds_their_own_backfill_and_language() {
+    let server = FeedServer::start().await;
+    server.set("en.xml", rss("en", &old_items()), RSS);
+    // German and English posts in the German edition, read without detection: all "de".
+    server.set("de.xml", fixture("wp-de.xml"), RSS);
+    let en = server.url("en.xml");
+    let de = server.url("de.xml");
+    let setup = Setup::with_config(
+        &Config::new()
+            .feed_with(&en, "en", &[("backfill", 2.into())])
+            .feed_with(
+                &de,
+                "de",
+                &[("detect_lang", false.into()), ("backfill", 3.into())],
+            )
+            .channel_with("console", &["*"], &[("feeds", list(&[&de]))]),
+    );
+    let out = setup.run(&["poll", "--once"]).await;
+    assert_eq!(out.code, Some(0), "{}", out.stderr);
+    assert_eq!(
+        out.posts(),
+        vec![
+            "Repressions against communists in Ukraine [de]",
+            "Third Anniversary of the War. Discussion in Paris [de]",
+            "Treffen von PSL-Aktivisten mit Abgeordneten von La France Insoumise in der französischen Nationalversammlung [de]",
+        ],
+        "only the German feed's three newest (its own backfill), all filed as German"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn the_command_line_config_path_usage_errors_and_the_default_command() {
+    let server = FeedServer::start().await;
+    server.set("en.xml", rss("en", &old_items()), RSS);
+    let mut setup =
+        Setup::with_config(&config(&[(&server.url("en.xml"), "en")]).bot("backfill", 1));
+
+    // Usage errors exit 2, like a bad config.
+    let out = setup.run(&["frobnicate"]).await;
+    assert_eq!(out.code, Some(2), "{}", out.stderr);
+    let out = setup.run(&["latest", "--lang", "not a language"]).await;
+    assert_eq!(out.code, Some(2), "{}", out.stderr);
+    assert!(out.stderr.contains("--lang"), "{}", out.stderr);
+
+    // HERALD_CONFIG names the config when --config is not given, from any folder.
+    let elsewhere = tempfile::tempdir().unwrap();
+    let config = setup.config.to_str().unwrap().to_owned();
+    setup.env("HERALD_CONFIG", &config);
+    let out = setup.run_in(elsewhere.path(), &["poll", "--once"]).await;
+    assert_eq!(out.code, Some(0), "{}", out.stderr);
+    assert_eq!(out.posts(), vec!["Solidarity evening in Cologne [en]"]);
+    // The relative data_dir is beside the config, not in the working folder.
+    assert!(setup.path().join("data").is_dir());
+    assert_eq!(std::fs::read_dir(elsewhere.path()).unwrap().count(), 0);
+
+    // Without a subcommand the bot runs.
+    let mut items = old_items();
+    items.insert(0, Item::new(40, "Posted by the default command", 1));
+    server.set("en.xml", rss("en", &items), RSS);
+    let bot = setup.start_in(elsewhere.path(), &[]);
+    assert_eq!(
+        bot.wait_posts(1, Duration::from_secs(20)).await,
+        vec!["Posted by the default command [en]"]
+    );
+    assert_eq!(bot.stop().await.code, Some(0));
 }

@@ -6,10 +6,11 @@ use std::time::Duration;
 
 use serde_json::{Value, json};
 
+use crate::support::config::{Config, list};
 use crate::support::feed_server::FeedServer;
-use crate::support::herald::{Running, Setup};
+use crate::support::herald::{Ops, Running, Setup, wait_until};
 use crate::support::telegram_api::{BotApi, Fault, SentMessage, chat, user};
-use crate::support::wp::{Item, fixture, rss};
+use crate::support::wp::{Item, fixture, fixture_with, rss};
 
 const TOKEN: &str = "123456:TEST-TOKEN-kept-secret";
 const BOT: &str = "HeraldTestBot";
@@ -21,31 +22,49 @@ struct World {
     api: BotApi,
     feeds: FeedServer,
     setup: Setup,
+    /// The config the bot runs with, to change and [`Setup::write`] again.
+    config: Config,
+    /// The bot's `/metrics`, to wait until its outbox is empty before a negative check.
+    ops: Ops,
     items: Vec<Item>,
 }
 
 impl World {
     /// A bot with the German fixture edition (already stored, nothing posted) and a
-    /// configured channel for English and German articles.
-    async fn new(extra: &str) -> World {
+    /// configured channel for English and German articles. These tests pace at 100 ms to
+    /// run quickly, faster than Telegram allows, so the emulator's flood control is off.
+    async fn new() -> World {
+        let world = World::with_flood_control(true).await;
+        world.api.allow_flooding();
+        world
+    }
+
+    /// Telegram's flood control on; Herald's default pacing unless `fast` (100 ms).
+    async fn with_flood_control(fast: bool) -> World {
         let api = BotApi::start(TOKEN, BOT).await;
         api.add_chat(chat(CHANNEL, "channel", "PSL news"));
         let feeds = FeedServer::start().await;
         feeds.set("de.xml", fixture("wp-de.xml"), RSS);
-        let config = format!(
-            "[bot]\ndata_dir = \"data\"\npoll_interval = \"1s\"\nadmins = [\"telegram:9000\"]\n\n\
-             [telegram]\napi_url = \"{}\"\nchat_interval = \"100ms\"\ngroup_interval = \"100ms\"\n{extra}\n\n\
-             [[feeds]]\nurl = \"{}\"\nlang = \"de\"\n\n\
-             [[channels]]\ntarget = \"telegram:{CHANNEL}\"\nlangs = [\"en\", \"de\"]\n",
-            api.api_url(),
-            feeds.url("de.xml"),
-        );
-        let mut setup = Setup::new(&config);
+        let ops = Ops::on_free_port();
+        let mut config = Config::new()
+            .bot("admins", list(&["telegram:9000"]))
+            .telegram("api_url", api.api_url())
+            .feed(&feeds.url("de.xml"), "de")
+            .channel(&format!("telegram:{CHANNEL}"), &["en", "de"])
+            .ops(&ops);
+        if fast {
+            config = config
+                .telegram("chat_interval", "100ms")
+                .telegram("group_interval", "100ms");
+        }
+        let mut setup = Setup::with_config(&config);
         setup.env("HERALD_TELEGRAM_TOKEN", TOKEN);
         World {
             api,
             feeds,
             setup,
+            config,
+            ops,
             items: Vec::new(),
         }
     }
@@ -60,16 +79,8 @@ impl World {
     /// Publishes a new item on top of the fixture edition.
     fn publish(&mut self, item: Item) {
         self.items.insert(0, item);
-        let extra: String = rss("de", &self.items)
-            .split("<item>")
-            .skip(1)
-            .map(|i| format!("<item>{}", i.replace("</channel>\n</rss>\n", "")))
-            .collect();
-        self.feeds.set(
-            "de.xml",
-            fixture("wp-de.xml").replacen("<item>", &format!("{extra}<item>"), 1),
-            RSS,
-        );
+        self.feeds
+            .set("de.xml", fixture_with("wp-de.xml", "de", &self.items), RSS);
     }
 
     /// Every `sendMessage` call to a chat, the refused ones too.
@@ -101,7 +112,7 @@ fn person(id: i64, lang: &str) -> Value {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn a_new_article_reaches_the_channel_once_and_hostile_text_stays_text() {
-    let mut world = World::new("").await;
+    let mut world = World::new().await;
     let bot = world.start().await;
     assert!(
         world.api.sent(CHANNEL).is_empty(),
@@ -126,11 +137,7 @@ async fn a_new_article_reaches_the_channel_once_and_hostile_text_stays_text() {
         "{}",
         post.html
     );
-    assert!(
-        post.text.ends_with("Read more"),
-        "link words in the article's language: {}",
-        post.text
-    );
+    assert!(post.text.ends_with("Read more"), "{}", post.text);
     let link = post
         .entities
         .iter()
@@ -149,22 +156,35 @@ async fn a_new_article_reaches_the_channel_once_and_hostile_text_stays_text() {
 
     // Several more polls: nothing is sent twice.
     let polls = world.feeds.requests("de.xml");
-    while world.feeds.requests("de.xml") < polls + 3 {
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
+    wait_until("three more polls", WAIT, || {
+        world.feeds.requests("de.xml") >= polls + 3
+    })
+    .await;
+    world.ops.wait_outbox_empty(WAIT).await;
     assert_eq!(world.api.sent(CHANNEL).len(), 1);
 
-    // The command menu was registered in every language the bot speaks.
-    let menus = world.api.calls("setMyCommands");
-    let langs: Vec<String> = menus
-        .iter()
-        .map(|c| c["language_code"].as_str().unwrap_or("").to_string())
-        .collect();
+    // The link words are in the channel's first language (en), not the article's (de).
+    world.publish(Item::new(5002, "Streik im Hafen", 1).excerpt(
+        "Die Arbeiterinnen und Arbeiter des Hafens haben heute die Arbeit niedergelegt und \
+             fordern höhere Löhne für alle Beschäftigten.",
+    ));
+    let sent = world.api.wait_sent(CHANNEL, 2, WAIT).await;
+    assert!(
+        sent[1].text.starts_with("Streik im Hafen") && sent[1].text.ends_with("Read more"),
+        "a German article in a channel for en and de: {}",
+        sent[1].text
+    );
+
+    // The command menu the emulator accepted, in every language the bot speaks.
     for code in ["", "en", "de", "ru", "uk", "fr"] {
-        assert!(
-            langs.iter().any(|l| l == code),
-            "menu for {code:?} in {langs:?}"
-        );
+        let menu = world.api.my_commands(Value::Null, code);
+        let names: Vec<&str> = menu.iter().filter_map(|c| c["command"].as_str()).collect();
+        for command in ["latest", "lang", "subscribe", "unsubscribe", "help"] {
+            assert!(
+                names.contains(&command),
+                "menu for {code:?} has /{command}: {names:?}"
+            );
+        }
     }
     let out = bot.stop().await;
     assert!(
@@ -175,7 +195,7 @@ async fn a_new_article_reaches_the_channel_once_and_hostile_text_stays_text() {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn private_chats_answer_latest_lang_and_subscribe() {
-    let mut world = World::new("").await;
+    let mut world = World::new().await;
     let _bot = world.start().await;
     let olena = person(501, "de");
 
@@ -271,10 +291,11 @@ async fn private_chats_answer_latest_lang_and_subscribe() {
     let replies = world.api.sent(501).len();
     world.publish(Item::new(5002, "News for subscribers", 1));
     let got = world.api.wait_sent(501, replies + 1, WAIT).await;
+    let post = &got.last().unwrap().text;
     assert!(
-        got.last().unwrap().text.starts_with("News for subscribers"),
-        "{:?}",
-        got.last()
+        post.starts_with("News for subscribers") && post.ends_with("Read more"),
+        "in a chat of all languages the link words follow the article (en), not her \
+         German: {post}"
     );
     world.api.wait_sent(CHANNEL, 1, WAIT).await;
 
@@ -283,7 +304,7 @@ async fn private_chats_answer_latest_lang_and_subscribe() {
     let count = world.api.sent(501).len();
     world.publish(Item::new(5003, "After unsubscribing", 1));
     world.api.wait_sent(CHANNEL, 2, WAIT).await;
-    tokio::time::sleep(Duration::from_millis(500)).await;
+    world.ops.wait_outbox_empty(WAIT).await;
     assert_eq!(
         world.api.sent(501).len(),
         count,
@@ -293,7 +314,7 @@ async fn private_chats_answer_latest_lang_and_subscribe() {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn in_groups_only_admins_change_settings_and_the_bot_stays_quiet_unless_addressed() {
-    let world = World::new("").await;
+    let world = World::new().await;
     let group = -1002000000002;
     world.api.add_chat(chat(group, "supergroup", "Readers"));
     world.api.set_admins(group, &[700]);
@@ -337,6 +358,26 @@ async fn in_groups_only_admins_change_settings_and_the_bot_stays_quiet_unless_ad
         "allowed, and answered in the chat's language (an anonymous admin has none)"
     );
 
+    // Buttons go through the same check: a member's press is refused, an admin's works.
+    let menu = world.ask(group, person(701, "en"), "/lang").await;
+    let before = world.api.sent(group).len();
+    world
+        .api
+        .push_callback(group, person(701, "en"), menu.message_id, "/lang all");
+    let pressed = world.api.wait_sent(group, before + 1, WAIT).await;
+    assert_eq!(
+        pressed.last().unwrap().text,
+        "Sorry, only the administrators of this chat can change its settings."
+    );
+    world
+        .api
+        .push_callback(group, person(700, "en"), menu.message_id, "/lang all");
+    let pressed = world.api.wait_sent(group, before + 2, WAIT).await;
+    assert_eq!(
+        pressed.last().unwrap().text,
+        "Done: this chat now receives articles in all languages."
+    );
+
     let ok = world.ask(group, person(700, "en"), "/subscribe").await;
     assert!(ok.text.starts_with("Subscribed"), "{}", ok.text);
     let ok = world.ask(group, person(9000, "en"), "/lang en").await;
@@ -366,12 +407,7 @@ async fn in_groups_only_admins_change_settings_and_the_bot_stays_quiet_unless_ad
 
 #[tokio::test(flavor = "multi_thread")]
 async fn commands_sent_while_the_bot_was_down_are_not_answered() {
-    let port = std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port();
-    let world = World::new(&format!("\n[ops]\nlisten = \"127.0.0.1:{port}\"")).await;
+    let world = World::new().await;
     let old = chrono::Utc::now().timestamp() - 3600;
     world
         .api
@@ -384,21 +420,16 @@ async fn commands_sent_while_the_bot_was_down_are_not_answered() {
         1,
         "the hour-old /latest was skipped"
     );
-    let metrics = reqwest::get(format!("http://127.0.0.1:{port}/metrics"))
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
-    assert!(
-        metrics.contains("herald_commands_total 1\n"),
-        "only the answered command counts:\n{metrics}"
+    assert_eq!(
+        world.ops.metric("herald_commands_total").await,
+        Some(1.0),
+        "only the answered command counts"
     );
 }
 
 #[tokio::test(flavor = "multi_thread")]
 async fn blocked_subscribers_are_removed_and_migrated_groups_followed() {
-    let mut world = World::new("").await;
+    let mut world = World::new().await;
     let group = -4001;
     let supergroup = -1004001;
     world.api.add_chat(chat(group, "group", "Old group"));
@@ -422,7 +453,7 @@ async fn blocked_subscribers_are_removed_and_migrated_groups_followed() {
     let moved = world.api.wait_sent(supergroup, 2, WAIT).await;
     assert!(moved[1].text.starts_with("Second after the changes"));
     world.api.wait_sent(CHANNEL, 2, WAIT).await;
-    tokio::time::sleep(Duration::from_millis(500)).await;
+    world.ops.wait_outbox_empty(WAIT).await;
     let to_blocked = world.send_calls(503);
     assert_eq!(
         to_blocked, 2,
@@ -437,7 +468,7 @@ async fn blocked_subscribers_are_removed_and_migrated_groups_followed() {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn a_rate_limit_delays_posts_without_losing_them() {
-    let mut world = World::new("").await;
+    let mut world = World::new().await;
     let _bot = world.start().await;
     world.api.fail_next(CHANNEL, Fault::RetryAfter(2));
     world.publish(Item::new(7001, "One", 3));
@@ -464,12 +495,10 @@ async fn a_rate_limit_delays_posts_without_losing_them() {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn posts_to_one_group_are_paced() {
-    let mut world = World::new("").await;
-    world.setup.rewrite(
-        &std::fs::read_to_string(&world.setup.config)
-            .unwrap()
-            .replace("group_interval = \"100ms\"", "group_interval = \"1s\""),
-    );
+    let mut world = World::new().await;
+    world
+        .setup
+        .write(&world.config.clone().telegram("group_interval", "1s"));
     let _bot = world.start().await;
     for n in 0..3 {
         world.publish(Item::new(7100 + n, &format!("Paced {n}"), 5 - i64::from(n)));
@@ -487,7 +516,7 @@ async fn posts_to_one_group_are_paced() {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn a_channel_where_the_bot_may_not_post_is_retried_and_reported() {
-    let mut world = World::new("").await;
+    let mut world = World::new().await;
     let bot = world.start().await;
     world
         .api
@@ -506,15 +535,17 @@ async fn a_channel_where_the_bot_may_not_post_is_retried_and_reported() {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn the_token_stays_out_of_logs_when_telegram_is_unreachable() {
-    let mut world = World::new("").await;
+    let mut world = World::new().await;
     let dead = std::net::TcpListener::bind("127.0.0.1:0")
         .unwrap()
         .local_addr()
         .unwrap();
-    let config = std::fs::read_to_string(&world.setup.config)
-        .unwrap()
-        .replace(&world.api.api_url(), &format!("http://{dead}"));
-    world.setup.rewrite(&config);
+    world.setup.write(
+        &world
+            .config
+            .clone()
+            .telegram("api_url", format!("http://{dead}")),
+    );
     let bot = world.setup.start();
     bot.wait_log("new articles", WAIT).await;
     world.publish(Item::new(9001, "Unreachable", 1));
@@ -526,7 +557,7 @@ async fn the_token_stays_out_of_logs_when_telegram_is_unreachable() {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn a_group_that_kicked_the_bot_is_dropped_and_a_server_error_retried() {
-    let mut world = World::new("").await;
+    let mut world = World::new().await;
     let group = -1003000000003;
     world.api.add_chat(chat(group, "supergroup", "Kicked us"));
     world.api.set_admins(group, &[700]);
@@ -547,7 +578,7 @@ async fn a_group_that_kicked_the_bot_is_dropped_and_a_server_error_retried() {
     );
     world.publish(Item::new(6102, "Later", 1));
     world.api.wait_sent(CHANNEL, 2, WAIT).await;
-    tokio::time::sleep(Duration::from_millis(500)).await;
+    world.ops.wait_outbox_empty(WAIT).await;
     let to_group = world.send_calls(group);
     assert_eq!(
         to_group, 2,
@@ -557,7 +588,7 @@ async fn a_group_that_kicked_the_bot_is_dropped_and_a_server_error_retried() {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn a_crash_mid_broadcast_loses_nothing_and_repeats_at_most_the_message_in_flight() {
-    let mut world = World::new("").await;
+    let mut world = World::new().await;
     let bot = world.start().await;
     for n in 0..10 {
         world.publish(Item::new(
@@ -586,7 +617,7 @@ async fn a_crash_mid_broadcast_loses_nothing_and_repeats_at_most_the_message_in_
         );
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
-    tokio::time::sleep(Duration::from_secs(1)).await;
+    world.ops.wait_outbox_empty(WAIT).await;
     let titles: Vec<String> = world.api.sent(CHANNEL).iter().map(first_line).collect();
     let mut unique = titles.clone();
     unique.dedup();
@@ -596,4 +627,365 @@ async fn a_crash_mid_broadcast_loses_nothing_and_repeats_at_most_the_message_in_
         titles.len() <= 11,
         "at most the message in flight is repeated: {titles:?}"
     );
+}
+
+/// Telegram's error texts, as the Bot API sends them, decide what happens to a post in an
+/// operator's channel: a chat-level error keeps it queued until the bot may post again; a
+/// malformed message is set aside for good and the next one goes out.
+#[tokio::test(flavor = "multi_thread")]
+async fn telegram_error_texts_keep_or_set_aside_a_channel_post_as_they_mean() {
+    let mut world = World::new().await;
+    let _bot = world.start().await;
+    let chat_level = [
+        (
+            400,
+            "Bad Request: need administrator rights in the channel chat",
+        ),
+        (
+            400,
+            "Bad Request: not enough rights to send text messages to the chat",
+        ),
+        (400, "Bad Request: CHAT_WRITE_FORBIDDEN"),
+        (403, "Forbidden: bot is not a member of the channel chat"),
+        (403, "Forbidden: bot was blocked by the user"),
+        (403, "Forbidden: user is deactivated"),
+        (400, "Bad Request: chat not found"),
+        (400, "Bad Request: group is deactivated"),
+    ];
+    let mut delivered = 0;
+    for (n, (code, description)) in chat_level.into_iter().enumerate() {
+        let fault = Fault::Api {
+            code,
+            description: description.into(),
+        };
+        world.api.fail_next(CHANNEL, fault);
+        let refused = world.api.calls("sendMessage").len();
+        let title = format!("Kept through {description}");
+        world.publish(Item::new(8100 + n as u32, &title, 1));
+        let calls = world.api.wait_calls("sendMessage", refused + 1, WAIT).await;
+        assert_eq!(calls[refused]["chat_id"], json!(CHANNEL));
+        delivered += 1;
+        let sent = world.api.wait_sent(CHANNEL, delivered, WAIT).await;
+        assert!(
+            sent[delivered - 1].text.starts_with(&title),
+            "retried after {description:?}: {:?}",
+            sent[delivered - 1].text
+        );
+        assert_eq!(
+            world
+                .ops
+                .metric("herald_posts_total{platform=\"telegram\",outcome=\"chat_gone\"}")
+                .await,
+            Some((n + 1) as f64),
+            "{description:?} is a chat-level error"
+        );
+    }
+    assert_eq!(
+        world.ops.metric("herald_undeliverable_posts").await,
+        Some(0.0)
+    );
+
+    let malformed = [
+        "Bad Request: can't parse entities: Unsupported start tag \"x\" at byte offset 0",
+        "Bad Request: message is too long",
+    ];
+    for (n, description) in malformed.into_iter().enumerate() {
+        world.api.fail_next(
+            CHANNEL,
+            Fault::Api {
+                code: 400,
+                description: description.into(),
+            },
+        );
+        world.publish(Item::new(8200 + n as u32, &format!("Set aside {n}"), 1));
+        world
+            .ops
+            .wait_metric("herald_undeliverable_posts", (n + 1) as f64, WAIT)
+            .await;
+    }
+    world.publish(Item::new(8300, "After the rejected ones", 1));
+    let sent = world.api.wait_sent(CHANNEL, delivered + 1, WAIT).await;
+    assert!(
+        sent[delivered].text.starts_with("After the rejected ones"),
+        "the rejected posts were not retried: {:?}",
+        sent[delivered].text
+    );
+    assert_eq!(sent.len(), delivered + 1);
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn the_default_pacing_stays_within_telegram_flood_control() {
+    let mut world = World::with_flood_control(false).await;
+    let _bot = world.start().await;
+    for n in 0..4 {
+        world.publish(Item::new(9100 + n, &format!("Calm {n}"), 10 - i64::from(n)));
+    }
+    let sent = world.api.wait_sent(CHANNEL, 4, WAIT).await;
+    let titles: Vec<&str> = sent
+        .iter()
+        .map(|m| m.text.lines().next().unwrap())
+        .collect();
+    assert_eq!(titles, ["Calm 0", "Calm 1", "Calm 2", "Calm 3"]);
+    assert_eq!(
+        world.api.errors("sendMessage"),
+        Vec::<String>::new(),
+        "never refused for flooding"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn posts_faster_than_flood_control_allows_are_slowed_not_lost() {
+    let mut world = World::with_flood_control(true).await;
+    let _bot = world.start().await;
+    for n in 0..4 {
+        world.publish(Item::new(
+            9200 + n,
+            &format!("Hasty {n}"),
+            10 - i64::from(n),
+        ));
+    }
+    let sent = world.api.wait_sent(CHANNEL, 4, WAIT).await;
+    let titles: Vec<&str> = sent
+        .iter()
+        .map(|m| m.text.lines().next().unwrap())
+        .collect();
+    assert_eq!(titles, ["Hasty 0", "Hasty 1", "Hasty 2", "Hasty 3"]);
+    let errors = world.api.errors("sendMessage");
+    assert!(
+        !errors.is_empty()
+            && errors
+                .iter()
+                .all(|e| e.starts_with("Too Many Requests: retry after ")),
+        "{errors:?}"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_bad_gateway_page_and_a_send_that_never_returns_hold_up_nothing_else() {
+    let mut world = World::new().await;
+    let group = -1003000000007;
+    world.api.add_chat(chat(group, "supergroup", "Slow chat"));
+    world.api.set_admins(group, &[700]);
+    let _bot = world.start().await;
+    world.ask(group, person(700, "en"), "/subscribe").await;
+
+    // Telegram's front server answers an HTML page while the Bot API is down.
+    world.api.fail_next_call("getUpdates", Fault::BadGateway);
+    world.api.fail_next(CHANNEL, Fault::BadGateway);
+    // The group's send is never answered.
+    world.api.fail_next(group, Fault::Hang);
+    world.publish(Item::new(9301, "Through a bad gateway", 1));
+    let sent = world
+        .api
+        .wait_sent(CHANNEL, 1, Duration::from_secs(40))
+        .await;
+    assert!(sent[0].text.starts_with("Through a bad gateway"));
+    assert_eq!(
+        world.api.call_times(CHANNEL).len(),
+        2,
+        "the 502 and the retry"
+    );
+    // Commands are still answered after the 502 on getUpdates.
+    let help = world.ask(503, person(503, "en"), "/help").await;
+    assert!(help.text.starts_with("Commands:"), "{}", help.text);
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn the_bot_posts_only_where_it_is_a_member_or_a_channel_admin() {
+    let mut world = World::new().await;
+    let group = -1003000000008;
+    world
+        .api
+        .add_chat(chat(group, "supergroup", "Left by the bot"));
+    world.api.set_admins(group, &[700]);
+    let bot = world.start().await;
+    world.ask(group, person(700, "en"), "/subscribe").await;
+    world.api.remove_bot(group);
+    // The channel's admins no longer include the bot (user 123456, from the token).
+    world.api.set_admins(CHANNEL, &[700]);
+    world.publish(Item::new(9401, "Needs rights", 1));
+    bot.wait_log("cannot post to a configured channel", WAIT)
+        .await;
+    world.api.set_admins(CHANNEL, &[700, 123456]);
+    let sent = world.api.wait_sent(CHANNEL, 1, WAIT).await;
+    assert!(sent[0].text.starts_with("Needs rights"));
+    world.ops.wait_outbox_empty(WAIT).await;
+    assert_eq!(
+        world.send_calls(group),
+        2,
+        "the /subscribe answer and one refused post; then the group was dropped"
+    );
+    let errors = world.api.errors("sendMessage");
+    assert!(
+        errors.contains(&"Forbidden: bot is not a member of the supergroup chat".to_string())
+            && errors.contains(
+                &"Bad Request: need administrator rights in the channel chat".to_string()
+            ),
+        "{errors:?}"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_post_too_long_for_telegram_is_cut_to_fit() {
+    let mut world = World::new().await;
+    let _bot = world.start().await;
+    // Emoji and umlauts: more UTF-16 units than characters, and more bytes than both.
+    let long = "Die Hafenarbeiterinnen streiken 🚢 für höhere Löhne und gegen die Überstunden. "
+        .repeat(400);
+    let title = "Ein sehr langer Titel über den Streik 🔥 ".repeat(40);
+    world.publish(Item::new(9501, &title, 1).excerpt(&long));
+    let sent = world.api.wait_sent(CHANNEL, 1, WAIT).await;
+    let text = &sent[0].text;
+    assert!(
+        crate::support::telegram_api::utf16_len(text) <= 4096,
+        "{}",
+        crate::support::telegram_api::utf16_len(text)
+    );
+    assert!(text.starts_with("Ein sehr langer Titel"), "{text}");
+    assert!(text.contains("…"), "shortened visibly: {text}");
+    assert!(
+        text.ends_with("Read more"),
+        "the link survives the cut: {text}"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_channel_named_by_username_is_posted_to() {
+    let api = BotApi::start(TOKEN, BOT).await;
+    let mut named = chat(-1001000000042, "channel", "PSL English");
+    named["username"] = json!("psl_news");
+    api.add_chat(named);
+    let feeds = FeedServer::start().await;
+    feeds.set("en.xml", rss("en", &[Item::new(1, "Known", 60)]), RSS);
+    let mut setup = Setup::with_config(
+        &Config::new()
+            .telegram("api_url", api.api_url())
+            .feed(&feeds.url("en.xml"), "en")
+            .channel("telegram:@psl_news", &["*"]),
+    );
+    setup.env("HERALD_TELEGRAM_TOKEN", TOKEN);
+    let bot = setup.start();
+    bot.wait_log("new articles", WAIT).await;
+    feeds.set(
+        "en.xml",
+        rss(
+            "en",
+            &[
+                Item::new(2, "To the named channel", 1),
+                Item::new(1, "Known", 60),
+            ],
+        ),
+        RSS,
+    );
+    let sent = api.wait_sent(-1001000000042, 1, WAIT).await;
+    assert!(
+        sent[0].text.starts_with("To the named channel"),
+        "{}",
+        sent[0].text
+    );
+    assert_eq!(
+        api.calls("sendMessage")[0]["chat_id"],
+        json!("@psl_news"),
+        "addressed by its username"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn max_command_age_and_default_langs_are_honoured() {
+    let world = World::new().await;
+    world.setup.write(
+        &world
+            .config
+            .clone()
+            .telegram("max_command_age", "30s")
+            .bot("default_langs", list(&["de"])),
+    );
+    // Two minutes old: answered under the default of five minutes, not under 30 s.
+    let old = chrono::Utc::now().timestamp() - 120;
+    world
+        .api
+        .push_message_at(502, person(502, "en"), "/about", old);
+    let _bot = world.start().await;
+    let latest = world.ask(502, person(502, "en"), "/latest").await;
+    let lines: Vec<&str> = latest.text.lines().collect();
+    assert_eq!(lines[0], "Latest articles (de):", "{}", latest.text);
+    assert_eq!(lines.len(), 3, "the two German articles: {}", latest.text);
+    assert_eq!(world.api.sent(502).len(), 1, "the old /about was skipped");
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn chat_interval_paces_a_private_chat_and_global_rate_all_chats() {
+    let mut world = World::new().await;
+    world.setup.write(
+        &world
+            .config
+            .clone()
+            .telegram("chat_interval", "2s")
+            .telegram("global_rate", 2),
+    );
+    let _bot = world.start().await;
+    for id in [601, 602, 603] {
+        world.ask(id, person(id, "en"), "/subscribe").await;
+    }
+    for n in 0..3 {
+        world.publish(Item::new(
+            9600 + n,
+            &format!("Paced for one {n}"),
+            5 - i64::from(n),
+        ));
+    }
+    for id in [601, 602, 603] {
+        world.api.wait_sent(id, 4, WAIT).await;
+    }
+    world.api.wait_sent(CHANNEL, 3, WAIT).await;
+    // One subscriber's three posts (after its /subscribe answer) are two seconds apart
+    // (not the default one).
+    let times = world.api.call_times(601);
+    for pair in times[1..].windows(2) {
+        assert!(
+            pair[1] - pair[0] >= Duration::from_millis(1950),
+            "posts to one private chat 2 s apart: {:?}",
+            pair[1] - pair[0]
+        );
+    }
+    // Twelve posts in all at two a second take at least five and a half seconds.
+    let mut posts: Vec<_> = [601, 602, 603]
+        .iter()
+        .flat_map(|&id| world.api.call_times(id)[1..].to_vec())
+        .chain(world.api.call_times(CHANNEL))
+        .collect();
+    posts.sort();
+    assert_eq!(posts.len(), 12);
+    assert!(
+        posts[11] - posts[0] >= Duration::from_millis(5400),
+        "paced by global_rate: {:?}",
+        posts[11] - posts[0]
+    );
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn sigterm_finishes_and_records_the_post_in_progress() {
+    let mut world = World::new().await;
+    let bot = world.start().await;
+    world.api.delay_next(CHANNEL, Duration::from_secs(3));
+    let calls = world.api.calls("sendMessage").len();
+    world.publish(Item::new(9701, "In flight at shutdown", 1));
+    world.api.wait_calls("sendMessage", calls + 1, WAIT).await;
+    // SIGTERM while Telegram has not answered yet.
+    let out = bot.stop().await;
+    assert_eq!(out.code, Some(0), "{}", out.stderr);
+    assert_eq!(
+        world.api.sent(CHANNEL).len(),
+        1,
+        "the send in progress was finished before exiting"
+    );
+    // Recorded as sent: a restart does not send it again.
+    let polls = world.feeds.requests("de.xml");
+    let _bot = world.setup.start();
+    wait_until("two polls after the restart", WAIT, || {
+        world.feeds.requests("de.xml") >= polls + 2
+    })
+    .await;
+    world.ops.wait_outbox_empty(WAIT).await;
+    assert_eq!(world.api.sent(CHANNEL).len(), 1, "not repeated");
 }

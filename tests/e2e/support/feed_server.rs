@@ -9,7 +9,6 @@
 //!
 //! Paths are matched without their query string; `url("feed.xml")` and
 //! `url("/feed.xml")` name the same document.
-#![allow(dead_code)]
 
 use std::{
     collections::HashMap,
@@ -40,6 +39,11 @@ pub enum Behavior {
     /// Accept the request and never answer it; the connection is cut only when the
     /// server is dropped.
     Hang,
+    /// `302 Found` to another path of this server.
+    Redirect(String),
+    /// Serve the document in chunks without a `Content-Length`, so only a client that
+    /// counts while reading can stop at a size limit.
+    Stream,
 }
 
 /// The feed server; it stops (and cuts hanging connections) when dropped.
@@ -203,6 +207,21 @@ async fn handle(State(shared): State<Arc<Shared>>, request: Request) -> Response
             StatusCode::from_u16(code).expect("Behavior::Status: invalid HTTP status code"),
         ),
         (Behavior::Hang, _) => hang_until_shutdown(shared.shutdown.clone()).await,
+        (Behavior::Redirect(to), _) => Response::builder()
+            .status(StatusCode::FOUND)
+            .header(header::LOCATION, to)
+            .body(Body::empty())
+            .expect("a redirect response"),
+        (Behavior::Stream, Some(doc)) => {
+            let chunks: Vec<Result<Vec<u8>, std::io::Error>> =
+                doc.body.chunks(4096).map(|c| Ok(c.to_vec())).collect();
+            Response::builder()
+                .status(StatusCode::OK)
+                .header(header::CONTENT_TYPE, doc.content_type.clone())
+                .body(Body::from_stream(futures::stream::iter(chunks)))
+                .expect("a streamed response")
+        }
+        (Behavior::Stream, None) => plain_response(StatusCode::NOT_FOUND),
     }
 }
 

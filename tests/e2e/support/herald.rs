@@ -1,7 +1,6 @@
 //! Runs the real `herald` binary against a config written into a temporary folder: one-shot
 //! commands (`poll --once`, `check`, `latest`) and the long-running bot, whose standard
 //! output (the console channel) and standard error (logs) are collected as they arrive.
-#![allow(dead_code)]
 
 use std::path::{Path, PathBuf};
 use std::process::Stdio;
@@ -10,12 +9,17 @@ use std::time::Duration;
 
 use tokio::io::{AsyncBufReadExt, BufReader};
 use tokio::process::{Child, Command};
+use tokio::task::JoinHandle;
+
+use super::config::Config;
 
 /// A config file in a temporary folder; the bot's data lives beside it.
 pub struct Setup {
     pub dir: tempfile::TempDir,
     pub config: PathBuf,
     env: Vec<(String, String)>,
+    /// Leave `HERALD_LOG` unset, so the binary uses its production log filter.
+    production_logging: bool,
 }
 
 /// A finished command.
@@ -51,7 +55,18 @@ impl Setup {
             dir,
             config: path,
             env: Vec::new(),
+            production_logging: false,
         }
+    }
+
+    /// A setup whose config comes from the typed builder.
+    pub fn with_config(config: &Config) -> Setup {
+        Setup::new(&config.toml())
+    }
+
+    /// Replaces the config with a built one (the data folder stays).
+    pub fn write(&self, config: &Config) {
+        self.rewrite(&config.toml());
     }
 
     pub fn path(&self) -> &Path {
@@ -63,18 +78,27 @@ impl Setup {
         std::fs::write(&self.config, config).expect("write config");
     }
 
+    /// Runs the binary with its own (production) log filter instead of the tests' verbose
+    /// one, so what operators would see is what the test checks.
+    pub fn production_logging(&mut self) {
+        self.production_logging = true;
+    }
+
     /// Sets an environment variable for every run.
     pub fn env(&mut self, key: &str, value: &str) {
         self.env.push((key.into(), value.into()));
     }
 
-    fn command(&self, args: &[&str]) -> Command {
+    /// The binary with `args`, run in `dir`. `--config` is added unless the args or a
+    /// `HERALD_CONFIG` set with [`Setup::env`] name the config.
+    fn command_in(&self, dir: &Path, args: &[&str]) -> Command {
         let mut cmd = Command::new(env!("CARGO_BIN_EXE_herald"));
-        if !args.contains(&"--config") {
+        let from_env = self.env.iter().any(|(k, _)| k == "HERALD_CONFIG");
+        if !args.contains(&"--config") && !from_env {
             cmd.arg("--config").arg(&self.config);
         }
         cmd.args(args);
-        cmd.current_dir(self.dir.path());
+        cmd.current_dir(dir);
         for var in [
             "HERALD_TELEGRAM_TOKEN",
             "HERALD_MATRIX_PASSWORD",
@@ -84,7 +108,9 @@ impl Setup {
         ] {
             cmd.env_remove(var);
         }
-        cmd.env("HERALD_LOG", "info,herald=debug");
+        if !self.production_logging {
+            cmd.env("HERALD_LOG", "info,herald=debug");
+        }
         for (k, v) in &self.env {
             cmd.env(k, v);
         }
@@ -97,7 +123,12 @@ impl Setup {
 
     /// Runs `herald --config … ARGS` to the end (at most two minutes).
     pub async fn run(&self, args: &[&str]) -> Output {
-        let child = self.command(args).spawn().expect("start herald");
+        self.run_in(self.dir.path(), args).await
+    }
+
+    /// [`Setup::run`] with another working folder.
+    pub async fn run_in(&self, dir: &Path, args: &[&str]) -> Output {
+        let child = self.command_in(dir, args).spawn().expect("start herald");
         let out = tokio::time::timeout(Duration::from_secs(120), child.wait_with_output())
             .await
             .unwrap_or_else(|_| panic!("herald {args:?} did not finish within 2 minutes"))
@@ -115,20 +146,32 @@ impl Setup {
     }
 
     pub fn start_with(&self, args: &[&str]) -> Running {
-        let mut child = self.command(args).spawn().expect("start herald");
+        self.start_in(self.dir.path(), args)
+    }
+
+    /// Starts the binary with `args` (none: the default command) in the folder `dir`.
+    pub fn start_in(&self, dir: &Path, args: &[&str]) -> Running {
+        let mut child = self.command_in(dir, args).spawn().expect("start herald");
         let stdout = Arc::new(Mutex::new(String::new()));
         let stderr = Arc::new(Mutex::new(String::new()));
-        collect(child.stdout.take().expect("piped"), stdout.clone());
-        collect(child.stderr.take().expect("piped"), stderr.clone());
+        let readers = vec![
+            collect(child.stdout.take().expect("piped"), stdout.clone()),
+            collect(child.stderr.take().expect("piped"), stderr.clone()),
+        ];
         Running {
             child,
             stdout,
             stderr,
+            readers,
         }
     }
 }
 
-fn collect(stream: impl tokio::io::AsyncRead + Unpin + Send + 'static, into: Arc<Mutex<String>>) {
+/// Copies `stream` line by line into `into` until it ends (the process exited).
+fn collect(
+    stream: impl tokio::io::AsyncRead + Unpin + Send + 'static,
+    into: Arc<Mutex<String>>,
+) -> JoinHandle<()> {
     tokio::spawn(async move {
         let mut lines = BufReader::new(stream).lines();
         while let Ok(Some(line)) = lines.next_line().await {
@@ -136,7 +179,7 @@ fn collect(stream: impl tokio::io::AsyncRead + Unpin + Send + 'static, into: Arc
             buf.push_str(&line);
             buf.push('\n');
         }
-    });
+    })
 }
 
 /// A running bot.
@@ -144,6 +187,7 @@ pub struct Running {
     child: Child,
     stdout: Arc<Mutex<String>>,
     stderr: Arc<Mutex<String>>,
+    readers: Vec<JoinHandle<()>>,
 }
 
 impl Running {
@@ -185,6 +229,16 @@ impl Running {
         }
     }
 
+    /// After the exit: waits until the readers have copied everything the process wrote.
+    async fn drain(&mut self) {
+        for reader in self.readers.drain(..) {
+            tokio::time::timeout(Duration::from_secs(10), reader)
+                .await
+                .expect("the output ends when herald exits")
+                .expect("output reader");
+        }
+    }
+
     /// Sends SIGTERM and waits for the exit.
     pub async fn stop(mut self) -> Output {
         signal(self.pid(), "TERM");
@@ -192,7 +246,7 @@ impl Running {
             .await
             .expect("herald stops within 30 s of SIGTERM")
             .expect("wait");
-        tokio::time::sleep(Duration::from_millis(100)).await; // let the readers drain
+        self.drain().await;
         Output {
             code: status.code(),
             stdout: self.stdout(),
@@ -204,7 +258,7 @@ impl Running {
     pub async fn kill(mut self) -> Output {
         signal(self.pid(), "KILL");
         let _ = self.child.wait().await;
-        tokio::time::sleep(Duration::from_millis(100)).await;
+        self.drain().await;
         Output {
             code: None,
             stdout: self.stdout(),
@@ -220,4 +274,79 @@ fn signal(pid: u32, name: &str) {
         .status()
         .expect("run kill");
     assert!(ok.success(), "kill -{name} {pid} failed");
+}
+
+/// Polls `done` every 50 ms until it holds; panics with `what` after `timeout`. Every wait in
+/// the tests has a deadline, so a bot that stops working fails the test instead of hanging it.
+pub async fn wait_until(what: &str, timeout: Duration, mut done: impl FnMut() -> bool) {
+    let deadline = tokio::time::Instant::now() + timeout;
+    while !done() {
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "timed out after {timeout:?} waiting until {what}"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
+/// A free port on 127.0.0.1 for the bot's `[ops] listen`.
+pub fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .expect("a free port")
+        .port()
+}
+
+/// The bot's operator endpoint (`[ops] listen = "127.0.0.1:PORT"`), read as an operator would.
+#[derive(Clone, Copy, Debug)]
+pub struct Ops {
+    pub port: u16,
+}
+
+impl Ops {
+    /// An endpoint on a free port; give it to the config with `Config::ops`.
+    pub fn on_free_port() -> Ops {
+        Ops { port: free_port() }
+    }
+
+    /// `GET path`: the status and the body; `None` while nothing listens.
+    pub async fn get(&self, path: &str) -> Option<(u16, String)> {
+        let response = reqwest::get(format!("http://127.0.0.1:{}{path}", self.port))
+            .await
+            .ok()?;
+        let status = response.status().as_u16();
+        Some((status, response.text().await.ok()?))
+    }
+
+    /// The value of a metric without labels (`herald_queued_posts`), or of the line that
+    /// starts with `name` including its labels; `None` while the endpoint does not answer.
+    pub async fn metric(&self, name: &str) -> Option<f64> {
+        let (_, body) = self.get("/metrics").await?;
+        body.lines()
+            .filter(|l| !l.starts_with('#'))
+            .find_map(|l| l.strip_prefix(name)?.strip_prefix(' ')?.trim().parse().ok())
+    }
+
+    /// Waits until `name` equals `value`.
+    pub async fn wait_metric(&self, name: &str, value: f64, timeout: Duration) {
+        let deadline = tokio::time::Instant::now() + timeout;
+        loop {
+            let now = self.metric(name).await;
+            if now == Some(value) {
+                return;
+            }
+            assert!(
+                tokio::time::Instant::now() < deadline,
+                "{name} stayed {now:?}, expected {value} within {timeout:?}"
+            );
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+    }
+
+    /// Waits until nothing is left in the outbox: every delivery a poll queued was sent,
+    /// dropped or set aside. The positive event before checking that something did NOT
+    /// happen.
+    pub async fn wait_outbox_empty(&self, timeout: Duration) {
+        self.wait_metric("herald_queued_posts", 0.0, timeout).await;
+    }
 }

@@ -8,8 +8,6 @@
 //! goes through `/messages` back-pagination and retries until enough events
 //! decrypt, which is reliable regardless of when room keys arrive.
 
-#![allow(dead_code)]
-
 use std::time::{Duration, Instant};
 
 use matrix_sdk::config::SyncSettings;
@@ -37,7 +35,6 @@ const POLL: Duration = Duration::from_millis(200);
 /// One `m.room.message` event as read back from a room (decrypted if it was encrypted).
 #[derive(Clone, Debug)]
 pub struct Msg {
-    pub event_id: String,
     /// `content.body` (empty for a redacted message).
     pub body: String,
     /// `content.formatted_body` (the HTML), if any.
@@ -57,8 +54,6 @@ pub struct TestUser {
     pub client: Client,
     /// Full user id, e.g. `@alice_1f2e_0:localhost`.
     pub user_id: String,
-    /// The password, in case a test wants to log in a second device.
-    pub password: String,
     sync_task: JoinHandle<()>,
     /// The `SQLite` state/crypto store; deleted after the client is gone.
     _store: TempDir,
@@ -113,7 +108,6 @@ impl TestUser {
         TestUser {
             client,
             user_id,
-            password,
             sync_task,
             _store: store,
         }
@@ -266,12 +260,6 @@ impl TestUser {
             .await
     }
 
-    /// Sends an `m.text` message with an HTML `formatted_body`; returns its event id.
-    pub async fn send_html(&self, room_id: &str, body: &str, html: &str) -> String {
-        self.send(room_id, RoomMessageEventContent::text_html(body, html))
-            .await
-    }
-
     async fn send(&self, room_id: &str, content: RoomMessageEventContent) -> String {
         let result = self
             .room(room_id)
@@ -297,9 +285,11 @@ impl TestUser {
     }
 
     /// Waits until at least `n` `m.room.message` events from `sender` are
-    /// readable (decrypted where needed) in the room, then returns all of them
-    /// from that sender, oldest first. Panics after `timeout`, listing what it
-    /// saw (including events still undecryptable).
+    /// readable (decrypted where needed) in the room and none of the sender's events
+    /// is still undecryptable, then returns all of its messages, oldest first. An
+    /// undecryptable event is counted, never skipped: a duplicate the reader cannot
+    /// decrypt must not pass for "exactly once". Panics after `timeout`, listing what
+    /// it saw.
     pub async fn messages_from(
         &self,
         room_id: &str,
@@ -311,7 +301,7 @@ impl TestUser {
         let room = self.wait_for_room(room_id).await;
         loop {
             let (messages, undecrypted) = self.read_messages(&room, sender).await;
-            if messages.len() >= n {
+            if messages.len() >= n && undecrypted == 0 {
                 return messages;
             }
             if Instant::now() >= deadline {
@@ -375,7 +365,6 @@ impl TestUser {
             }
             let content = &json["content"];
             messages.push(Msg {
-                event_id: json["event_id"].as_str().unwrap_or_default().to_owned(),
                 body: content["body"].as_str().unwrap_or_default().to_owned(),
                 formatted_body: content["formatted_body"].as_str().map(str::to_owned),
                 msgtype: content["msgtype"].as_str().unwrap_or_default().to_owned(),

@@ -1,5 +1,6 @@
 //! Test support: real servers on 127.0.0.1 and a runner for the real binary.
 
+pub mod config;
 pub mod feed_server;
 pub mod herald;
 pub mod matrix_client;

@@ -10,8 +10,6 @@
 //! Nothing runtime-bound is kept in statics: every `#[tokio::test]` has its own
 //! runtime, so HTTP clients are created per call.
 
-#![allow(dead_code)]
-
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::sync::OnceLock;
@@ -124,13 +122,9 @@ impl Synapse {
     }
 
     /// The directory holding the homeserver's config, database and logs.
+    #[allow(dead_code)] // for tests that run `scripts/synapse` on it (matrix_limits.rs)
     pub fn dir(&self) -> &Path {
         &self.dir
-    }
-
-    /// Synapse's own log (WARNING and above), handy when a test fails.
-    pub fn log_path(&self) -> PathBuf {
-        self.dir.join("homeserver.log")
     }
 
     /// The full user id for a localpart on this homeserver.

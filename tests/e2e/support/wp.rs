@@ -1,6 +1,5 @@
 //! Feed documents for the tests: the bundled fixtures, and WordPress-style RSS 2.0 built
 //! from items a test describes (a new article "published now", a changed feed).
-#![allow(dead_code)]
 
 use chrono::{DateTime, Utc};
 
@@ -17,7 +16,6 @@ pub struct Item {
     pub title: String,
     pub excerpt: String,
     pub date: DateTime<Utc>,
-    pub edition: String,
 }
 
 impl Item {
@@ -28,7 +26,6 @@ impl Item {
             title: title.into(),
             excerpt: "The members of the organization gathered in the city and they discussed the war and the peace with the people who came.".into(),
             date: Utc::now() - chrono::Duration::minutes(minutes_ago),
-            edition: String::new(),
         }
     }
 
@@ -36,11 +33,17 @@ impl Item {
         self.excerpt = text.into();
         self
     }
+}
 
-    pub fn at(mut self, date: DateTime<Utc>) -> Item {
-        self.date = date;
-        self
-    }
+/// A fixture feed with `new_items` published on top of its own items (newest first), as
+/// the next edition of that feed would look; their links are under `/{edition}/`.
+pub fn fixture_with(name: &str, edition: &str, new_items: &[Item]) -> String {
+    let items: String = rss(edition, new_items)
+        .split("<item>")
+        .skip(1)
+        .map(|i| format!("<item>{}", i.replace("</channel>\n</rss>\n", "")))
+        .collect();
+    fixture(name).replacen("<item>", &format!("{items}<item>"), 1)
 }
 
 /// Escapes text for XML character data.
