@@ -55,6 +55,8 @@ fn open(config: Config) -> anyhow::Result<Parts> {
 pub async fn run(config: Config, shutdown: CancellationToken) -> anyhow::Result<()> {
     let parts = open(config)?;
     let config = parts.config.clone();
+    // The platforms' sinks, for the endpoint to show chats waiting to be joined, once started.
+    let platforms = Arc::new(std::sync::OnceLock::new());
     let ops_task = match config.ops.listen {
         Some(addr) => {
             let listener = tokio::net::TcpListener::bind(addr)
@@ -64,6 +66,7 @@ pub async fn run(config: Config, shutdown: CancellationToken) -> anyhow::Result<
             let view = ops::View {
                 store: parts.store.clone(),
                 metrics: parts.metrics.clone(),
+                platforms: platforms.clone(),
             };
             Some(tokio::spawn(ops::serve(listener, view, shutdown.clone())))
         }
@@ -71,6 +74,7 @@ pub async fn run(config: Config, shutdown: CancellationToken) -> anyhow::Result<
     };
     let started = platform::start_all(&parts.service, true, &shutdown).await;
     let sinks: Vec<Arc<dyn Sink>> = started.iter().map(|s| s.sink.clone()).collect();
+    let _ = platforms.set(sinks.clone());
     let names: Vec<String> = sinks.iter().map(|s| s.platform().to_string()).collect();
     tracing::info!(
         feeds = config.feeds.len(),

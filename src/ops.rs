@@ -2,7 +2,7 @@
 //! stuck) and `/metrics` in Prometheus' text format, served on `[ops] listen` with axum.
 //! The endpoint only reads: it is handed the store and the metrics, nothing that steers.
 
-use std::sync::Arc;
+use std::sync::{Arc, OnceLock};
 use std::time::Duration;
 
 use axum::Router;
@@ -16,6 +16,7 @@ use tokio::sync::Semaphore;
 use tokio_util::sync::CancellationToken;
 
 use crate::metrics::Metrics;
+use crate::sink::{Sink, WaitState};
 use crate::store::Store;
 
 /// Requests served at once; more get 503 at once instead of piling up.
@@ -28,6 +29,8 @@ const REQUEST_TIMEOUT: Duration = Duration::from_secs(10);
 pub struct View {
     pub store: Store,
     pub metrics: Arc<Metrics>,
+    /// The platforms, once started: asked which chats they cannot post to yet.
+    pub platforms: Arc<OnceLock<Vec<Arc<dyn Sink>>>>,
 }
 
 /// Serves `/healthz` and `/metrics` on `listener` until `shutdown`.
@@ -67,27 +70,65 @@ async fn not_found() -> (StatusCode, &'static str) {
     )
 }
 
-/// 200 when every feed's last poll worked, 503 naming the failing feeds otherwise.
+/// 200 when every feed's last poll worked and no configured channel was refused, 503
+/// naming what fails otherwise.
 async fn health(State(view): State<View>) -> Response {
-    let failing = view.metrics.failing();
-    let body = serde_json::json!({
-        "status": if failing.is_empty() { "ok" } else { "degraded" },
-        "failing_feeds": failing,
-        "queued_posts": view.store.outbox_len(),
-        "undeliverable_posts": view.store.dead_count(),
-        "articles": view.store.article_count(),
-    });
-    let status = if failing.is_empty() {
-        StatusCode::OK
-    } else {
-        StatusCode::SERVICE_UNAVAILABLE
-    };
+    let (status, body) = health_report(&view);
     (
         status,
         [(header::CONTENT_TYPE, "application/json")],
         format!("{body}\n"),
     )
         .into_response()
+}
+
+/// The health status and its JSON body. Chats the platforms cannot post to yet (a Matrix
+/// room still being joined, or whose join was refused) are listed; a configured channel is
+/// named by its target as the operator wrote it, a room the bot was invited to only counted,
+/// since its id is private.
+fn health_report(view: &View) -> (StatusCode, serde_json::Value) {
+    let failing = view.metrics.failing();
+    let waiting: Vec<_> = view
+        .platforms
+        .get()
+        .into_iter()
+        .flatten()
+        .flat_map(|sink| sink.waiting_chats())
+        .collect();
+    let refused = waiting
+        .iter()
+        .any(|w| w.configured && w.state == WaitState::Refused);
+    let channels: Vec<serde_json::Value> = waiting
+        .iter()
+        .filter(|w| w.configured)
+        .map(|w| {
+            serde_json::json!({
+                "channel": w.target.to_string(),
+                "state": match w.state {
+                    WaitState::Joining => "joining",
+                    WaitState::Retrying => "retrying",
+                    WaitState::Refused => "refused",
+                },
+                "reason": w.reason,
+            })
+        })
+        .collect();
+    let healthy = failing.is_empty() && !refused;
+    let body = serde_json::json!({
+        "status": if healthy { "ok" } else { "degraded" },
+        "failing_feeds": failing,
+        "channels_not_joined": channels,
+        "other_chats_not_joined": waiting.iter().filter(|w| !w.configured).count(),
+        "queued_posts": view.store.outbox_len(),
+        "undeliverable_posts": view.store.dead_count(),
+        "articles": view.store.article_count(),
+    });
+    let status = if healthy {
+        StatusCode::OK
+    } else {
+        StatusCode::SERVICE_UNAVAILABLE
+    };
+    (status, body)
 }
 
 async fn metrics(State(view): State<View>) -> Response {
@@ -160,4 +201,90 @@ fn label(s: &str) -> String {
     s.replace('\\', "\\\\")
         .replace('"', "\\\"")
         .replace('\n', "\\n")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::article::{Platform, Target};
+    use crate::sink::{BoxFuture, ChatWaiting, Post, SendError};
+
+    /// A platform that reports the given chats as not joined.
+    struct Waiting(Vec<ChatWaiting>);
+
+    impl Sink for Waiting {
+        fn platform(&self) -> Platform {
+            Platform::Matrix
+        }
+        fn chat_interval(&self, _: &str) -> Duration {
+            Duration::from_secs(1)
+        }
+        fn global_rate(&self) -> u32 {
+            1
+        }
+        fn send<'a>(
+            &'a self,
+            _: &'a str,
+            _: &'a Post<'a>,
+        ) -> BoxFuture<'a, Result<String, SendError>> {
+            Box::pin(async { Err(SendError::Temporary("test".into())) })
+        }
+        fn waiting_chats(&self) -> Vec<ChatWaiting> {
+            self.0.clone()
+        }
+    }
+
+    fn waiting(chat: &str, configured: bool, state: WaitState) -> ChatWaiting {
+        ChatWaiting {
+            target: Target::new(Platform::Matrix, chat),
+            configured,
+            state,
+            reason: Some("M_LIMIT_EXCEEDED".into()),
+            retry_at: None,
+        }
+    }
+
+    fn view(dir: &std::path::Path, chats: Vec<ChatWaiting>) -> View {
+        let platforms = Arc::new(OnceLock::new());
+        let sink: Arc<dyn Sink> = Arc::new(Waiting(chats));
+        let _ = platforms.set(vec![sink]);
+        View {
+            store: Store::open(dir).unwrap(),
+            metrics: Arc::default(),
+            platforms,
+        }
+    }
+
+    #[tokio::test]
+    async fn rooms_being_joined_are_shown_and_a_refused_channel_is_unhealthy() {
+        let dir = tempfile::tempdir().unwrap();
+        let v = view(
+            dir.path(),
+            vec![
+                waiting("#news:example.org", true, WaitState::Retrying),
+                waiting("!private:example.org", false, WaitState::Joining),
+            ],
+        );
+        let (status, body) = health_report(&v);
+        assert_eq!(status, StatusCode::OK, "{body}");
+        assert_eq!(
+            body["channels_not_joined"][0]["channel"],
+            "matrix:#news:example.org"
+        );
+        assert_eq!(body["channels_not_joined"][0]["state"], "retrying");
+        assert_eq!(body["channels_not_joined"][0]["reason"], "M_LIMIT_EXCEEDED");
+        assert_eq!(body["other_chats_not_joined"], 1);
+        assert!(!body.to_string().contains("!private"), "{body}");
+        drop(v);
+
+        let dir = tempfile::tempdir().unwrap();
+        let v = view(
+            dir.path(),
+            vec![waiting("#news:example.org", true, WaitState::Refused)],
+        );
+        let (status, body) = health_report(&v);
+        assert_eq!(status, StatusCode::SERVICE_UNAVAILABLE, "{body}");
+        assert_eq!(body["status"], "degraded");
+        assert_eq!(body["channels_not_joined"][0]["state"], "refused");
+    }
 }

@@ -8,4 +8,5 @@ mod delivery;
 mod languages;
 mod matrix;
 mod matrix_limits;
+mod operator_logs;
 mod telegram;
