@@ -17,6 +17,7 @@ use teloxide::ApiError;
 use teloxide::RequestError;
 use teloxide::payloads::{GetUpdatesSetters, SendMessageSetters, SetMyCommandsSetters};
 use teloxide::prelude::{Bot, Requester};
+use teloxide::requests::Request as _;
 use teloxide::types::{
     AllowedUpdate, BotCommand, CallbackQuery, ChatId, InlineKeyboardButton, InlineKeyboardMarkup,
     LinkPreviewOptions, Message, ParseMode, Recipient, ReplyParameters, UpdateKind, UserId,
@@ -34,6 +35,10 @@ use crate::service::CommandService;
 
 /// Seconds a `getUpdates` call waits for news.
 const POLL_TIMEOUT: u32 = 10;
+/// Tries to send a command's answer through rate limits.
+const REPLY_ATTEMPTS: u32 = 4;
+/// The longest rate-limit wait a command's answer sits out.
+const MAX_REPLY_WAIT: Duration = Duration::from_secs(30);
 /// Updates handled at once across all chats.
 const MAX_CONCURRENT_UPDATES: usize = 16;
 /// How long a stopping listener waits for the commands it is still answering.
@@ -396,8 +401,24 @@ impl Telegram {
             request =
                 request.reply_parameters(ReplyParameters::new(id).allow_sending_without_reply());
         }
-        if let Err(e) = request.await {
-            tracing::warn!(error = %self.redact(e), "could not answer a command");
+        // A reply that meets the chat's flood limit (a post just went there, say) waits as
+        // long as Telegram asks, a few times, instead of being lost.
+        let mut attempts = 0;
+        loop {
+            attempts += 1;
+            match request.send_ref().await {
+                Ok(_) => return,
+                Err(RequestError::RetryAfter(wait))
+                    if attempts < REPLY_ATTEMPTS && wait.duration() <= MAX_REPLY_WAIT =>
+                {
+                    tracing::debug!(wait = ?wait.duration(), "a reply waits for the chat's rate limit");
+                    tokio::time::sleep(wait.duration()).await;
+                }
+                Err(e) => {
+                    tracing::warn!(error = %self.redact(e), "could not answer a command");
+                    return;
+                }
+            }
         }
     }
 }
