@@ -389,6 +389,79 @@ mod tests {
         );
     }
 
+    const GOLDEN_RSS_NO_GUID: [&str; 3] = [
+        "en:https://postsovietleft.org/2025/01/20/to-remember-is-to-fight",
+        "en:https://postsovietleft.org/2025/02/03/program-of-social-changes-a-call-for-participation",
+        "en:sha256:d8f3aac5f4f842abd6da72d0443c90fc",
+    ];
+    const GOLDEN_ATOM: [&str; 4] = [
+        "en:https://postsovietleft.org/?p=1702",
+        "en:https://postsovietleft.org/?p=1673",
+        "en:tag:postsovietleft.org,2025-01-10:/?p=1594",
+        "en:https://postsovietleft.org/2024/12/25/half-year-activity-report",
+    ];
+    const GOLDEN_JSON: [&str; 4] = [
+        "en:https://postsovietleft.org/?p=1702",
+        "en:https://postsovietleft.org/?p=1618",
+        "en:https://postsovietleft.org/?p=1594",
+        "en:https://postsovietleft.org/2024/12/16/every-deserter-brings-peace-closer",
+    ];
+    const GOLDEN_WP_DE: [&str; 3] = [
+        "de:https://postsovietleft.org/?p=1736",
+        "en:https://postsovietleft.org/?p=1702",
+        "en:https://postsovietleft.org/?p=1673",
+    ];
+    const GOLDEN_HOSTILE: [&str; 5] = [
+        "en:https://hostile.example.org/?p=1",
+        "en:https://hostile.example.org/?p=2",
+        "en:https://hostile.example.org/?p=3",
+        "en:https://hostile.example.org/?p=4",
+        "ru:https://hostile.example.org/?p=5",
+    ];
+    const GOLDEN_WRONG_ENCODING: [&str; 1] = ["en:https://postsovietleft.org/?p=1620"];
+    const GOLDEN_HASH_DATED: &str = "sha256:c5abaf1bcee38d98a98839e567b3d58f";
+    const GOLDEN_HASH_EMPTY: &str = "sha256:01ba4719c80b6fe911b091a7c05124b6";
+
+    /// Article ids must never change for inputs Herald already read: a new id scheme would
+    /// post every stored article again. These values were recorded before the parser learned
+    /// new item shapes and encodings.
+    #[test]
+    fn golden_ids_do_not_change() {
+        let ids = |name: &str, lang: &str| -> Vec<String> {
+            parse_fixture(name, lang)
+                .into_iter()
+                .map(|a| a.id)
+                .collect()
+        };
+        assert_eq!(ids("rss-no-guid.xml", "en"), GOLDEN_RSS_NO_GUID,);
+        assert_eq!(ids("atom.xml", "en"), GOLDEN_ATOM);
+        assert_eq!(ids("feed.json", "en"), GOLDEN_JSON);
+        let de = ids("wp-de.xml", "de");
+        assert_eq!(&de[..3], GOLDEN_WP_DE);
+        assert_eq!(ids("hostile.xml", "en"), GOLDEN_HOSTILE);
+        let en = Lang::parse("en").unwrap();
+        let info = FeedInfo {
+            key: "x",
+            lang: &en,
+            detect_lang: false,
+            base: None,
+        };
+        let latin1: Vec<String> = parse(&fixture("wrong-encoding.xml"), &info, Utc::now())
+            .unwrap()
+            .into_iter()
+            .map(|a| a.id)
+            .collect();
+        assert_eq!(latin1, GOLDEN_WRONG_ENCODING);
+        let d = DateTime::parse_from_rfc3339("2025-01-19T10:00:00Z")
+            .unwrap()
+            .with_timezone(&Utc);
+        assert_eq!(
+            hashed_key("To remember is to fight!", Some(d)),
+            GOLDEN_HASH_DATED
+        );
+        assert_eq!(hashed_key("", None), GOLDEN_HASH_EMPTY);
+    }
+
     #[test]
     fn hashed_key_is_documented_and_stable() {
         let d = DateTime::parse_from_rfc3339("2025-01-19T10:00:00Z")
