@@ -113,7 +113,11 @@ pub async fn run(config: Config, shutdown: CancellationToken) -> anyhow::Result<
         });
     }
     shutdown.cancelled().await;
-    feed_tasks.join_all().await;
+    while let Some(joined) = feed_tasks.join_next().await {
+        if let Err(e) = joined {
+            tracing::error!(error = %e, "a feed's poll loop failed");
+        }
+    }
 
     tracing::info!("stopping: finishing the send in progress");
     if let Err(e) = delivery_task.await {
@@ -180,7 +184,10 @@ fn count_polls(metrics: &Metrics, results: &[(String, Result<FeedOutcome, PollEr
         match result {
             Ok(FeedOutcome::Waiting) => {}
             Ok(FeedOutcome::NotModified) => metrics.count_poll(feed, "not_modified", None),
-            Ok(FeedOutcome::Updated { .. }) => metrics.count_poll(feed, "updated", None),
+            Ok(FeedOutcome::Updated { skipped, .. }) => {
+                metrics.count_poll(feed, "updated", None);
+                metrics.count_skipped(feed, *skipped);
+            }
             Err(e) => metrics.count_poll(feed, "error", Some(e.to_string())),
         }
     }

@@ -4,7 +4,9 @@
 //!
 //! What gets posted: on a feed's first successful fetch only its newest `backfill` items;
 //! afterwards every new item, except one first seen more than `max_age` after its
-//! publication (stored, but news that old is not news).
+//! publication (stored, but news that old is not news), and except a mass change: more
+//! than `mass_change_limit` never-seen items older than the newest item already seen from
+//! the feed (a site migration that re-keys its history) are stored without being posted.
 
 use std::collections::HashMap;
 use std::sync::Mutex;
@@ -14,7 +16,7 @@ use chrono::Utc;
 
 use crate::article::{Article, Target};
 use crate::config::{Config, FeedConfig, FeedSource};
-use crate::feed::parse::{FeedInfo, parse};
+use crate::feed::parse::{FeedInfo, Parsed, parse_document};
 use crate::feed::{FeedError, Fetched, Fetcher};
 use crate::store::{FeedState, Store, StoreError};
 
@@ -25,6 +27,10 @@ pub enum FeedOutcome {
     Updated {
         new: usize,
         queued: usize,
+        /// Items with nothing to show (no title, text or link).
+        skipped: usize,
+        /// Never-seen items stored but not posted because they came as a mass change.
+        held_back: usize,
     },
     /// Skipped: still backing off after failures.
     Waiting,
@@ -91,7 +97,19 @@ impl Poller {
         {
             return Ok(FeedOutcome::Waiting);
         }
-        let result = self.poll_feed_now(config, store, feed).await;
+        // A panic anywhere in a poll is that feed's failure, never the end of its task.
+        let result = futures::FutureExt::catch_unwind(std::panic::AssertUnwindSafe(
+            self.poll_feed_now(config, store, feed),
+        ))
+        .await
+        .unwrap_or_else(|panic| {
+            let message = panic
+                .downcast_ref::<&str>()
+                .map(|s| s.to_string())
+                .or_else(|| panic.downcast_ref::<String>().cloned())
+                .unwrap_or_default();
+            Err(FeedError::Crashed(message).into())
+        });
         let mut backoff = self.backoff.lock().expect("backoff lock");
         match &result {
             Ok(_) => {
@@ -130,25 +148,34 @@ impl Poller {
             .as_ref()
             .map(|s| s.validators.clone())
             .unwrap_or_default();
-        let (bytes, validators) = match self.fetcher.fetch(source, &validators).await? {
+        let (bytes, validators, charset) = match self.fetcher.fetch(source, &validators).await? {
             Fetched::NotModified => {
                 tracing::debug!(feed = key, "not modified");
                 return Ok(FeedOutcome::NotModified);
             }
-            Fetched::Body { bytes, validators } => (bytes, validators),
+            Fetched::Body {
+                bytes,
+                validators,
+                charset,
+            } => (bytes, validators, charset),
         };
         let now = Utc::now();
         let base = match source {
-            FeedSource::Http(url) => Some(url.as_str()),
+            FeedSource::Http(url) => Some(url.to_string()),
             FeedSource::File(_) => None,
         };
-        let info = FeedInfo {
-            key,
-            lang: &feed.lang,
-            detect_lang: feed.detect_lang,
-            base,
-        };
-        let articles = parse(&bytes, &info, now)?;
+        // Parsed on a blocking thread, where a panic becomes this feed's error.
+        let (owned_key, lang, detect_lang) = (key.to_string(), feed.lang.clone(), feed.detect_lang);
+        let Parsed { articles, skipped } = crate::feed::isolated(move || {
+            let info = FeedInfo {
+                key: &owned_key,
+                lang: &lang,
+                detect_lang,
+                base: base.as_deref(),
+            };
+            parse_document(&bytes, charset.as_deref(), &info, now)
+        })
+        .await?;
 
         let mut unique: Vec<Article> = Vec::new();
         for article in articles {
@@ -160,8 +187,10 @@ impl Poller {
         let backfill = feed.backfill.unwrap_or(config.bot.backfill);
         let mut fresh: Vec<Article> = Vec::new();
         let mut candidates: Vec<&Article> = Vec::new();
+        let mut newest_seen = previous.as_ref().and_then(|s| s.newest);
         for (rank, article) in newest_first(&unique).into_iter().enumerate() {
             if store.has_article(&article.id)? {
+                newest_seen = newest_seen.max(article.published.or(article.updated));
                 continue;
             }
             fresh.push(article.clone());
@@ -170,12 +199,30 @@ impl Poller {
                 candidates.push(article);
             }
         }
+        let (candidates, held_back) = if first_time {
+            (candidates, 0)
+        } else {
+            mass_change_guard(candidates, newest_seen, config.bot.mass_change_limit)
+        };
+        if held_back > 0 {
+            tracing::warn!(
+                feed = key,
+                held_back,
+                limit = config.bot.mass_change_limit,
+                "a mass change: many never-seen items older than the newest known one (a site migration?); stored, not posted"
+            );
+        }
         let to_post = choose(candidates, first_time, config.bot.max_age, now);
         let deliveries = targets_for(config, store, feed, &to_post)?;
+        let newest = unique
+            .iter()
+            .filter_map(|a| a.published.or(a.updated))
+            .max();
         let state = FeedState {
             validators,
             first_fetch: previous.as_ref().and_then(|s| s.first_fetch).or(Some(now)),
             last_success: Some(now),
+            newest: newest.max(previous.as_ref().and_then(|s| s.newest)),
         };
         let new = store.commit_poll(key, &state, &fresh, &deliveries).await?;
         if new > 0 {
@@ -190,6 +237,8 @@ impl Poller {
         Ok(FeedOutcome::Updated {
             new,
             queued: deliveries.len(),
+            skipped,
+            held_back,
         })
     }
 }
@@ -206,6 +255,26 @@ fn newest_first(articles: &[Article]) -> Vec<&Article> {
     let mut sorted: Vec<&Article> = articles.iter().collect();
     sorted.sort_by_key(|a| std::cmp::Reverse(a.time()));
     sorted
+}
+
+/// Splits off a mass change: when more than `limit` of the never-seen `candidates` are
+/// older than `newest_seen` (the newest item already known from the feed), none of those
+/// older ones is posted. Returns the candidates left and how many were held back.
+fn mass_change_guard(
+    candidates: Vec<&Article>,
+    newest_seen: Option<chrono::DateTime<Utc>>,
+    limit: usize,
+) -> (Vec<&Article>, usize) {
+    let Some(newest_seen) = newest_seen else {
+        return (candidates, 0);
+    };
+    let (older, newer): (Vec<&Article>, Vec<&Article>) =
+        candidates.into_iter().partition(|a| a.time() < newest_seen);
+    if older.len() > limit {
+        (newer, older.len())
+    } else {
+        (newer.into_iter().chain(older).collect(), 0)
+    }
 }
 
 /// Which new articles to post: on a first fetch all `candidates` (the backfill), else those
