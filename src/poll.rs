@@ -258,8 +258,8 @@ fn newest_first(articles: &[Article]) -> Vec<&Article> {
 }
 
 /// Splits off a mass change: when more than `limit` of the never-seen `candidates` are
-/// older than `newest_seen` (the newest item already known from the feed), none of those
-/// older ones is posted. Returns the candidates left and how many were held back.
+/// no newer than `newest_seen` (the newest item already known from the feed; a migrated
+/// copy of it has its date), none of those older ones is posted. Returns the candidates left and how many were held back.
 fn mass_change_guard(
     candidates: Vec<&Article>,
     newest_seen: Option<chrono::DateTime<Utc>>,
@@ -268,8 +268,9 @@ fn mass_change_guard(
     let Some(newest_seen) = newest_seen else {
         return (candidates, 0);
     };
-    let (older, newer): (Vec<&Article>, Vec<&Article>) =
-        candidates.into_iter().partition(|a| a.time() < newest_seen);
+    let (older, newer): (Vec<&Article>, Vec<&Article>) = candidates
+        .into_iter()
+        .partition(|a| a.time() <= newest_seen);
     if older.len() > limit {
         (newer, older.len())
     } else {
@@ -340,6 +341,49 @@ fn targets_for(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn article(id: &str, days_ago: i64) -> Article {
+        let now = Utc::now();
+        Article {
+            id: id.into(),
+            post: id.into(),
+            lang: crate::article::Lang::parse("en").unwrap(),
+            title: id.into(),
+            link: None,
+            excerpt: String::new(),
+            published: Some(now - chrono::Duration::days(days_ago)),
+            updated: None,
+            authors: vec![],
+            categories: vec![],
+            image: None,
+            feed: "f".into(),
+            seen: now,
+        }
+    }
+
+    #[test]
+    fn a_mass_change_of_old_items_is_held_back_but_new_items_still_post() {
+        let newest_seen = Some(Utc::now() - chrono::Duration::days(3));
+        let old: Vec<Article> = (0..4)
+            .map(|i| article(&format!("old{i}"), 10 + i))
+            .collect();
+        let new = article("new", 1);
+        let ids = |v: &[&Article]| v.iter().map(|a| a.id.clone()).collect::<Vec<_>>();
+
+        // Four old never-seen items with a limit of three: none of them is posted.
+        let mut all: Vec<&Article> = old.iter().collect();
+        all.push(&new);
+        let (left, held) = mass_change_guard(all.clone(), newest_seen, 3);
+        assert_eq!((ids(&left), held), (vec!["new".to_string()], 4));
+
+        // Up to the limit, old items are ordinary news (a late post, a fixed date).
+        let (left, held) = mass_change_guard(all.clone(), newest_seen, 4);
+        assert_eq!((left.len(), held), (5, 0));
+
+        // Nothing seen yet from the feed: no reference, nothing held back.
+        let (left, held) = mass_change_guard(all, None, 0);
+        assert_eq!((left.len(), held), (5, 0));
+    }
 
     #[test]
     fn retry_delays_grow_and_are_capped() {

@@ -4,5 +4,6 @@
 mod support;
 
 mod core;
+mod feeds;
 mod matrix;
 mod telegram;
