@@ -120,7 +120,11 @@ pub async fn run(config: Config, shutdown: CancellationToken) -> anyhow::Result<
         });
     }
     shutdown.cancelled().await;
-    feed_tasks.join_all().await;
+    while let Some(joined) = feed_tasks.join_next().await {
+        if let Err(e) = joined {
+            tracing::error!(error = %e, "a feed's poll loop failed");
+        }
+    }
 
     tracing::info!("stopping: finishing the send in progress");
     if let Err(e) = delivery_task.await {
@@ -208,6 +212,7 @@ fn report_poll(config: &Config, key: &str, outcome: &FeedOutcome, always: bool) 
             new,
             queued: 0,
             first_time: true,
+            ..
         } if new > 0 => tracing::info!(
             feed = name,
             "first poll of this feed: new articles — {} stored, none posted, because a feed's first poll only records what it already carries (`backfill = N` posts its newest N instead); `herald latest` lists them",
@@ -217,16 +222,23 @@ fn report_poll(config: &Config, key: &str, outcome: &FeedOutcome, always: bool) 
             new,
             queued,
             first_time,
+            held_back,
+            ..
         } if new > 0 => tracing::info!(
             feed = name,
-            "{}new articles — {} stored, {} queued",
+            "{}new articles — {} stored, {} queued{}",
             if first_time {
                 "first poll of this feed: "
             } else {
                 ""
             },
             new,
-            plural(queued, "post", "posts")
+            plural(queued, "post", "posts"),
+            if held_back > 0 {
+                format!(" ({held_back} held back as a mass change)")
+            } else {
+                String::new()
+            }
         ),
         FeedOutcome::Updated { .. } if always => {
             tracing::info!(feed = name, "read; nothing new since the last poll")
@@ -257,7 +269,10 @@ fn count_polls(metrics: &Metrics, results: &[(String, Result<FeedOutcome, PollEr
         match result {
             Ok(FeedOutcome::Waiting) => {}
             Ok(FeedOutcome::NotModified) => metrics.count_poll(feed, "not_modified", None),
-            Ok(FeedOutcome::Updated { .. }) => metrics.count_poll(feed, "updated", None),
+            Ok(FeedOutcome::Updated { skipped, .. }) => {
+                metrics.count_poll(feed, "updated", None);
+                metrics.count_skipped(feed, *skipped);
+            }
             Err(e) => metrics.count_poll(feed, "error", Some(e.to_string())),
         }
     }

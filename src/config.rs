@@ -55,6 +55,9 @@ pub struct BotConfig {
     pub admins: Vec<Spanned<Operator>>,
     /// The languages a chat starts with.
     pub default_langs: LangSet,
+    /// More never-seen items than this in one poll, all older than the newest item already
+    /// seen from the feed, are a mass change (a site migration): stored, not posted.
+    pub mass_change_limit: usize,
 }
 
 impl Default for BotConfig {
@@ -66,6 +69,7 @@ impl Default for BotConfig {
             max_age: Duration::from_secs(7 * 24 * 3600),
             admins: Vec::new(),
             default_langs: LangSet::All,
+            mass_change_limit: 20,
         }
     }
 }

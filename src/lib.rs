@@ -7,7 +7,8 @@
 //! - `article`: plain data — `Lang`, `LangSet`, `Article`, `Target`, `Platform`.
 //! - `text`: HTML to text, escaping, truncation, UTF-16 length, link normalization.
 //! - `lang`: the language of an item's text (metadata, then lingua detection, then the feed's).
-//! - `feed`: fetching (conditional GET, size cap) and parsing feeds into articles.
+//! - `feed`: fetching (conditional GET, size cap), decoding (any encoding) and parsing feeds
+//!   into articles, isolated so that no feed can crash the bot.
 //! - `store`: the only sled user — articles, feed state, chats, outbox, sent records.
 //! - `poll`: polls every feed concurrently and commits what is new with its deliveries.
 //! - `delivery`: drains the outbox through the platforms with pacing and retries.

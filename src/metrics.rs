@@ -15,6 +15,8 @@ pub struct Metrics {
     polls: Mutex<BTreeMap<(String, String), u64>>,
     /// Feeds whose last poll failed.
     failing: Mutex<BTreeMap<String, String>>,
+    /// feed → items skipped for having neither a title, a text nor a link.
+    skipped: Mutex<BTreeMap<String, u64>>,
     commands: AtomicU64,
 }
 
@@ -42,6 +44,17 @@ impl Metrics {
         };
     }
 
+    pub fn count_skipped(&self, feed: &str, items: usize) {
+        if items > 0 {
+            *self
+                .skipped
+                .lock()
+                .expect("metrics")
+                .entry(feed.into())
+                .or_default() += items as u64;
+        }
+    }
+
     pub fn count_command(&self) {
         self.commands.fetch_add(1, Ordering::Relaxed);
     }
@@ -61,6 +74,11 @@ impl Metrics {
     /// Feeds whose last poll failed, with the error.
     pub fn failing(&self) -> BTreeMap<String, String> {
         self.failing.lock().expect("metrics").clone()
+    }
+
+    /// Feed items skipped (nothing to show), by feed.
+    pub fn skipped(&self) -> BTreeMap<String, u64> {
+        self.skipped.lock().expect("metrics").clone()
     }
 
     /// Chat commands answered.

@@ -156,6 +156,13 @@ fn exposition(view: &View) -> String {
             label(&feed)
         ));
     }
+    out.push_str("# HELP herald_feed_items_skipped_total Feed items skipped for having neither a title, a text nor a link.\n# TYPE herald_feed_items_skipped_total counter\n");
+    for (feed, n) in m.skipped() {
+        out.push_str(&format!(
+            "herald_feed_items_skipped_total{{feed=\"{}\"}} {n}\n",
+            label(&feed)
+        ));
+    }
     let gauges = [
         (
             "herald_commands_total",

@@ -4,7 +4,9 @@
 //!
 //! What gets posted: on a feed's first successful fetch only its newest `backfill` items;
 //! afterwards every new item, except one first seen more than `max_age` after its
-//! publication (stored, but news that old is not news).
+//! publication (stored, but news that old is not news), and except a mass change: more
+//! than `mass_change_limit` never-seen items older than the newest item already seen from
+//! the feed (a site migration that re-keys its history) are stored without being posted.
 
 use std::collections::{HashMap, HashSet};
 use std::sync::Mutex;
@@ -14,7 +16,7 @@ use chrono::Utc;
 
 use crate::article::{Article, Target};
 use crate::config::{Config, FeedConfig, FeedSource};
-use crate::feed::parse::{FeedInfo, parse};
+use crate::feed::parse::{FeedInfo, Parsed, parse_document};
 use crate::feed::{FeedError, Fetched, Fetcher};
 use crate::lang;
 use crate::store::{FeedState, Store, StoreError};
@@ -28,6 +30,10 @@ pub enum FeedOutcome {
         queued: usize,
         /// This was the feed's first successful poll: only `backfill` items are posted.
         first_time: bool,
+        /// Items with nothing to show (no title, text or link).
+        skipped: usize,
+        /// Never-seen items stored but not posted because they came as a mass change.
+        held_back: usize,
     },
     /// Skipped: still backing off after failures.
     Waiting,
@@ -50,7 +56,7 @@ struct Backoff {
 pub struct Poller {
     fetcher: Fetcher,
     /// Built once from the configuration's languages.
-    detector: lang::Detector,
+    detector: std::sync::Arc<lang::Detector>,
     backoff: Mutex<HashMap<String, Backoff>>,
 }
 
@@ -58,7 +64,7 @@ impl Poller {
     pub fn new(config: &Config) -> anyhow::Result<Poller> {
         Ok(Poller {
             fetcher: Fetcher::new(&config.fetch)?,
-            detector: lang::Detector::for_config(config),
+            detector: std::sync::Arc::new(lang::Detector::for_config(config)),
             backoff: Mutex::new(HashMap::new()),
         })
     }
@@ -97,7 +103,19 @@ impl Poller {
         {
             return Ok(FeedOutcome::Waiting);
         }
-        let result = self.poll_feed_now(config, store, feed).await;
+        // A panic anywhere in a poll is that feed's failure, never the end of its task.
+        let result = futures::FutureExt::catch_unwind(std::panic::AssertUnwindSafe(
+            self.poll_feed_now(config, store, feed),
+        ))
+        .await
+        .unwrap_or_else(|panic| {
+            let message = panic
+                .downcast_ref::<&str>()
+                .map(|s| s.to_string())
+                .or_else(|| panic.downcast_ref::<String>().cloned())
+                .unwrap_or_default();
+            Err(FeedError::Crashed(message).into())
+        });
         let mut backoff = self.backoff.lock().expect("backoff lock");
         match &result {
             Ok(_) => {
@@ -136,25 +154,35 @@ impl Poller {
             .as_ref()
             .map(|s| s.validators.clone())
             .unwrap_or_default();
-        let (bytes, validators) = match self.fetcher.fetch(source, &validators).await? {
+        let (bytes, validators, charset) = match self.fetcher.fetch(source, &validators).await? {
             Fetched::NotModified => {
                 tracing::debug!(feed = key, "not modified");
                 return Ok(FeedOutcome::NotModified);
             }
-            Fetched::Body { bytes, validators } => (bytes, validators),
+            Fetched::Body {
+                bytes,
+                validators,
+                charset,
+            } => (bytes, validators, charset),
         };
         let now = Utc::now();
         let base = match source {
-            FeedSource::Http(url) => Some(url.as_str()),
+            FeedSource::Http(url) => Some(url.to_string()),
             FeedSource::File(_) => None,
         };
-        let info = FeedInfo {
-            key,
-            lang: &feed.lang,
-            detector: feed.detect_lang.then_some(&self.detector),
-            base,
-        };
-        let articles = parse(&bytes, &info, now)?;
+        // Parsed on a blocking thread, where a panic becomes this feed's error.
+        let (owned_key, lang) = (key.to_string(), feed.lang.clone());
+        let detector = feed.detect_lang.then(|| self.detector.clone());
+        let Parsed { articles, skipped } = crate::feed::isolated(move || {
+            let info = FeedInfo {
+                key: &owned_key,
+                lang: &lang,
+                detector: detector.as_deref(),
+                base: base.as_deref(),
+            };
+            parse_document(&bytes, charset.as_deref(), &info, now)
+        })
+        .await?;
 
         let mut ids: HashSet<String> = HashSet::new();
         let unique: Vec<Article> = articles
@@ -167,8 +195,10 @@ impl Poller {
         // is still new to this one, and reaches the chats that follow only this feed.
         let seen = store.seen_by_feed(key, unique.iter().map(|a| a.id.as_str()))?;
         let mut candidates: Vec<&Article> = Vec::new();
+        let mut newest_seen = previous.as_ref().and_then(|s| s.newest);
         for (rank, article) in newest_first(&unique).into_iter().enumerate() {
             if seen.contains(article.id.as_str()) {
+                newest_seen = newest_seen.max(article.published.or(article.updated));
                 continue;
             }
             // On a first fetch only the feed's newest `backfill` items are posted.
@@ -176,18 +206,38 @@ impl Poller {
                 candidates.push(article);
             }
         }
+        let (candidates, held_back) = if first_time {
+            (candidates, 0)
+        } else {
+            mass_change_guard(candidates, newest_seen, config.bot.mass_change_limit)
+        };
+        if held_back > 0 {
+            tracing::warn!(
+                feed = key,
+                held_back,
+                limit = config.bot.mass_change_limit,
+                "a mass change: many never-seen items older than the newest known one (a site migration?); stored, not posted"
+            );
+        }
         let to_post = choose(candidates, first_time, config.bot.max_age, now);
         let deliveries = targets_for(config, store, feed, &to_post)?;
+        let newest = unique
+            .iter()
+            .filter_map(|a| a.published.or(a.updated))
+            .max();
         let state = FeedState {
             validators,
             first_fetch: previous.as_ref().and_then(|s| s.first_fetch).or(Some(now)),
             last_success: Some(now),
+            newest: newest.max(previous.as_ref().and_then(|s| s.newest)),
         };
         let done = store.commit_poll(key, &state, &unique, &deliveries).await?;
         Ok(FeedOutcome::Updated {
             new: done.new_to_feed,
             queued: done.queued,
             first_time,
+            skipped,
+            held_back,
         })
     }
 }
@@ -204,6 +254,27 @@ fn newest_first(articles: &[Article]) -> Vec<&Article> {
     let mut sorted: Vec<&Article> = articles.iter().collect();
     sorted.sort_by_key(|a| std::cmp::Reverse(a.time()));
     sorted
+}
+
+/// Splits off a mass change: when more than `limit` of the never-seen `candidates` are
+/// no newer than `newest_seen` (the newest item already known from the feed; a migrated
+/// copy of it has its date), none of those older ones is posted. Returns the candidates left and how many were held back.
+fn mass_change_guard(
+    candidates: Vec<&Article>,
+    newest_seen: Option<chrono::DateTime<Utc>>,
+    limit: usize,
+) -> (Vec<&Article>, usize) {
+    let Some(newest_seen) = newest_seen else {
+        return (candidates, 0);
+    };
+    let (older, newer): (Vec<&Article>, Vec<&Article>) = candidates
+        .into_iter()
+        .partition(|a| a.time() <= newest_seen);
+    if older.len() > limit {
+        (newer, older.len())
+    } else {
+        (newer.into_iter().chain(older).collect(), 0)
+    }
 }
 
 /// Which new articles to post: on a first fetch all `candidates` (the backfill), else those
@@ -273,6 +344,49 @@ fn targets_for(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn article(id: &str, days_ago: i64) -> Article {
+        let now = Utc::now();
+        Article {
+            id: id.into(),
+            post: id.into(),
+            lang: crate::article::Lang::parse("en").unwrap(),
+            title: id.into(),
+            link: None,
+            excerpt: String::new(),
+            published: Some(now - chrono::Duration::days(days_ago)),
+            updated: None,
+            authors: vec![],
+            categories: vec![],
+            image: None,
+            feed: "f".into(),
+            seen: now,
+        }
+    }
+
+    #[test]
+    fn a_mass_change_of_old_items_is_held_back_but_new_items_still_post() {
+        let newest_seen = Some(Utc::now() - chrono::Duration::days(3));
+        let old: Vec<Article> = (0..4)
+            .map(|i| article(&format!("old{i}"), 10 + i))
+            .collect();
+        let new = article("new", 1);
+        let ids = |v: &[&Article]| v.iter().map(|a| a.id.clone()).collect::<Vec<_>>();
+
+        // Four old never-seen items with a limit of three: none of them is posted.
+        let mut all: Vec<&Article> = old.iter().collect();
+        all.push(&new);
+        let (left, held) = mass_change_guard(all.clone(), newest_seen, 3);
+        assert_eq!((ids(&left), held), (vec!["new".to_string()], 4));
+
+        // Up to the limit, old items are ordinary news (a late post, a fixed date).
+        let (left, held) = mass_change_guard(all.clone(), newest_seen, 4);
+        assert_eq!((left.len(), held), (5, 0));
+
+        // Nothing seen yet from the feed: no reference, nothing held back.
+        let (left, held) = mass_change_guard(all, None, 0);
+        assert_eq!((left.len(), held), (5, 0));
+    }
 
     #[test]
     fn retry_delays_grow_and_are_capped() {

@@ -75,6 +75,9 @@ pub struct FeedState {
     pub validators: Validators,
     pub first_fetch: Option<DateTime<Utc>>,
     pub last_success: Option<DateTime<Utc>>,
+    /// The publication (or update) time of the newest dated item ever read from the feed.
+    #[serde(default)]
+    pub newest: Option<DateTime<Utc>>,
 }
 
 /// A chat's own settings, made by its users' commands.

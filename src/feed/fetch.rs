@@ -6,7 +6,7 @@
 use std::time::Duration;
 
 use reqwest::StatusCode;
-use reqwest::header::{ETAG, IF_MODIFIED_SINCE, IF_NONE_MATCH, LAST_MODIFIED};
+use reqwest::header::{CONTENT_TYPE, ETAG, IF_MODIFIED_SINCE, IF_NONE_MATCH, LAST_MODIFIED};
 use serde::{Deserialize, Serialize};
 use tokio::io::AsyncReadExt;
 
@@ -26,6 +26,8 @@ pub enum Fetched {
     Body {
         bytes: Vec<u8>,
         validators: Validators,
+        /// The `charset` of the HTTP `Content-Type`, if it named one.
+        charset: Option<String>,
     },
 }
 
@@ -104,6 +106,7 @@ impl Fetcher {
             etag: header(ETAG),
             last_modified: header(LAST_MODIFIED),
         };
+        let charset = header(CONTENT_TYPE).as_deref().and_then(charset);
         let mut bytes = Vec::new();
         while let Some(chunk) = response.chunk().await.map_err(|e| self.network(e))? {
             if (bytes.len() + chunk.len()) as u64 > self.max_body {
@@ -113,7 +116,11 @@ impl Fetcher {
             }
             bytes.extend_from_slice(&chunk);
         }
-        Ok(Fetched::Body { bytes, validators })
+        Ok(Fetched::Body {
+            bytes,
+            validators,
+            charset,
+        })
     }
 
     async fn fetch_file(
@@ -157,6 +164,7 @@ impl Fetcher {
                 etag: Some(stamp),
                 last_modified: None,
             },
+            charset: None,
         })
     }
 
@@ -174,5 +182,33 @@ impl Fetcher {
             }
             FeedError::Network(message)
         }
+    }
+}
+
+/// The `charset` parameter of a `Content-Type` such as `text/xml; charset="KOI8-R"`.
+fn charset(content_type: &str) -> Option<String> {
+    content_type.split(';').skip(1).find_map(|param| {
+        let (name, value) = param.split_once('=')?;
+        name.trim()
+            .eq_ignore_ascii_case("charset")
+            .then(|| value.trim().trim_matches('"').to_string())
+            .filter(|v| !v.is_empty())
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn charset_from_content_type() {
+        assert_eq!(
+            super::charset("text/xml; charset=\"KOI8-R\"").as_deref(),
+            Some("KOI8-R")
+        );
+        assert_eq!(
+            super::charset("application/rss+xml;Charset=windows-1251; q=1").as_deref(),
+            Some("windows-1251")
+        );
+        assert_eq!(super::charset("application/rss+xml"), None);
+        assert_eq!(super::charset("text/xml; charset="), None);
     }
 }

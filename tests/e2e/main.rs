@@ -5,6 +5,7 @@ mod support;
 
 mod core;
 mod delivery;
+mod feeds;
 mod languages;
 mod matrix;
 mod matrix_limits;

@@ -240,11 +240,20 @@ impl Running {
     }
 
     /// Sends SIGTERM and waits for the exit.
-    pub async fn stop(mut self) -> Output {
-        signal(self.pid(), "TERM");
+    pub async fn stop(self) -> Output {
+        self.stop_with("TERM").await
+    }
+
+    /// Sends SIGINT (Ctrl-C) and waits for the exit.
+    pub async fn interrupt(self) -> Output {
+        self.stop_with("INT").await
+    }
+
+    async fn stop_with(mut self, name: &str) -> Output {
+        signal(self.pid(), name);
         let status = tokio::time::timeout(Duration::from_secs(30), self.child.wait())
             .await
-            .expect("herald stops within 30 s of SIGTERM")
+            .unwrap_or_else(|_| panic!("herald stops within 30 s of SIG{name}"))
             .expect("wait");
         self.drain().await;
         Output {
