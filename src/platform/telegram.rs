@@ -169,11 +169,12 @@ impl Telegram {
             }
         };
         let username = me.username.clone().unwrap_or_default();
-        tracing::info!(bot = %username, "Telegram bot connected");
+        tracing::info!("connected to Telegram as @{username}");
         if let Err(e) = self.bot.delete_webhook().await {
             tracing::warn!(error = %self.redact(e), "could not remove a webhook");
         }
         self.register_commands().await;
+        self.check_channels(&service, me.id).await;
 
         let handler = {
             let (telegram, username) = (self.clone(), username.clone());
@@ -247,6 +248,47 @@ impl Telegram {
                 .await;
         }
         tracing::info!("Telegram listener stopped");
+    }
+
+    /// Says, for each configured Telegram channel, whether the bot can post there: in a
+    /// channel it must be an administrator allowed to post, in a group a member.
+    async fn check_channels(&self, service: &CommandService, me: UserId) {
+        for channel in &service.config().channels {
+            let configured = channel.target();
+            if configured.platform != Platform::Telegram {
+                continue;
+            }
+            let target = service
+                .store()
+                .resolve(configured)
+                .unwrap_or_else(|_| configured.clone());
+            let verdict = match self.bot.get_chat(recipient(&target.chat)).await {
+                Err(e) => Err(self.redact(e)),
+                Ok(chat) => {
+                    match self.bot.get_chat_member(chat.id, me).await {
+                        Err(e) => Err(self.redact(e)),
+                        Ok(member) if chat.is_channel() => {
+                            if member.kind.can_post_messages() {
+                                Ok(())
+                            } else {
+                                Err("the bot is not an administrator allowed to post messages there; \
+                                 make it one"
+                                .to_string())
+                            }
+                        }
+                        Ok(member) if member.kind.is_present() => Ok(()),
+                        Ok(_) => Err("the bot is not a member of this chat; add it".to_string()),
+                    }
+                }
+            };
+            match verdict {
+                Ok(()) => tracing::info!(channel = %configured, "the bot can post here"),
+                Err(reason) => tracing::warn!(
+                    channel = %configured,
+                    "the bot cannot post here yet (its posts wait in the outbox): {reason}"
+                ),
+            }
+        }
     }
 
     /// The command menu, in every language the bot speaks (and English by default).

@@ -389,4 +389,19 @@ async fn a_healthy_first_start_with_the_default_log_filter_is_quiet() {
         .filter(|l| l.contains(" WARN ") || l.contains(" ERROR "))
         .collect();
     assert!(loud.is_empty(), "a healthy start is quiet: {loud:#?}");
+    // One line says as whom the bot is connected, one per configured room how it stands.
+    assert!(
+        out.stderr.contains("connected to Matrix as @"),
+        "{}",
+        out.stderr
+    );
+    let rooms: Vec<&str> = out
+        .stderr
+        .lines()
+        .filter(|l| {
+            l.contains("Matrix channel no. ")
+                && (l.contains("can post there") || l.contains("joining the room"))
+        })
+        .collect();
+    assert_eq!(rooms.len(), 2, "{}", out.stderr);
 }

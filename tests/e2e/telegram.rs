@@ -989,3 +989,44 @@ async fn sigterm_finishes_and_records_the_post_in_progress() {
     world.ops.wait_outbox_empty(WAIT).await;
     assert_eq!(world.api.sent(CHANNEL).len(), 1, "not repeated");
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn at_start_each_configured_chat_is_said_to_be_postable_or_why_not() {
+    let mut world = World::new().await;
+    // A group the bot was never added to, configured beside the channel.
+    let group = -1003000000011;
+    world.api.add_chat(chat(group, "supergroup", "Not joined"));
+    world.api.remove_bot(group);
+    world.config = world
+        .config
+        .clone()
+        .channel(&format!("telegram:{group}"), &["de"]);
+    world.setup.write(&world.config);
+    let bot = world.start().await;
+    bot.wait_log("connected to Telegram as @HeraldTestBot", WAIT)
+        .await;
+    bot.wait_log("the bot can post here", WAIT).await;
+    bot.wait_log("the bot cannot post here yet", WAIT).await;
+    let log = bot.stop().await.stderr;
+    let line = |needle: &str| {
+        log.lines()
+            .find(|l| l.contains(needle))
+            .unwrap_or_default()
+            .to_string()
+    };
+    assert!(
+        line("the bot can post here").contains(&CHANNEL.to_string()),
+        "{log}"
+    );
+    let refused = line("the bot cannot post here yet");
+    assert!(
+        refused.contains(&group.to_string()) && refused.contains("not a member"),
+        "{refused}"
+    );
+
+    // Without posting rights in the channel, the operator is told what to change.
+    world.api.set_admins(CHANNEL, &[700]);
+    let bot = world.setup.start();
+    bot.wait_log("administrator allowed to post", WAIT).await;
+    bot.stop().await;
+}

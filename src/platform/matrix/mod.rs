@@ -74,6 +74,11 @@ pub async fn start(
     };
     session::cross_sign(&client, cfg).await;
     session::explain_quiet_messages();
+    tracing::info!(
+        "connected to Matrix as {} on {}",
+        cfg.user.get_ref(),
+        cfg.homeserver.get_ref()
+    );
     join_channels(service, &client, &rooms).await;
 
     let sink = Arc::new(Matrix::new(
@@ -98,11 +103,13 @@ pub async fn start(
 /// the channel's settings and queue follow the room) and starts joining the rooms not yet
 /// joined, in the background. An alias that cannot be resolved now is left to delivery.
 async fn join_channels(service: &CommandService, client: &Client, rooms: &Arc<Rooms>) {
-    for channel in &service.config().channels {
+    for (index, channel) in service.config().channels.iter().enumerate() {
         let configured = channel.target();
         if configured.platform != Platform::Matrix {
             continue;
         }
+        // Room ids and aliases are private: operators recognize the channel by its place.
+        let name = format!("Matrix channel no. {} of the config", index + 1);
         let target = match service.store().resolve(configured) {
             Ok(t) => t,
             Err(e) => {
@@ -131,8 +138,10 @@ async fn join_channels(service: &CommandService, client: &Client, rooms: &Arc<Ro
         .await;
         match result {
             Ok((room_id, via)) => {
-                if !is_joined(client, &room_id) {
-                    tracing::debug!(channel = %configured, "joining a channel's room");
+                if is_joined(client, &room_id) {
+                    tracing::info!("{name}: the bot is in the room and can post there");
+                } else {
+                    tracing::info!("{name}: joining the room; its posts wait until then");
                     rooms.join(&room_id, via, true);
                 }
             }

@@ -433,7 +433,9 @@ impl EmuState {
             self.members
                 .get(&chat_id)
                 .is_some_and(|m| m.contains(&user_id))
-                || (user_id == self.bot_id && kind != "channel")
+                || (user_id == self.bot_id
+                    && kind != "channel"
+                    && !self.bot_left.contains(&chat_id))
         };
         Ok(json!({ "user": user, "status": if is_member { "member" } else { "left" } }))
     }
