@@ -11,7 +11,7 @@ use herald::article::{Article, Lang, Platform, Target};
 use herald::config::Config;
 use herald::delivery::Delivery;
 use herald::feed::parse::{FeedInfo, parse};
-use herald::platform::{BoxFuture, Post, SendError, Sink};
+use herald::sink::{BoxFuture, Post, SendError, Sink};
 use herald::store::{FeedState, Store};
 use tokio_util::sync::CancellationToken;
 

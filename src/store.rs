@@ -323,10 +323,6 @@ impl Store {
         get_json(&self.feeds, feed.as_bytes())
     }
 
-    pub fn has_article(&self, id: &str) -> Result<bool> {
-        Ok(self.articles.contains_key(id.as_bytes())?)
-    }
-
     pub fn article(&self, id: &str) -> Result<Option<Article>> {
         get_json(&self.articles, id.as_bytes())
     }

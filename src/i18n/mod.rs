@@ -333,7 +333,8 @@ pub fn language_name(lang: &Lang) -> String {
     }
 }
 
-/// Replaces each `{name}` in `template` with its value.
+/// Replaces each `{name}` in `template` with its value (the tests' reading of a template).
+#[cfg(test)]
 pub fn fill(template: &str, values: &[(&str, &str)]) -> String {
     let mut out = template.to_string();
     for (name, value) in values {
