@@ -44,18 +44,19 @@ pub enum StoreError {
     #[error("the database in {} is in use by another Herald process{}; stop it first (or ask it in chat with /latest)", dir.display(), pid.map(|p| format!(" (pid {p})")).unwrap_or_default())]
     Locked { dir: PathBuf, pid: Option<u32> },
     #[error("database error: {0}")]
-    Db(String),
+    Db(#[from] sled::Error),
+    #[error("an unreadable record in the database: {0}")]
+    Record(#[from] serde_json::Error),
+    #[error("an unreadable key in the database: {0}")]
+    Key(#[from] std::str::Utf8Error),
+    /// The group flush failed (sled's error is not `Clone`, so every waiter gets its text).
+    #[error("flushing the database failed: {0}")]
+    Flush(String),
     #[error("cannot create the data folder {}: {source}", dir.display())]
     DataDir {
         dir: PathBuf,
         source: std::io::Error,
     },
-}
-
-impl From<sled::Error> for StoreError {
-    fn from(e: sled::Error) -> Self {
-        StoreError::Db(e.to_string())
-    }
 }
 
 impl From<TransactionError<StoreError>> for StoreError {
@@ -302,12 +303,12 @@ impl Store {
                 if *number >= target {
                     return match error {
                         None => Ok(()),
-                        Some(e) => Err(StoreError::Db(format!("flush failed: {e}"))),
+                        Some(e) => Err(StoreError::Flush(e.clone())),
                     };
                 }
             }
             if done.changed().await.is_err() {
-                return Err(StoreError::Db("the flusher stopped".into()));
+                return Err(StoreError::Flush("the flusher stopped".into()));
             }
         }
     }
@@ -462,7 +463,7 @@ impl Store {
                 break;
             }
             let (key, _) = entry?;
-            let id = std::str::from_utf8(&key[8..]).map_err(|e| StoreError::Db(e.to_string()))?;
+            let id = std::str::from_utf8(&key[8..])?;
             let lang = id.split(':').next().and_then(Lang::parse);
             if !lang.is_some_and(|l| langs.contains(&l)) {
                 continue;
@@ -660,7 +661,7 @@ impl Store {
             "reason": reason,
             "at": Utc::now(),
         });
-        let record = serde_json::to_vec(&record).map_err(|e| StoreError::Db(e.to_string()))?;
+        let record = serde_json::to_vec(&record)?;
         let (removed, added) = (&self.outbox, &self.dead).transaction(|(outbox, dead)| {
             let removed = outbox.remove(pending.key.as_slice())?.is_some();
             let added = dead
@@ -726,11 +727,11 @@ fn sent_key(target: &Target, id: &str) -> Vec<u8> {
 }
 
 fn to_json<T: Serialize>(value: &T) -> Result<Vec<u8>> {
-    serde_json::to_vec(value).map_err(|e| StoreError::Db(e.to_string()))
+    Ok(serde_json::to_vec(value)?)
 }
 
 fn from_json<T: DeserializeOwned>(bytes: &[u8]) -> Result<T> {
-    serde_json::from_slice(bytes).map_err(|e| StoreError::Db(format!("unreadable record: {e}")))
+    Ok(serde_json::from_slice(bytes)?)
 }
 
 fn get_json<T: DeserializeOwned>(tree: &sled::Tree, key: &[u8]) -> Result<Option<T>> {
