@@ -128,7 +128,10 @@ impl Fetcher {
         path: &std::path::Path,
         previous: &Validators,
     ) -> Result<Fetched, FeedError> {
-        let io = |e: std::io::Error| FeedError::Io(format!("{}: {e}", path.display()));
+        let io = |source: std::io::Error| FeedError::Io {
+            path: path.to_path_buf(),
+            source,
+        };
         let meta = tokio::fs::metadata(path).await.map_err(io)?;
         let modified = meta
             .modified()
@@ -180,7 +183,7 @@ impl Fetcher {
                 message.push_str(&s.to_string());
                 source = s.source();
             }
-            FeedError::Network(message)
+            FeedError::Network { message, source: e }
         }
     }
 }

@@ -22,12 +22,21 @@ pub enum FeedError {
     TooLarge { limit: u64 },
     #[error("no answer within {0:?} (`[fetch] timeout`)")]
     Timeout(std::time::Duration),
-    #[error("network error: {0}")]
-    Network(String),
-    #[error("cannot read the file: {0}")]
-    Io(String),
+    /// `message` is the whole chain of causes in words; `source` keeps the error itself.
+    #[error("network error: {message}")]
+    Network {
+        message: String,
+        #[source]
+        source: reqwest::Error,
+    },
+    #[error("cannot read the file {}: {source}", path.display())]
+    Io {
+        path: std::path::PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
     #[error("not a feed: {0}")]
-    Parse(String),
+    Parse(#[source] feed_rs::parser::ParseFeedError),
     /// Reading the feed panicked (a bug in the parser, triggered by this feed's content).
     #[error("the feed crashed the parser: {0}")]
     Crashed(String),
@@ -116,8 +125,8 @@ mod tests {
         );
         assert_eq!(catch_panic(|| Ok(7)).unwrap(), 7);
         assert!(matches!(
-            catch_panic::<()>(|| Err(FeedError::Parse("x".into()))),
-            Err(FeedError::Parse(_))
+            catch_panic::<()>(|| Err(FeedError::Status(500))),
+            Err(FeedError::Status(500))
         ));
         // Outside, panics behave as before (here: caught by the standard catch_unwind).
         assert!(std::panic::catch_unwind(|| panic!("not ours")).is_err());

@@ -80,9 +80,7 @@ pub fn parse_document(
         .base_uri(info.base)
         .id_generator(|_, _, _| String::new())
         .build();
-    let feed = parser
-        .parse(text.as_bytes())
-        .map_err(|e| FeedError::Parse(e.to_string()))?;
+    let feed = parser.parse(text.as_bytes()).map_err(FeedError::Parse)?;
     let rss = matches!(
         feed.feed_type,
         FeedType::RSS0 | FeedType::RSS1 | FeedType::RSS2
