@@ -643,3 +643,33 @@ async fn the_command_line_config_path_usage_errors_and_the_default_command() {
     );
     assert_eq!(bot.stop().await.code, Some(0));
 }
+
+/// `[fetch] max_backoff` caps the wait between retries of a failing feed (one minute
+/// doubling otherwise): with a two-second cap, a feed that comes back is read again within
+/// seconds, not after a minute.
+#[tokio::test(flavor = "multi_thread")]
+async fn max_backoff_caps_the_wait_before_a_failing_feed_is_retried() {
+    let server = FeedServer::start().await;
+    server.set("en.xml", rss("en", &old_items()), RSS);
+    let setup =
+        Setup::with_config(&config(&[(&server.url("en.xml"), "en")]).fetch("max_backoff", "2s"));
+    let bot = setup.start();
+    bot.wait_log("new articles", Duration::from_secs(20)).await;
+
+    // The feed breaks: it fails twice in a row, the second time after its (capped) wait.
+    server.behave("en.xml", Behavior::Status(500));
+    let failing_since = server.requests("en.xml");
+    wait_until("two failed polls", Duration::from_secs(20), || {
+        server.requests("en.xml") >= failing_since + 2
+    })
+    .await;
+    // It comes back with a new article: without the cap the next try would be a minute or
+    // more away (60 s doubling), far beyond this wait.
+    let mut items = old_items();
+    items.insert(0, Item::new(11, "Back after the outage", 1));
+    server.set("en.xml", rss("en", &items), RSS);
+    server.behave("en.xml", Behavior::Serve);
+    let posts = bot.wait_posts(1, Duration::from_secs(20)).await;
+    assert_eq!(posts, ["Back after the outage [en]"]);
+    bot.stop().await;
+}
