@@ -278,6 +278,13 @@ fn count_polls(metrics: &Metrics, results: &[(String, Result<FeedOutcome, PollEr
     }
 }
 
+/// The log filter when neither `HERALD_LOG` nor `RUST_LOG` is set: Herald at INFO, the
+/// libraries only when something is wrong (each platform says which of its SDK's messages
+/// to keep out).
+pub fn default_log_filter() -> String {
+    format!("info,sled=warn,{}", platform::matrix::LOG_DIRECTIVES)
+}
+
 /// The newest stored articles, for `herald latest`.
 pub fn latest(config: Config, n: usize, langs: &LangSet) -> anyhow::Result<Vec<Article>> {
     let store = Store::open(&config.bot.data_dir)?;

@@ -134,19 +134,6 @@ async fn stop_on_signal(shutdown: CancellationToken) {
     shutdown.cancel();
 }
 
-/// The log filter when neither `HERALD_LOG` nor `RUST_LOG` is set (an empty one counts as
-/// unset). matrix-sdk speaks up at `warn` and above only, except for two of its messages
-/// that a healthy bot always causes (explained once at start-up instead, see
-/// `platform::matrix`): `matrix_sdk::http_client` logs every failed request as an ERROR,
-/// including the 404 a new account gets for secret storage it does not use and the rate
-/// limits Herald waits out and reports itself; `matrix_sdk_crypto::backups` warns after
-/// every sync that there is no key backup, which the bot does not keep. `matrix_sdk::sync`
-/// is off too: its only warnings and errors ("Can't call event handler, room not found"
-/// after an invite is declined) name private room ids.
-const DEFAULT_LOG_FILTER: &str = "info,matrix_sdk::sync=off,matrix_sdk=warn,matrix_sdk::http_client=off,\
-    matrix_sdk_base=warn,matrix_sdk_crypto=warn,matrix_sdk_crypto::backups=error,\
-    matrix_sdk_sqlite=warn,matrix_sdk_common=warn,matrix_sdk_store_encryption=warn,sled=warn";
-
 fn init_logging() {
     use tracing_subscriber::EnvFilter;
     let from = |var: &str| {
@@ -157,7 +144,7 @@ fn init_logging() {
     };
     let filter = from("HERALD_LOG")
         .or_else(|| from("RUST_LOG"))
-        .unwrap_or_else(|| EnvFilter::new(DEFAULT_LOG_FILTER));
+        .unwrap_or_else(|| EnvFilter::new(herald::app::default_log_filter()));
     use std::io::IsTerminal;
     tracing_subscriber::fmt()
         .with_writer(std::io::stderr)

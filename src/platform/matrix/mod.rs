@@ -33,6 +33,19 @@ use crate::render;
 use crate::service::CommandService;
 use rooms::Rooms;
 
+/// Log directives for matrix-sdk in the default filter. The SDK speaks up at `warn` and
+/// above only, except for messages a healthy bot always causes (explained once at start-up
+/// instead): `matrix_sdk::http_client` logs every failed request as an ERROR, including the
+/// 404 a new account gets for secret storage it does not use and the rate limits Herald
+/// waits out and reports itself; `matrix_sdk_crypto::backups` warns after every sync that
+/// there is no key backup, which the bot does not keep. `matrix_sdk::sync` is off: its only
+/// warnings and errors ("Can't call event handler, room not found" after an invite is
+/// declined) name private room ids.
+pub(crate) const LOG_DIRECTIVES: &str = "matrix_sdk::sync=off,matrix_sdk=warn,\
+    matrix_sdk::http_client=off,matrix_sdk_base=warn,matrix_sdk_crypto=warn,\
+    matrix_sdk_crypto::backups=error,matrix_sdk_sqlite=warn,matrix_sdk_common=warn,\
+    matrix_sdk_store_encryption=warn";
+
 /// Posts per second across all rooms.
 const GLOBAL_RATE: u32 = 10;
 /// How long the first sync at start-up may wait for news.
