@@ -158,6 +158,30 @@ impl Article {
     pub fn time(&self) -> DateTime<Utc> {
         self.published.or(self.updated).unwrap_or(self.seen)
     }
+
+    /// A plain article for unit tests: post `n` of example.org in `lang`, titled
+    /// "Article n", from feed `en.xml`, published and seen now. Tests change what they need
+    /// with struct update syntax.
+    #[cfg(test)]
+    pub(crate) fn sample(n: u32, lang: &str) -> Article {
+        let lang = Lang::parse(lang).expect("a valid language code");
+        let post = format!("https://example.org/?p={n}");
+        Article {
+            id: Article::make_id(&lang, &post),
+            post,
+            lang,
+            title: format!("Article {n}"),
+            link: None,
+            excerpt: "text".into(),
+            published: Some(Utc::now()),
+            updated: None,
+            authors: vec![],
+            categories: vec![],
+            image: None,
+            feed: "en.xml".into(),
+            seen: Utc::now(),
+        }
+    }
 }
 
 /// The chat platforms Herald speaks to.

@@ -492,7 +492,7 @@ pub fn txn_id(article: &str, revision: u32, target: &Target) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::article::{Article, Lang};
+    use crate::article::Article;
     use crate::platform::BoxFuture;
     use crate::store::FeedState;
 
@@ -536,22 +536,9 @@ mod tests {
     }
 
     fn article(n: u32) -> Article {
-        let lang = Lang::parse("en").unwrap();
-        let post = format!("https://example.org/?p={n}");
         Article {
-            id: Article::make_id(&lang, &post),
-            post,
-            lang,
-            title: format!("Article {n}"),
-            link: None,
-            excerpt: "text".into(),
             published: Some(chrono::Utc::now() - chrono::Duration::hours(i64::from(100 - n))),
-            updated: None,
-            authors: vec![],
-            categories: vec![],
-            image: None,
-            feed: "en.xml".into(),
-            seen: chrono::Utc::now(),
+            ..Article::sample(n, "en")
         }
     }
 

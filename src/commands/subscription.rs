@@ -70,28 +70,12 @@ pub fn unsubscribe(ctx: &Context<'_>, req: &Request) -> Result<Reply, StoreError
 #[cfg(test)]
 mod tests {
     use super::super::{ChatKind, Context, Request, execute, parse};
-    use crate::article::{Article, Lang, Target};
+    use crate::article::{Article, Target};
     use crate::config::Config;
     use crate::store::{FeedState, Store};
 
     fn article(n: u32) -> Article {
-        let lang = Lang::parse("en").unwrap();
-        let post = format!("https://example.org/?p={n}");
-        Article {
-            id: Article::make_id(&lang, &post),
-            post,
-            lang,
-            title: format!("Article {n}"),
-            link: None,
-            excerpt: "text".into(),
-            published: Some(chrono::Utc::now()),
-            updated: None,
-            authors: vec![],
-            categories: vec![],
-            image: None,
-            feed: "en.xml".into(),
-            seen: chrono::Utc::now(),
-        }
+        Article::sample(n, "en")
     }
 
     #[tokio::test]

@@ -56,22 +56,11 @@ fn fixture() -> Fixture {
 }
 
 fn article(n: u32, lang: &str, title: &str) -> Article {
-    let lang = Lang::parse(lang).unwrap();
-    let post = format!("https://example.org/?p={n}");
     Article {
-        id: Article::make_id(&lang, &post),
-        post,
-        lang,
         title: title.into(),
         link: Some(format!("https://example.org/{n}")),
-        excerpt: "text".into(),
         published: Some(Utc.with_ymd_and_hms(2025, 1, n, 12, 0, 0).unwrap()),
-        updated: None,
-        authors: vec![],
-        categories: vec![],
-        image: None,
-        feed: "en.xml".into(),
-        seen: Utc::now(),
+        ..Article::sample(n, lang)
     }
 }
 
