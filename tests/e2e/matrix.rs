@@ -12,6 +12,7 @@ use crate::support::config::{Config, list};
 use crate::support::feed_server::FeedServer;
 use crate::support::herald::{Ops, Running, Setup};
 use crate::support::matrix_client::{Msg, TestUser};
+use crate::support::proxy::HoldingProxy;
 use crate::support::synapse::Synapse;
 use crate::support::wp::{Item, rss};
 use matrix_sdk::ruma::events::room::member::MembershipState;
@@ -708,4 +709,95 @@ async fn notices_no_invites_a_private_session_file_and_no_password_in_logs() {
         out.stderr
     );
     assert!(!out.stdout.contains("wrong-and-secret-8c1f"));
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_command_that_reaches_the_bot_later_than_max_command_age_is_not_answered() {
+    let hs = Synapse::shared().await;
+    let mut bot = MatrixWorld::new(
+        hs,
+        &[("en.xml", "en", &[Item::new(90, "Known", 60)])],
+        "asker",
+    )
+    .await;
+    // The bot reaches its homeserver through a relay that can hold back the answers, as a
+    // network that delivers a sync late.
+    let relay = HoldingProxy::start(&hs.url).await;
+    bot.configure(|c| {
+        c.matrix("homeserver", relay.url.clone())
+            .matrix("max_command_age", "5s")
+    });
+    let room = bot.room(false).await;
+    bot.channels(&[&room]);
+    let running = bot.start(&[&room], "en.xml").await;
+    let asker = &bot.reader;
+
+    // A command that arrives at once is answered.
+    let prompt = asker.send_text(&room, "!help").await;
+    let replies = asker.messages_from(&room, &bot.user, 1, WAIT).await;
+    assert_reply_to(&replies[0], &prompt);
+
+    // One that reaches the bot six seconds after it was sent is not.
+    relay.hold();
+    let late = asker.send_text(&room, "!latest").await;
+    tokio::time::sleep(Duration::from_secs(6)).await;
+    relay.release();
+    // The next command is answered, and after the late one, since a room's commands are
+    // handled in order: had the late one been answered, its reply would be here first.
+    let next = asker.send_text(&room, "!about").await;
+    let replies = asker.messages_from(&room, &bot.user, 2, WAIT).await;
+    assert_reply_to(&replies[1], &next);
+    let answered: Vec<&Value> = replies
+        .iter()
+        .map(|r| &r.event["content"]["m.relates_to"]["m.in_reply_to"]["event_id"])
+        .collect();
+    assert!(
+        !answered.contains(&&Value::String(late.clone())),
+        "the late command was answered: {replies:#?}"
+    );
+    let out = running.stop().await;
+    assert_eq!(out.code, Some(0), "{}", out.stderr);
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_crash_after_the_homeserver_took_a_post_repeats_nothing() {
+    let hs = Synapse::shared().await;
+    let mut items = vec![Item::new(95, "Known", 60)];
+    let mut bot = MatrixWorld::new(hs, &[("en.xml", "en", &items)], "reader").await;
+    let relay = HoldingProxy::start(&hs.url).await;
+    bot.configure(|c| c.matrix("homeserver", relay.url.clone()));
+    let room = bot.room(true).await;
+    bot.channels(&[&room]);
+    let reader = &bot.reader;
+    let running = bot.start(&[&room], "en.xml").await;
+
+    // The homeserver takes the post, but its answer never reaches the bot: SIGKILL comes
+    // first, so the post is still queued as unsent.
+    relay.hold_requests("/send/m.room.");
+    items.insert(0, Item::new(96, "Sent as the bot died", 1));
+    bot.publish("en.xml", "en", &items);
+    reader.messages_from(&room, &bot.user, 1, WAIT).await;
+    running.kill().await;
+    relay.release();
+
+    // After the restart the post is sent again with the same transaction id, from the same
+    // device, and the homeserver recognises the repeat.
+    let running = bot.setup.start();
+    running.wait_log("Matrix session restored", WAIT).await;
+    bot.ops
+        .wait_metric(
+            "herald_posts_total{platform=\"matrix\",outcome=\"sent\"}",
+            1.0,
+            WAIT,
+        )
+        .await;
+    let all = bot.settled(reader, &room, 1).await;
+    assert_eq!(
+        titles(&all),
+        vec!["Sent as the bot died"],
+        "once, not twice"
+    );
+    assert!(all[0].encrypted);
+    let out = running.stop().await;
+    assert_eq!(out.code, Some(0), "{}", out.stderr);
 }

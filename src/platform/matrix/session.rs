@@ -220,6 +220,10 @@ async fn build(cfg: &MatrixConfig, paths: &Paths) -> anyhow::Result<Client> {
     };
     Client::builder()
         .homeserver_url(cfg.homeserver.get_ref())
+        // The configured address stays the one used, also after a login that advertises
+        // another base URL (which may not be reachable from the bot): a restored session
+        // uses the configured one too.
+        .respect_login_well_known(false)
         .sqlite_store(&paths.store, passphrase.as_ref().map(|p| p.expose()))
         // No retries inside the SDK: a rate limit or an outage comes back to Herald's
         // delivery loop at once, which waits as told and retries with the same transaction

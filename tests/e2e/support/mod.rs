@@ -4,6 +4,7 @@ pub mod config;
 pub mod feed_server;
 pub mod herald;
 pub mod matrix_client;
+pub mod proxy;
 pub mod synapse;
 pub mod telegram_api;
 pub mod wp;
