@@ -394,7 +394,11 @@ impl Telegram {
 
     /// A button press under `/lang`: works like typing the button's command.
     async fn on_callback(&self, service: &CommandService, query: &CallbackQuery) {
-        let _ = self.bot.answer_callback_query(query.id.clone()).await;
+        // Telegram takes an answer only for a while after the press; a late press still
+        // does what the button says (its reply in the chat explains), and is not retried.
+        if let Err(e) = self.bot.answer_callback_query(query.id.clone()).await {
+            tracing::debug!(error = %e, "the button press could not be acknowledged");
+        }
         let (Some(data), Some(message)) = (query.data.as_deref(), query.message.as_ref()) else {
             return;
         };

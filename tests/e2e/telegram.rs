@@ -1030,3 +1030,78 @@ async fn at_start_each_configured_chat_is_said_to_be_postable_or_why_not() {
     bot.wait_log("administrator allowed to post", WAIT).await;
     bot.stop().await;
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_button_pressed_too_long_ago_still_takes_effect_and_is_not_answered_twice() {
+    let world = World::new().await;
+    let _bot = world.start().await;
+    let olena = person(501, "de");
+    let menu = world.ask(501, olena.clone(), "/lang").await;
+    let before = world.api.sent(501).len();
+    // Telegram no longer takes an answer to this press (it waited too long).
+    world
+        .api
+        .push_late_callback(501, olena.clone(), menu.message_id, "/lang all");
+    let answer = world
+        .api
+        .wait_sent(501, before + 1, WAIT)
+        .await
+        .pop()
+        .unwrap();
+    assert_eq!(
+        answer.text,
+        "Erledigt: Dieser Chat erhält jetzt Artikel auf allen Sprachen."
+    );
+    // The bot goes on answering, and did not try the refused answer again.
+    let next = world.ask(501, olena.clone(), "/lang").await;
+    assert!(
+        next.text
+            .starts_with("Dieser Chat erhält Artikel auf: allen Sprachen."),
+        "{}",
+        next.text
+    );
+    let refused = world.api.errors("answerCallbackQuery");
+    assert_eq!(world.api.calls("answerCallbackQuery").len(), 1);
+    assert_eq!(refused.len(), 1);
+    assert!(refused[0].contains("query is too old"), "{refused:?}");
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_slow_member_check_in_one_group_holds_up_no_other_chat() {
+    let world = World::new().await;
+    let group = -1002000000005;
+    world.api.add_chat(chat(group, "supergroup", "Slow group"));
+    world.api.set_admins(group, &[700]);
+    let _bot = world.start().await;
+
+    // Telegram takes ten seconds to say whether the sender is an admin of the group.
+    world
+        .api
+        .delay_next_call("getChatMember", group, Duration::from_secs(10));
+    let group_before = world.api.sent(group).len();
+    world.api.push_message(group, person(700, "en"), "/lang de");
+    wait_until("the bot asks about the group's sender", WAIT, || {
+        world
+            .api
+            .calls("getChatMember")
+            .iter()
+            .any(|c| c["chat_id"] == json!(group))
+    })
+    .await;
+
+    // Meanwhile another chat is answered, while the group still waits.
+    let help = world.ask(502, person(502, "en"), "/help").await;
+    assert!(help.text.starts_with("Commands:"), "{}", help.text);
+    assert_eq!(
+        world.api.sent(group).len(),
+        group_before,
+        "the private chat's answer came before the group's"
+    );
+    let done = world
+        .api
+        .wait_sent(group, group_before + 1, WAIT)
+        .await
+        .pop()
+        .unwrap();
+    assert_eq!(done.text, "Done: this chat now receives articles in de.");
+}

@@ -37,16 +37,14 @@ pub(super) async fn handle(State(shared): State<Arc<Shared>>, request: Request) 
             .and_then(VecDeque::pop_front);
         (index, fault.map(|fault| state.apply_fault(fault, None)))
     };
-    if method == "sendMessage" {
-        let delay = {
-            let mut state = shared.lock();
-            let chat = state.chat_param(&params).ok();
-            chat.and_then(|chat| state.delays.remove(&chat))
-        };
-        if let Some(delay) = delay {
-            shared.activity.notify_waiters();
-            tokio::time::sleep(delay).await;
-        }
+    let delay = {
+        let mut state = shared.lock();
+        let chat = state.chat_param(&params).ok();
+        chat.and_then(|chat| state.delays.remove(&(method.to_owned(), chat)))
+    };
+    if let Some(delay) = delay {
+        shared.activity.notify_waiters();
+        tokio::time::sleep(delay).await;
     }
     let outcome = match method_fault {
         Some(failure) => Err(failure),

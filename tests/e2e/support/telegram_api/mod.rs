@@ -380,6 +380,32 @@ impl BotApi {
     /// `chat_id` (the stored message when it exists, otherwise an inaccessible one).
     /// The callback query id is the decimal `update_id`, which is returned.
     pub fn push_callback(&self, chat_id: i64, from: Value, message_id: i64, data: &str) -> i64 {
+        self.push_callback_pressed(chat_id, from, message_id, data, Instant::now())
+    }
+
+    /// Like `push_callback`, for a button pressed long enough ago that Telegram no longer
+    /// takes an answer to the query (as when the update waited while the bot was down).
+    pub fn push_late_callback(
+        &self,
+        chat_id: i64,
+        from: Value,
+        message_id: i64,
+        data: &str,
+    ) -> i64 {
+        let pressed = Instant::now()
+            .checked_sub(CALLBACK_ANSWER_TIME + Duration::from_secs(1))
+            .expect("the clock runs long enough");
+        self.push_callback_pressed(chat_id, from, message_id, data, pressed)
+    }
+
+    fn push_callback_pressed(
+        &self,
+        chat_id: i64,
+        from: Value,
+        message_id: i64,
+        data: &str,
+        pressed: Instant,
+    ) -> i64 {
         let update_id = {
             let mut state = self.state();
             state.note_user(&from, "push_callback");
@@ -391,9 +417,7 @@ impl BotApi {
                 None => json!({ "message_id": message_id, "date": 0, "chat": chat }),
             };
             let query_id = state.next_update_id.to_string();
-            state
-                .open_callbacks
-                .insert(query_id.clone(), Instant::now());
+            state.open_callbacks.insert(query_id.clone(), pressed);
             let query = json!({
                 "id": query_id,
                 "from": from,
@@ -410,7 +434,13 @@ impl BotApi {
     /// The next `sendMessage` to `chat_id` is handled only after `by`, like a slow
     /// network: the bot has sent it and waits for the answer meanwhile.
     pub fn delay_next(&self, chat_id: i64, by: Duration) {
-        self.state().delays.insert(chat_id, by);
+        self.delay_next_call("sendMessage", chat_id, by);
+    }
+
+    /// The next call of `method` about `chat_id` (`getChatMember`, `getChat`…) is handled
+    /// only after `by`.
+    pub fn delay_next_call(&self, method: &str, chat_id: i64, by: Duration) {
+        self.state().delays.insert((method.to_owned(), chat_id), by);
     }
 
     /// The next send or edit to `chat_id` fails with `fault`; calls queue up.

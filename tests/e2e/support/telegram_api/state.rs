@@ -45,8 +45,8 @@ pub(super) struct EmuState {
     pub(super) flood_control: bool,
     /// When each accepted `sendMessage` was, and to which chat (for flood control).
     pub(super) accepted_sends: VecDeque<(Instant, i64)>,
-    /// The next `sendMessage` to a chat is answered only after this long.
-    pub(super) delays: HashMap<i64, Duration>,
+    /// (method, chat id) → how long the next such call waits before it is handled.
+    pub(super) delays: HashMap<(String, i64), Duration>,
     /// Chats the bot has left or was removed from.
     pub(super) bot_left: HashSet<i64>,
     pub(super) method_faults: HashMap<String, VecDeque<Fault>>,
