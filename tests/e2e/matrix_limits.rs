@@ -14,8 +14,9 @@ use matrix_sdk::room::MessagesOptions;
 use matrix_sdk::ruma::uint;
 use serde_json::{Value, json};
 
+use crate::support::config::Config;
 use crate::support::feed_server::FeedServer;
-use crate::support::herald::{Running, Setup};
+use crate::support::herald::{Ops, Running, Setup};
 use crate::support::matrix_client::TestUser;
 use crate::support::synapse::{Synapse, script_path};
 use crate::support::wp::{Item, rss};
@@ -28,21 +29,15 @@ const MESSAGES_PER_SECOND: f64 = 0.2;
 const MESSAGE_BURST: f64 = 10.0;
 
 /// A config for a bot account on `hs` polling `feed` every second; `channels` are room ids.
-fn bot_config(hs: &Synapse, user: &str, feed: &str, channels: &[String], extra: &str) -> String {
-    let mut config = format!(
-        "[bot]\ndata_dir = \"data\"\npoll_interval = \"1s\"\n\n[fetch]\ntimeout = \"2s\"\n\n\
-         [[feeds]]\nurl = \"{feed}\"\nlang = \"en\"\ndetect_lang = false\n\n"
-    );
-    for room in channels {
-        config.push_str(&format!(
-            "[[channels]]\ntarget = \"matrix:{room}\"\nlangs = [\"*\"]\n\n"
-        ));
-    }
-    config.push_str(&format!(
-        "[matrix]\nhomeserver = \"{}\"\nuser = \"{user}\"\n{extra}\n",
-        hs.url
-    ));
-    config
+fn bot_config(hs: &Synapse, user: &str, feed: &str, channels: &[String]) -> Config {
+    let config = Config::new()
+        .fetch("timeout", "2s")
+        .feed_with(feed, "en", &[("detect_lang", false.into())])
+        .matrix("homeserver", hs.url.clone())
+        .matrix("user", user);
+    channels.iter().fold(config, |config, room| {
+        config.channel(&format!("matrix:{room}"), &["*"])
+    })
 }
 
 async fn wait_polls(server: &FeedServer, path: &str, n: usize, bot: &Running) {
@@ -164,7 +159,9 @@ async fn twenty_rooms_under_the_default_rate_limit_each_get_the_article_once() {
     for i in 0..ROOMS {
         rooms.push(reader.create_room(i < ENCRYPTED, &[&bot]).await);
     }
-    let mut setup = Setup::new(&bot_config(&hs, &bot, &server.url("en.xml"), &rooms, ""));
+    let ops = Ops::on_free_port();
+    let mut setup =
+        Setup::with_config(&bot_config(&hs, &bot, &server.url("en.xml"), &rooms).ops(&ops));
     setup.env("HERALD_MATRIX_PASSWORD", &password);
     let passphrase = "a store passphrase from the environment 7c1f";
     setup.env("HERALD_MATRIX_STORE_PASSPHRASE", passphrase);
@@ -197,8 +194,8 @@ async fn twenty_rooms_under_the_default_rate_limit_each_get_the_article_once() {
         tokio::time::sleep(Duration::from_secs(1)).await;
     }
     let took = started.elapsed();
-    // Settle, so a duplicate would show.
-    tokio::time::sleep(Duration::from_secs(10)).await;
+    // Every post sent (none still queued for a retry), so a duplicate would show.
+    ops.wait_outbox_empty(WAIT).await;
     for (i, room) in rooms.iter().enumerate() {
         assert_eq!(
             bot_events(&reader, room, &bot).await,
@@ -250,13 +247,9 @@ async fn a_subscriber_survives_a_reset_room_list_before_the_first_sync() {
     let (bot, password) = hs.new_user("herald").await;
     let alice = TestUser::login(&hs, "alice").await;
     let dm = alice.create_room(false, &[&bot]).await;
-    let mut setup = Setup::new(&bot_config(
-        &hs,
-        &bot,
-        &server.url("en.xml"),
-        &[],
-        "accept_invites = \"anyone\"",
-    ));
+    let mut setup = Setup::with_config(
+        &bot_config(&hs, &bot, &server.url("en.xml"), &[]).matrix("accept_invites", "anyone"),
+    );
     setup.env("HERALD_MATRIX_PASSWORD", &password);
 
     let running = setup.start();
@@ -346,12 +339,11 @@ async fn a_healthy_first_start_with_the_default_log_filter_is_quiet() {
     let (bot, password) = hs.new_user("herald").await;
     let plain = reader.create_room(false, &[&bot]).await;
     let encrypted = reader.create_room(true, &[&bot]).await;
-    let mut setup = Setup::new(&bot_config(
+    let mut setup = Setup::with_config(&bot_config(
         hs,
         &bot,
         &server.url("en.xml"),
         &[plain.clone(), encrypted.clone()],
-        "",
     ));
     setup.env("HERALD_MATRIX_PASSWORD", &password);
     // The default filter, as an operator runs it (an empty HERALD_LOG counts as unset).
@@ -369,8 +361,12 @@ async fn a_healthy_first_start_with_the_default_log_filter_is_quiet() {
         let got = reader.messages_from(room, &bot, 1, WAIT).await;
         assert!(got[0].body.starts_with(title), "{}", got[0].body);
     }
-    // A few more syncs (the SDK's backup task spoke after every one).
-    tokio::time::sleep(Duration::from_secs(3)).await;
+    // A few more syncs (the SDK's backup task spoke after every one): two commands, each
+    // answered only after a sync brought it.
+    for (n, command) in [(2, "!help"), (3, "!about")] {
+        reader.send_text(&plain, command).await;
+        reader.messages_from(&plain, &bot, n, WAIT).await;
+    }
     let out = running.stop().await;
     assert_eq!(out.code, Some(0), "{}", out.stderr);
     assert!(
