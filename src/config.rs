@@ -184,7 +184,7 @@ impl TryFrom<String> for Operator {
             Some(("telegram", id)) if id.parse::<i64>().is_ok() => {
                 Ok(Operator::Telegram(id.parse().expect("checked")))
             }
-            Some(("matrix", user)) if user.starts_with('@') && user.contains(':') => {
+            Some(("matrix", user)) if MatrixUserId::is_valid(user) => {
                 Ok(Operator::Matrix(user.to_string()))
             }
             _ => Err(format!(
@@ -200,6 +200,48 @@ impl fmt::Display for Operator {
             Operator::Telegram(id) => write!(f, "telegram:{id}"),
             Operator::Matrix(user) => write!(f, "matrix:{user}"),
         }
+    }
+}
+
+/// A Matrix user id (`@localpart:server`), checked when the config is read.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[serde(try_from = "String")]
+pub struct MatrixUserId(String);
+
+impl MatrixUserId {
+    /// `@`, a localpart, `:`, and a server name (which may carry a port).
+    fn is_valid(s: &str) -> bool {
+        s.strip_prefix('@')
+            .and_then(|rest| rest.split_once(':'))
+            .is_some_and(|(local, server)| {
+                !local.is_empty()
+                    && !server.is_empty()
+                    && !s.chars().any(|c| c.is_whitespace() || c.is_control())
+            })
+    }
+
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+impl TryFrom<String> for MatrixUserId {
+    type Error = String;
+
+    fn try_from(s: String) -> Result<MatrixUserId, String> {
+        if MatrixUserId::is_valid(&s) {
+            Ok(MatrixUserId(s))
+        } else {
+            Err(format!(
+                "`{s}` is not a Matrix user id such as `@herald:example.org`"
+            ))
+        }
+    }
+}
+
+impl fmt::Display for MatrixUserId {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
     }
 }
 
@@ -317,8 +359,10 @@ pub enum MsgType {
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct MatrixConfig {
-    pub homeserver: Spanned<String>,
-    pub user: Spanned<String>,
+    /// Every request goes here (an http(s) URL, checked at load).
+    #[serde(deserialize_with = "http_url")]
+    pub homeserver: url::Url,
+    pub user: Spanned<MatrixUserId>,
     /// Prefer HERALD_MATRIX_PASSWORD, which wins.
     pub password: Option<Secret>,
     /// Instead of a password; HERALD_MATRIX_ACCESS_TOKEN wins.
@@ -503,24 +547,16 @@ impl Config {
         if self.telegram.as_ref().is_some_and(|t| t.global_rate == 0) {
             return Err((None, "`[telegram] global_rate` must be at least 1".into()));
         }
-        if let Some(matrix) = &self.matrix {
-            url::Url::parse(matrix.homeserver.get_ref())
-                .map_err(|e| (Some(matrix.homeserver.span()), format!("not a URL: {e}")))?;
-            let user = matrix.user.get_ref();
-            if !(user.starts_with('@') && user.contains(':')) {
-                return Err((
-                    Some(matrix.user.span()),
-                    format!("`{user}` is not a Matrix user id such as `@herald:example.org`"),
-                ));
-            }
-            if matrix.password.is_none() && matrix.access_token.is_none() {
-                return Err((
-                    Some(matrix.user.span()),
-                    format!(
-                        "the Matrix account needs a password ({ENV_MATRIX_PASSWORD}) or an access token ({ENV_MATRIX_ACCESS_TOKEN})"
-                    ),
-                ));
-            }
+        if let Some(matrix) = &self.matrix
+            && matrix.password.is_none()
+            && matrix.access_token.is_none()
+        {
+            return Err((
+                Some(matrix.user.span()),
+                format!(
+                    "the Matrix account needs a password ({ENV_MATRIX_PASSWORD}) or an access token ({ENV_MATRIX_ACCESS_TOKEN})"
+                ),
+            ));
         }
         Ok(())
     }
@@ -660,6 +696,34 @@ mod tests {
         );
         let e = parse("[[feeds]]\nurl = \"ftp://x/feed\"\nlang = \"en\"\n").unwrap_err();
         assert_eq!(e.line, Some(2), "{e}");
+        let matrix = |homeserver: &str, user: &str| {
+            parse(&format!(
+                "[matrix]\nhomeserver = \"{homeserver}\"\nuser = \"{user}\"\npassword = \"x\"\n"
+            ))
+        };
+        let c = matrix("https://matrix.example.org", "@herald:example.org:8448").unwrap();
+        let m = c.matrix.unwrap();
+        assert_eq!(m.homeserver.as_str(), "https://matrix.example.org/");
+        assert_eq!(m.user.get_ref().as_str(), "@herald:example.org:8448");
+        let e = matrix("matrix.example.org", "@herald:example.org").unwrap_err();
+        assert_eq!(
+            (e.line, e.key.as_deref()),
+            (Some(2), Some("homeserver")),
+            "{e}"
+        );
+        assert!(e.message.contains("is not a URL"), "{e}");
+        for bad in [
+            "herald",
+            "herald:example.org",
+            "@herald",
+            "@:example.org",
+            "@herald:",
+            "@her ald:x",
+        ] {
+            let e = matrix("https://matrix.example.org", bad).unwrap_err();
+            assert_eq!(e.line, Some(3), "{bad}: {e}");
+            assert!(e.message.contains("is not a Matrix user id"), "{bad}: {e}");
+        }
         let c = parse("[telegram]\nglobal_rate = 20\n").unwrap();
         let t = c.telegram.unwrap();
         assert_eq!(

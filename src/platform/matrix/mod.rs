@@ -90,7 +90,7 @@ pub async fn start(
     tracing::info!(
         "connected to Matrix as {} on {}",
         cfg.user.get_ref(),
-        cfg.homeserver.get_ref()
+        cfg.homeserver
     );
     join_channels(service, &client, &rooms).await;
 

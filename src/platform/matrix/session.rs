@@ -85,7 +85,7 @@ impl SavedSession {
 /// A logged-in client: restored from the saved session, or logged in for the first time.
 pub(super) async fn connect(cfg: &MatrixConfig, paths: &Paths) -> anyhow::Result<Client> {
     create_private_dir(&paths.dir)?;
-    let homeserver = cfg.homeserver.get_ref().as_str();
+    let homeserver = cfg.homeserver.as_str();
     let user = cfg.user.get_ref().as_str();
     let mut saved = read_session(&paths.session)?;
 
@@ -219,7 +219,7 @@ async fn build(cfg: &MatrixConfig, paths: &Paths) -> anyhow::Result<Client> {
         ..Default::default()
     };
     Client::builder()
-        .homeserver_url(cfg.homeserver.get_ref())
+        .homeserver_url(cfg.homeserver.as_str())
         // The configured address stays the one used, also after a login that advertises
         // another base URL (which may not be reachable from the bot): a restored session
         // uses the configured one too.
