@@ -131,7 +131,7 @@ fn main() {
     let runtime = tokio::runtime::Runtime::new().expect("runtime");
     let start = Instant::now();
     runtime
-        .block_on(store.commit_poll("bench", &FeedState::default(), &batch, &deliveries))
+        .block_on(store.commit_poll("bench", &FeedState::default(), &batch, &deliveries, None))
         .expect("commit");
     report(
         "commit poll (articles x chats)",

@@ -109,7 +109,7 @@ pub async fn run(config: Config, shutdown: CancellationToken) -> anyhow::Result<
                 if let Ok(outcome) = &results[0].1 {
                     report_poll(&config, feed.key(), outcome, false);
                 }
-                if matches!(&results[0].1, Ok(FeedOutcome::Updated { queued, .. }) if *queued > 0) {
+                if matches!(&results[0].1, Ok(FeedOutcome::Updated { queued, edits, .. }) if queued + edits > 0) {
                     delivery.wake();
                 }
                 tokio::select! {
@@ -207,6 +207,17 @@ fn report_poll(config: &Config, key: &str, outcome: &FeedOutcome, always: bool) 
         .find(|f| f.key() == key)
         .and_then(|f| f.name.as_deref())
         .unwrap_or(key);
+    if let FeedOutcome::Updated { changed, edits, .. } = *outcome
+        && changed > 0
+    {
+        tracing::info!(
+            feed = name,
+            "the text of {} changed in the feed; {} queued for the messages that carried {}",
+            plural(changed, "known article", "known articles"),
+            plural(edits, "edit", "edits"),
+            if changed == 1 { "it" } else { "them" },
+        );
+    }
     match *outcome {
         FeedOutcome::Updated {
             new,

@@ -159,6 +159,22 @@ impl Article {
         self.published.or(self.updated).unwrap_or(self.seen)
     }
 
+    /// A short fingerprint of what a reader sees of the article: its title, its excerpt
+    /// and its link. A change that a reader would not see (spacing, a tracking parameter
+    /// such as `utm_source` in the link) leaves it as it is; a fixed typo changes it.
+    pub fn revision(&self) -> String {
+        use sha2::{Digest, Sha256};
+        let words = |s: &str| s.split_whitespace().collect::<Vec<_>>().join(" ");
+        let link = self
+            .link
+            .as_deref()
+            .map(without_tracking)
+            .unwrap_or_default();
+        let seen = format!("{}\n{}\n{link}", words(&self.title), words(&self.excerpt));
+        let digest = Sha256::digest(seen.as_bytes());
+        digest.iter().take(8).map(|b| format!("{b:02x}")).collect()
+    }
+
     /// A plain article for unit tests: post `n` of example.org in `lang`, titled
     /// "Article n", from feed `en.xml`, published and seen now. Tests change what they need
     /// with struct update syntax.
@@ -182,6 +198,28 @@ impl Article {
             seen: Utc::now(),
         }
     }
+}
+
+/// `link` without the query parameters that only track where a reader came from.
+fn without_tracking(link: &str) -> String {
+    let Ok(mut url) = url::Url::parse(link) else {
+        return link.to_owned();
+    };
+    let tracking = |key: &str| {
+        key.starts_with("utm_") || matches!(key, "fbclid" | "gclid" | "mc_cid" | "mc_eid")
+    };
+    let kept: Vec<(String, String)> = url
+        .query_pairs()
+        .filter(|(k, _)| !tracking(k))
+        .map(|(k, v)| (k.into_owned(), v.into_owned()))
+        .collect();
+    if kept.is_empty() {
+        url.set_query(None);
+    } else {
+        url.query_pairs_mut().clear().extend_pairs(kept);
+    }
+    url.set_fragment(None);
+    url.to_string()
 }
 
 /// The chat platforms Herald speaks to.
@@ -303,6 +341,43 @@ impl From<Target> for String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_revision_changes_with_what_a_reader_sees_only() {
+        let article = Article {
+            link: Some("https://example.org/a/?p=1".into()),
+            excerpt: "First words of the text.".into(),
+            ..Article::sample(1, "en")
+        };
+        let same = |changed: Article| assert_eq!(changed.revision(), article.revision());
+        let differs = |changed: Article| assert_ne!(changed.revision(), article.revision());
+        same(Article {
+            title: "  Article\n 1 ".into(),
+            excerpt: "First  words of\tthe text. ".into(),
+            ..article.clone()
+        });
+        same(Article {
+            link: Some("https://example.org/a/?p=1&utm_source=rss&utm_medium=feed#more".into()),
+            ..article.clone()
+        });
+        same(Article {
+            categories: vec!["News".into()],
+            updated: Some(Utc::now()),
+            ..article.clone()
+        });
+        differs(Article {
+            title: "Article 1, corrected".into(),
+            ..article.clone()
+        });
+        differs(Article {
+            excerpt: "First words of the text, fixed.".into(),
+            ..article.clone()
+        });
+        differs(Article {
+            link: Some("https://example.org/a/?p=2".into()),
+            ..article.clone()
+        });
+    }
 
     #[test]
     fn lang_codes_normalize_to_primary_subtag() {

@@ -58,6 +58,11 @@ pub struct BotConfig {
     /// More never-seen items than this in one poll, all older than the newest item already
     /// seen from the feed, are a mass change (a site migration): stored, not posted.
     pub mass_change_limit: usize,
+    /// Edit the messages that carried an article when the feed changes its text.
+    pub edits: bool,
+    /// Only messages younger than this are edited.
+    #[serde(with = "humantime_serde")]
+    pub edit_window: Duration,
 }
 
 impl Default for BotConfig {
@@ -70,6 +75,8 @@ impl Default for BotConfig {
             admins: Vec::new(),
             default_langs: LangSet::All,
             mass_change_limit: 20,
+            edits: true,
+            edit_window: Duration::from_secs(7 * 24 * 3600),
         }
     }
 }

@@ -288,16 +288,35 @@ impl Delivery {
             return Ok(Step::Empty);
         };
         let article_id = pending.delivery.article.clone();
-        if let Some(record) = self.store.was_sent(target, &article_id)? {
-            self.store.mark_sent(&pending, &record.message).await?;
-            return Ok(Step::Skipped);
+        let edit = pending.delivery.edit;
+        let record = self.store.was_sent(target, &article_id)?;
+        match (&record, edit) {
+            // Sent already (by a process killed before it noted it): nothing to send.
+            (Some(record), false) => {
+                let revision = record.revision.as_deref();
+                self.store
+                    .mark_sent(&pending, &record.message, revision)
+                    .await?;
+                return Ok(Step::Skipped);
+            }
+            // An edit of a message no longer on record (the chat was forgotten).
+            (None, true) => {
+                self.store.finish_edit(&pending, None).await?;
+                return Ok(Step::Skipped);
+            }
+            _ => {}
         }
         let Some(article) = self.store.article(&article_id)? else {
-            self.store
-                .give_up(&pending, "the article is no longer stored")
-                .await?;
+            if edit {
+                self.store.finish_edit(&pending, None).await?;
+            } else {
+                self.store
+                    .give_up(&pending, "the article is no longer stored")
+                    .await?;
+            }
             return Ok(Step::Skipped);
         };
+        let revision = article.revision();
         let Some(sink) = self.sinks.get(&target.platform).cloned() else {
             // The platform is not running (not configured any more): keep the deliveries.
             tracing::warn!(platform = %target.platform, "deliveries wait for a platform that is not configured");
@@ -311,7 +330,11 @@ impl Delivery {
         let post = Post {
             article: &article,
             chat_lang: chat_lang.as_ref(),
-            txn_id: txn_id(&article_id, 0, target),
+            txn_id: if edit {
+                edit_txn_id(&article_id, &revision, target)
+            } else {
+                txn_id(&article_id, 0, target)
+            },
         };
         if !self
             .pace(sink.platform(), sink.global_rate(), shutdown)
@@ -319,9 +342,17 @@ impl Delivery {
         {
             return Ok(Step::Stopped);
         }
-        let result = sink.send(&target.chat, &post).await;
+        let result = match &record {
+            Some(record) if edit => sink
+                .edit(&target.chat, &record.message, &post)
+                .await
+                .map(|()| record.message.clone()),
+            _ => sink.send(&target.chat, &post).await,
+        };
         let outcome = match &result {
+            Ok(_) if edit => "edited",
             Ok(_) => "sent",
+            Err(SendError::NotEditable(_)) => "not_editable",
             Err(SendError::RetryAfter(_)) => "rate_limited",
             Err(SendError::Moved(_)) => "moved",
             Err(SendError::Gone(_)) => "chat_gone",
@@ -338,9 +369,24 @@ impl Delivery {
             format!("a {} chat", target.platform)
         };
         match result {
+            Ok(_) if edit => {
+                self.store.finish_edit(&pending, Some(&revision)).await?;
+                tracing::debug!(chat = %label, article = %article_id, "edited");
+                self.after(target, Some(sink.chat_interval(&target.chat)), false);
+                Ok(Step::Sent)
+            }
             Ok(message) => {
-                self.store.mark_sent(&pending, &message).await?;
+                self.store
+                    .mark_sent(&pending, &message, Some(&revision))
+                    .await?;
                 tracing::debug!(chat = %label, article = %article_id, "sent");
+                self.after(target, Some(sink.chat_interval(&target.chat)), false);
+                Ok(Step::Sent)
+            }
+            Err(SendError::NotEditable(reason)) if edit => {
+                // Deleted, too old to edit, or showing this text already: nothing to retry.
+                tracing::info!(chat = %label, article = %article_id, %reason, "the post's message was not edited; it stays as it is");
+                self.store.finish_edit(&pending, Some(&revision)).await?;
                 self.after(target, Some(sink.chat_interval(&target.chat)), false);
                 Ok(Step::Sent)
             }
@@ -372,7 +418,7 @@ impl Delivery {
                 tracing::warn!(chat = %label, %reason, retry_in = ?wait, "send failed; will retry");
                 Ok(Step::Wait(Instant::now() + wait))
             }
-            Err(SendError::Rejected(reason)) => {
+            Err(SendError::Rejected(reason) | SendError::NotEditable(reason)) => {
                 tracing::error!(chat = %label, article = %article_id, %reason, "the platform rejected a post; set aside");
                 self.store.give_up(&pending, &reason).await?;
                 Ok(Step::Skipped)
@@ -481,6 +527,14 @@ fn earliest(a: Option<Instant>, b: Option<Instant>) -> Option<Instant> {
     }
 }
 
+/// The transaction id of an edit: one per (article, revision, chat), so a repeated edit is
+/// dropped by a platform that deduplicates, while a later revision is a new edit.
+pub fn edit_txn_id(article: &str, revision: &str, target: &Target) -> String {
+    let digest = Sha256::digest(format!("edit\n{article}\n{revision}\n{target}").as_bytes());
+    let hex: String = digest.iter().take(16).map(|b| format!("{b:02x}")).collect();
+    format!("herald-edit-{hex}")
+}
+
 /// The transaction id of a post: the same (article, revision, chat) always gives the same
 /// id, so a resend after a crash is recognized by a platform that deduplicates.
 pub fn txn_id(article: &str, revision: u32, target: &Target) -> String {
@@ -572,6 +626,7 @@ mod tests {
                     &FeedState::default(),
                     &[a],
                     &deliveries,
+                    None,
                 )
                 .await
                 .unwrap();

@@ -34,6 +34,9 @@ pub enum FeedOutcome {
         skipped: usize,
         /// Never-seen items stored but not posted because they came as a mass change.
         held_back: usize,
+        /// Known articles whose text changed, and the edits queued for their messages.
+        changed: usize,
+        edits: usize,
     },
     /// Skipped: still backing off after failures.
     Waiting,
@@ -231,13 +234,18 @@ impl Poller {
             last_success: Some(now),
             newest: newest.max(previous.as_ref().and_then(|s| s.newest)),
         };
-        let done = store.commit_poll(key, &state, &unique, &deliveries).await?;
+        let edit_window = config.bot.edits.then_some(config.bot.edit_window);
+        let done = store
+            .commit_poll(key, &state, &unique, &deliveries, edit_window)
+            .await?;
         Ok(FeedOutcome::Updated {
             new: done.new_to_feed,
             queued: done.queued,
             first_time,
             skipped,
             held_back,
+            changed: done.changed,
+            edits: done.edits,
         })
     }
 }

@@ -98,6 +98,12 @@ pub fn console_post(article: &Article) -> String {
     out
 }
 
+/// An article whose text changed after it was posted, for the console: the post again,
+/// marked as an update.
+pub fn console_update(article: &Article) -> String {
+    format!("✎ updated {}", console_post(article))
+}
+
 /// A command reply as Telegram HTML.
 pub fn reply_telegram(reply: &Reply) -> String {
     reply_html(reply, "\n")

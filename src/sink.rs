@@ -39,6 +39,10 @@ pub enum SendError {
     /// This message can never be sent as it is.
     #[error("the message was rejected: {0}")]
     Rejected(String),
+    /// Edits only: the message cannot be edited (deleted, too old for the platform, or
+    /// already showing this text). The edit is done with: nothing to retry.
+    #[error("the message cannot be edited: {0}")]
+    NotEditable(String),
 }
 
 /// Sends posts to one platform.
@@ -57,6 +61,18 @@ pub trait Sink: Send + Sync {
         chat: &'a str,
         post: &'a Post<'a>,
     ) -> BoxFuture<'a, Result<String, SendError>>;
+
+    /// Changes the message `message` (the id `send` returned) in `chat` to show `post`'s
+    /// article as it is now.
+    fn edit<'a>(
+        &'a self,
+        chat: &'a str,
+        message: &'a str,
+        post: &'a Post<'a>,
+    ) -> BoxFuture<'a, Result<(), SendError>> {
+        let _ = (chat, message, post);
+        Box::pin(async { Err(SendError::NotEditable("this platform does not edit".into())) })
+    }
 
     /// The chats this platform cannot post to yet, and why (for `/healthz` and `/status`):
     /// Matrix rooms whose join is still being retried or was refused.

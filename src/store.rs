@@ -101,6 +101,10 @@ pub struct Committed {
     pub new_to_feed: usize,
     /// Deliveries queued.
     pub queued: usize,
+    /// Stored articles whose text changed (see [`Article::revision`]).
+    pub changed: usize,
+    /// Edits queued for messages that carried a changed article.
+    pub edits: usize,
 }
 
 /// A delivery waiting in the outbox.
@@ -108,6 +112,9 @@ pub struct Committed {
 pub struct Delivery {
     pub article: String,
     pub enqueued: DateTime<Utc>,
+    /// An edit of the message that already carried the article, to its current text.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub edit: bool,
 }
 
 /// The outbox entry at the head of a chat's queue.
@@ -124,6 +131,9 @@ pub struct SentRecord {
     /// The platform's id of the message (Telegram message id, Matrix event id).
     pub message: String,
     pub at: DateTime<Utc>,
+    /// The article's revision the message shows now (absent in records from before edits).
+    #[serde(default)]
+    pub revision: Option<String>,
 }
 
 #[derive(Clone)]
@@ -143,6 +153,9 @@ pub struct Store {
     /// chat (or platform name) → when Herald last posted there, in milliseconds since the
     /// epoch: a restarted process paces from the killed one's last sends.
     last_sent: sled::Tree,
+    /// article id NUL chat → (): the chats each article was posted to, so a changed
+    /// article's messages can be found and edited.
+    posted: sled::Tree,
     flusher: Arc<Flusher>,
     counts: Arc<Counts>,
 }
@@ -264,6 +277,7 @@ impl Store {
             dead: db.open_tree("dead")?,
             feed_items: db.open_tree("feed_items")?,
             last_sent: db.open_tree("last_sent")?,
+            posted: db.open_tree("posted")?,
             flusher: Arc::new(Flusher {
                 state: Default::default(),
                 done: tokio::sync::watch::Sender::new((0, None)),
@@ -360,14 +374,44 @@ impl Store {
     /// Those not stored yet are stored; all are recorded as listed by `feed`. Each of
     /// `deliveries` whose article is new *to this feed* is queued, unless the chat already
     /// has that article queued, sent or set aside (another feed may have brought it). The
-    /// feed's state is saved with them. Flushed before returning.
+    /// feed's state is saved with them.
+    ///
+    /// A stored article whose text changed in the feed that first brought it (another
+    /// edition's copy may differ slightly and must not flip it back and forth) is updated;
+    /// with `edit_window`, an edit is queued for every message that carried it and is younger
+    /// than the window, unless that message already shows this revision. Flushed before
+    /// returning.
     pub async fn commit_poll(
         &self,
         feed: &str,
         state: &FeedState,
         articles: &[Article],
         deliveries: &[(Target, String)],
+        edit_window: Option<std::time::Duration>,
     ) -> Result<Committed> {
+        // The chats each changed article went to, found outside the transaction (which
+        // cannot scan); the transaction checks the change again.
+        let mut posted_to: HashMap<&str, Vec<Target>> = HashMap::new();
+        for article in articles {
+            if let Some(stored) = self.article(&article.id)?
+                && stored.feed == feed
+                && stored.revision() != article.revision()
+            {
+                let mut chats = Vec::new();
+                if edit_window.is_some() {
+                    for key in self.posted.scan_prefix(posted_prefix(&article.id)).keys() {
+                        let key = key?;
+                        let chat = &key[article.id.len() + 1..];
+                        if let Ok(target) = String::from_utf8_lossy(chat).parse() {
+                            chats.push(target);
+                        }
+                    }
+                }
+                posted_to.insert(article.id.as_str(), chats);
+            }
+        }
+        let edit_window =
+            edit_window.map(|w| chrono::Duration::from_std(w).unwrap_or(chrono::Duration::MAX));
         let state_json = to_json(state)?;
         let encoded: Vec<(Vec<u8>, &Article)> = articles
             .iter()
@@ -403,6 +447,50 @@ impl Store {
                         articles_t.insert(id.as_bytes(), json.as_slice())?;
                         by_time_t.insert(time_key(article.time(), id), &[][..])?;
                         done.stored += 1;
+                    } else if let (Some(bytes), Some(chats)) = (&stored, posted_to.get(id)) {
+                        let old: Article =
+                            from_json(bytes).map_err(ConflictableTransactionError::Abort)?;
+                        let revision = article.revision();
+                        if old.revision() != revision {
+                            // The new text, kept where and when it was first seen.
+                            let updated = Article {
+                                feed: old.feed.clone(),
+                                seen: old.seen,
+                                ..(*article).clone()
+                            };
+                            let updated_json =
+                                to_json(&updated).map_err(ConflictableTransactionError::Abort)?;
+                            articles_t.insert(id.as_bytes(), updated_json)?;
+                            if old.time() != updated.time() {
+                                by_time_t.remove(time_key(old.time(), id))?;
+                                by_time_t.insert(time_key(updated.time(), id), &[][..])?;
+                            }
+                            done.changed += 1;
+                            for target in chats {
+                                let Some(window) = edit_window else { break };
+                                let Some(record) = sent_t.get(sent_key(target, id))? else {
+                                    continue;
+                                };
+                                let record: SentRecord = from_json(&record)
+                                    .map_err(ConflictableTransactionError::Abort)?;
+                                if now - record.at > window
+                                    || record.revision.as_deref() == Some(revision.as_str())
+                                {
+                                    continue;
+                                }
+                                let edit = Delivery {
+                                    article: id.to_owned(),
+                                    enqueued: now,
+                                    edit: true,
+                                };
+                                let json =
+                                    to_json(&edit).map_err(ConflictableTransactionError::Abort)?;
+                                let key = outbox_key(target, updated.time(), id);
+                                if outbox_t.insert(key, json)?.is_none() {
+                                    done.edits += 1;
+                                }
+                            }
+                        }
                     }
                     let item = feed_item_key(feed, id);
                     let seen = if legacy {
@@ -440,6 +528,7 @@ impl Store {
                     let delivery = Delivery {
                         article: id.clone(),
                         enqueued: now,
+                        edit: false,
                     };
                     let json = serde_json::to_vec(&delivery).expect("a delivery serializes");
                     outbox_t.insert(key, json)?;
@@ -450,7 +539,10 @@ impl Store {
             },
         )?;
         Counts::add(&self.counts.articles, committed.stored as i64);
-        Counts::add(&self.counts.outbox, committed.queued as i64);
+        Counts::add(
+            &self.counts.outbox,
+            (committed.queued + committed.edits) as i64,
+        );
         self.flush().await?;
         Ok(committed)
     }
@@ -628,20 +720,31 @@ impl Store {
             .and_then(|b| DateTime::from_timestamp_millis(i64::from_be_bytes(b))))
     }
 
-    /// Moves a delivery from the outbox to `sent`, durably, and notes the time of the send
-    /// for the chat and its platform.
-    pub async fn mark_sent(&self, pending: &Pending, message: &str) -> Result<()> {
+    /// Moves a delivery from the outbox to `sent` with the message id and the article's
+    /// `revision` it shows, durably, and notes the time of the send for the chat and its
+    /// platform.
+    pub async fn mark_sent(
+        &self,
+        pending: &Pending,
+        message: &str,
+        revision: Option<&str>,
+    ) -> Result<()> {
         let now = Utc::now();
         let record = to_json(&SentRecord {
             message: message.to_string(),
             at: now,
+            revision: revision.map(str::to_owned),
         })?;
         let key = sent_key(&pending.target, &pending.delivery.article);
-        let removed = (&self.outbox, &self.sent).transaction(|(outbox, sent)| {
-            let removed = outbox.remove(pending.key.as_slice())?.is_some();
-            sent.insert(key.as_slice(), record.as_slice())?;
-            Ok::<_, ConflictableTransactionError<StoreError>>(removed)
-        })?;
+        let mut posted = posted_prefix(&pending.delivery.article);
+        posted.extend_from_slice(pending.target.to_string().as_bytes());
+        let removed =
+            (&self.outbox, &self.sent, &self.posted).transaction(|(outbox, sent, posted_t)| {
+                let removed = outbox.remove(pending.key.as_slice())?.is_some();
+                sent.insert(key.as_slice(), record.as_slice())?;
+                posted_t.insert(posted.as_slice(), &[][..])?;
+                Ok::<_, ConflictableTransactionError<StoreError>>(removed)
+            })?;
         Counts::add(&self.counts.outbox, -i64::from(removed));
         // Outside the transaction: every send writes the platform's key, and concurrent
         // transactions on one key would only conflict and retry.
@@ -650,6 +753,25 @@ impl Store {
             .insert(pending.target.to_string().as_bytes(), &millis[..])?;
         self.last_sent
             .insert(pending.target.platform.name().as_bytes(), &millis[..])?;
+        self.flush().await
+    }
+
+    /// Ends a queued edit: the message shows `revision` now (`None`: the edit was not made,
+    /// the message stays as it is). Durable on return.
+    pub async fn finish_edit(&self, pending: &Pending, revision: Option<&str>) -> Result<()> {
+        let key = sent_key(&pending.target, &pending.delivery.article);
+        let removed = (&self.outbox, &self.sent).transaction(|(outbox, sent)| {
+            let removed = outbox.remove(pending.key.as_slice())?.is_some();
+            if let (Some(revision), Some(bytes)) = (revision, sent.get(&key)?) {
+                let mut record: SentRecord =
+                    from_json(&bytes).map_err(ConflictableTransactionError::Abort)?;
+                record.revision = Some(revision.to_owned());
+                let json = to_json(&record).map_err(ConflictableTransactionError::Abort)?;
+                sent.insert(key.as_slice(), json)?;
+            }
+            Ok::<_, ConflictableTransactionError<StoreError>>(removed)
+        })?;
+        Counts::add(&self.counts.outbox, -i64::from(removed));
         self.flush().await
     }
 
@@ -713,6 +835,12 @@ fn outbox_key(target: &Target, t: DateTime<Utc>, id: &str) -> Vec<u8> {
     key
 }
 
+fn posted_prefix(id: &str) -> Vec<u8> {
+    let mut key = id.as_bytes().to_vec();
+    key.push(0);
+    key
+}
+
 fn feed_item_key(feed: &str, id: &str) -> Vec<u8> {
     let mut key = feed.as_bytes().to_vec();
     key.push(0);
@@ -742,6 +870,7 @@ fn get_json<T: DeserializeOwned>(tree: &sled::Tree, key: &[u8]) -> Result<Option
 mod tests {
     use super::*;
     use chrono::TimeZone;
+    use std::time::Duration;
 
     fn article(n: u32, lang: &str) -> Article {
         Article {
@@ -789,7 +918,13 @@ mod tests {
 
         let en = [shared.clone(), en_only.clone()];
         let done = store
-            .commit_poll("en.xml", &state, &en, &to(&[&both], &[&shared, &en_only]))
+            .commit_poll(
+                "en.xml",
+                &state,
+                &en,
+                &to(&[&both], &[&shared, &en_only]),
+                None,
+            )
             .await
             .unwrap();
         assert_eq!(
@@ -797,7 +932,8 @@ mod tests {
             Committed {
                 stored: 2,
                 new_to_feed: 2,
-                queued: 2
+                queued: 2,
+                ..Committed::default()
             }
         );
 
@@ -805,7 +941,7 @@ mod tests {
         let de = [shared.clone(), de_only.clone()];
         let poll_de = to(&[&de_chat, &both], &[&shared, &de_only]);
         let done = store
-            .commit_poll("de.xml", &state, &de, &poll_de)
+            .commit_poll("de.xml", &state, &de, &poll_de, None)
             .await
             .unwrap();
         assert_eq!(
@@ -813,7 +949,8 @@ mod tests {
             Committed {
                 stored: 1,
                 new_to_feed: 2,
-                queued: 3
+                queued: 3,
+                ..Committed::default()
             },
             "the German-only chat gets both, the other chat only what it lacks"
         );
@@ -833,10 +970,10 @@ mod tests {
 
         // Sent, then listed again by either feed: never queued a second time.
         let pending = store.next_for(&both).unwrap().unwrap();
-        store.mark_sent(&pending, "m1").await.unwrap();
+        store.mark_sent(&pending, "m1", None).await.unwrap();
         for (feed, items) in [("en.xml", &en[..]), ("de.xml", &de[..])] {
             let done = store
-                .commit_poll(feed, &state, items, &poll_de)
+                .commit_poll(feed, &state, items, &poll_de, None)
                 .await
                 .unwrap();
             assert_eq!(done, Committed::default(), "{feed}");
@@ -857,17 +994,19 @@ mod tests {
                 &state,
                 std::slice::from_ref(&a),
                 &to(&[&reader], &[&a]),
+                None,
             )
             .await
             .unwrap();
         let pending = store.next_for(&reader).unwrap().unwrap();
-        store.mark_sent(&pending, "m1").await.unwrap();
+        store.mark_sent(&pending, "m1", None).await.unwrap();
         let done = store
             .commit_poll(
                 "de.xml",
                 &state,
                 std::slice::from_ref(&a),
                 &to(&[&reader], &[&a]),
+                None,
             )
             .await
             .unwrap();
@@ -884,7 +1023,7 @@ mod tests {
         let (old, fresh) = (article(1, "en"), article(2, "en"));
         let reader = chat("telegram:7");
         store
-            .commit_poll("en.xml", &state, std::slice::from_ref(&old), &[])
+            .commit_poll("en.xml", &state, std::slice::from_ref(&old), &[], None)
             .await
             .unwrap();
         // What an older Herald left: the feed's state and its articles, no item records.
@@ -905,7 +1044,13 @@ mod tests {
         );
         let items = [old.clone(), fresh.clone()];
         let done = store
-            .commit_poll("en.xml", &state, &items, &to(&[&reader], &[&old, &fresh]))
+            .commit_poll(
+                "en.xml",
+                &state,
+                &items,
+                &to(&[&reader], &[&old, &fresh]),
+                None,
+            )
             .await
             .unwrap();
         assert_eq!(done.queued, 1, "only the article new to the store");
@@ -921,6 +1066,107 @@ mod tests {
                 .len(),
             2
         );
+    }
+
+    #[tokio::test]
+    async fn a_changed_article_queues_one_edit_per_message_that_carried_it() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::open(dir.path()).unwrap();
+        let state = FeedState::default();
+        let window = Some(Duration::from_secs(7 * 24 * 3600));
+        let original = Article {
+            feed: "en.xml".into(),
+            ..article(1, "en")
+        };
+        let (a, b) = (chat("telegram:1"), chat("telegram:2"));
+        let poll = |articles: Vec<Article>, window: Option<Duration>| {
+            let (store, state) = (store.clone(), state.clone());
+            let deliveries = to(&[&a, &b], &[&original]);
+            async move {
+                store
+                    .commit_poll("en.xml", &state, &articles, &deliveries, window)
+                    .await
+                    .unwrap()
+            }
+        };
+        poll(vec![original.clone()], window).await;
+        for target in [&a, &b] {
+            let pending = store.next_for(target).unwrap().unwrap();
+            let revision = original.revision();
+            store
+                .mark_sent(&pending, "m1", Some(&revision))
+                .await
+                .unwrap();
+        }
+
+        // Spacing and a tracking parameter are no change.
+        let cosmetic = Article {
+            title: format!("  {} ", original.title),
+            link: Some(format!("{}?utm_source=rss", original.link.clone().unwrap())),
+            ..original.clone()
+        };
+        let done = poll(vec![cosmetic], window).await;
+        assert_eq!((done.changed, done.edits), (0, 0));
+
+        // A fixed title: the stored article follows, one edit per chat.
+        let fixed = Article {
+            title: "Article 1, corrected".into(),
+            ..original.clone()
+        };
+        let done = poll(vec![fixed.clone()], window).await;
+        assert_eq!((done.changed, done.edits, done.queued), (1, 2, 0));
+        assert_eq!(
+            store.article(&fixed.id).unwrap().unwrap().title,
+            fixed.title
+        );
+        assert_eq!(store.outbox_len(), 2);
+        let edit = store.next_for(&a).unwrap().unwrap();
+        assert!(edit.delivery.edit);
+        store
+            .finish_edit(&edit, Some(&fixed.revision()))
+            .await
+            .unwrap();
+        assert_eq!(
+            store.was_sent(&a, &fixed.id).unwrap().unwrap().revision,
+            Some(fixed.revision())
+        );
+
+        // The same text again (another feed poll): nothing more, and the edit still queued
+        // for the other chat is not doubled.
+        let done = poll(vec![fixed.clone()], window).await;
+        assert_eq!((done.changed, done.edits), (0, 0));
+        assert_eq!(store.outbox_len(), 1);
+
+        // Edits off: the article is updated, no edit is queued.
+        let again = Article {
+            excerpt: "A new first paragraph.".into(),
+            ..fixed.clone()
+        };
+        let done = poll(vec![again.clone()], None).await;
+        assert_eq!((done.changed, done.edits), (1, 0));
+        assert_eq!(
+            store.article(&again.id).unwrap().unwrap().excerpt,
+            again.excerpt
+        );
+
+        // Older than the window: not edited.
+        let late = Article {
+            title: "Article 1, corrected once more".into(),
+            ..again.clone()
+        };
+        let done = poll(vec![late], Some(Duration::ZERO)).await;
+        assert_eq!((done.changed, done.edits), (1, 0));
+
+        // Another edition's copy that differs does not change the article.
+        let other = Article {
+            title: "A translation's slip".into(),
+            ..again
+        };
+        let done = store
+            .commit_poll("de.xml", &state, &[other], &[], window)
+            .await
+            .unwrap();
+        assert_eq!((done.changed, done.edits), (0, 0));
     }
 
     #[tokio::test]
@@ -941,13 +1187,14 @@ mod tests {
                 &FeedState::default(),
                 &items,
                 &to(&[&a, &b, &c], &refs),
+                None,
             )
             .await
             .unwrap();
         check(&store);
         assert_eq!((store.article_count(), store.outbox_len()), (3, 9));
         let pending = store.next_for(&a).unwrap().unwrap();
-        store.mark_sent(&pending, "m").await.unwrap();
+        store.mark_sent(&pending, "m", None).await.unwrap();
         check(&store);
         let pending = store.next_for(&a).unwrap().unwrap();
         store.give_up(&pending, "rejected").await.unwrap();

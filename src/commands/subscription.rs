@@ -101,11 +101,12 @@ mod tests {
                 &FeedState::default(),
                 &[a.clone(), b],
                 &deliveries,
+                None,
             )
             .await
             .unwrap();
         let sent = store.next_for(&channel).unwrap().unwrap();
-        store.mark_sent(&sent, "41").await.unwrap();
+        store.mark_sent(&sent, "41", None).await.unwrap();
         let ctx = Context {
             config: &config,
             store: &store,

@@ -70,7 +70,7 @@ fn store_articles(f: &Fixture, articles: &[Article]) {
         .unwrap();
     rt.block_on(
         f.store
-            .commit_poll("en.xml", &Default::default(), articles, &[]),
+            .commit_poll("en.xml", &Default::default(), articles, &[], None),
     )
     .unwrap();
 }

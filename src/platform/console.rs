@@ -37,4 +37,19 @@ impl Sink for Console {
             Ok(post.txn_id.clone())
         })
     }
+
+    fn edit<'a>(
+        &'a self,
+        _chat: &'a str,
+        _message: &'a str,
+        post: &'a Post<'a>,
+    ) -> BoxFuture<'a, Result<(), SendError>> {
+        Box::pin(async move {
+            let block = render::console_update(post.article);
+            let mut out = std::io::stdout().lock();
+            writeln!(out, "{block}")
+                .and_then(|_| out.flush())
+                .map_err(|e| SendError::Temporary(e.to_string()))
+        })
+    }
 }

@@ -15,7 +15,9 @@ use std::time::Duration;
 
 use teloxide::ApiError;
 use teloxide::RequestError;
-use teloxide::payloads::{GetUpdatesSetters, SendMessageSetters, SetMyCommandsSetters};
+use teloxide::payloads::{
+    EditMessageTextSetters, GetUpdatesSetters, SendMessageSetters, SetMyCommandsSetters,
+};
 use teloxide::prelude::{Bot, Requester};
 use teloxide::requests::Request as _;
 use teloxide::types::{
@@ -492,29 +494,77 @@ impl Sink for Telegram {
         post: &'a Post<'a>,
     ) -> BoxFuture<'a, Result<String, SendError>> {
         Box::pin(async move {
-            let recipient = recipient(chat);
-            let preview = match &post.article.link {
-                Some(url) => LinkPreviewOptions {
-                    is_disabled: false,
-                    url: Some(url.clone()),
-                    prefer_small_media: false,
-                    prefer_large_media: true,
-                    show_above_text: false,
-                },
-                None => no_preview(),
-            };
             let text = render::telegram_post(post.article, post.chat_lang);
             match self
                 .bot
-                .send_message(recipient, text)
+                .send_message(recipient(chat), text)
                 .parse_mode(ParseMode::Html)
-                .link_preview_options(preview)
+                .link_preview_options(article_preview(post))
                 .await
             {
                 Ok(message) => Ok(message.id.0.to_string()),
                 Err(e) => Err(self.classify(e)),
             }
         })
+    }
+
+    fn edit<'a>(
+        &'a self,
+        chat: &'a str,
+        message: &'a str,
+        post: &'a Post<'a>,
+    ) -> BoxFuture<'a, Result<(), SendError>> {
+        Box::pin(async move {
+            let Ok(id) = message.parse::<i32>() else {
+                return Err(SendError::NotEditable(format!(
+                    "`{message}` is not a Telegram message id"
+                )));
+            };
+            let text = render::telegram_post(post.article, post.chat_lang);
+            let result = self
+                .bot
+                .edit_message_text(recipient(chat), teloxide::types::MessageId(id), text)
+                .parse_mode(ParseMode::Html)
+                .link_preview_options(article_preview(post))
+                .await;
+            match result {
+                Ok(_) => Ok(()),
+                Err(RequestError::Api(
+                    e @ (ApiError::MessageNotModified
+                    | ApiError::MessageCantBeEdited
+                    | ApiError::MessageToEditNotFound),
+                )) => Err(SendError::NotEditable(e.to_string())),
+                Err(e) => match self.classify(e) {
+                    // Telegram's wording for a message that cannot be changed any more.
+                    SendError::Rejected(text)
+                        if [
+                            "message can't be edited",
+                            "message to edit not found",
+                            "message is not modified",
+                        ]
+                        .iter()
+                        .any(|t| text.contains(t)) =>
+                    {
+                        Err(SendError::NotEditable(text))
+                    }
+                    other => Err(other),
+                },
+            }
+        })
+    }
+}
+
+/// The article's link shown as a large preview under the post, when it has one.
+fn article_preview(post: &Post<'_>) -> LinkPreviewOptions {
+    match &post.article.link {
+        Some(url) => LinkPreviewOptions {
+            is_disabled: false,
+            url: Some(url.clone()),
+            prefer_small_media: false,
+            prefer_large_media: true,
+            show_above_text: false,
+        },
+        None => no_preview(),
     }
 }
 

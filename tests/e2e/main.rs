@@ -5,6 +5,7 @@ mod support;
 
 mod core;
 mod delivery;
+mod edits;
 mod feeds;
 mod languages;
 mod matrix;

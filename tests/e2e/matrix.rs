@@ -801,3 +801,47 @@ async fn a_crash_after_the_homeserver_took_a_post_repeats_nothing() {
     let out = running.stop().await;
     assert_eq!(out.code, Some(0), "{}", out.stderr);
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_fixed_headline_is_an_edit_that_the_reader_sees_in_an_encrypted_room() {
+    let hs = Synapse::shared().await;
+    let mut items = vec![Item::new(97, "Known", 60)];
+    let mut bot = MatrixWorld::new(hs, &[("en.xml", "en", &items)], "reader").await;
+    let room = bot.room(true).await;
+    bot.channels(&[&room]);
+    let reader = &bot.reader;
+    let running = bot.start(&[&room], "en.xml").await;
+
+    let typo = Item::new(98, "Assembly on Sunday in Lepzig", 1);
+    items.insert(0, typo.clone());
+    bot.publish("en.xml", "en", &items);
+    let original = bot.settled(reader, &room, 1).await.remove(0);
+    assert!(original.body.starts_with("Assembly on Sunday in Lepzig"));
+
+    items[0] = Item {
+        date: typo.date,
+        ..Item::new(98, "Assembly on Sunday in Leipzig", 1)
+    };
+    bot.publish("en.xml", "en", &items);
+    let all = bot.settled(reader, &room, 2).await;
+    assert_eq!(
+        all.len(),
+        2,
+        "the post and its edit, nothing else: {all:#?}"
+    );
+    let edit = &all[1];
+    assert!(edit.encrypted, "the edit is encrypted like the post");
+    let relation = &edit.event["content"]["m.relates_to"];
+    assert_eq!(relation["rel_type"], "m.replace", "{:#}", edit.event);
+    assert_eq!(relation["event_id"], original.event["event_id"]);
+    let new_body = edit.event["content"]["m.new_content"]["body"]
+        .as_str()
+        .unwrap_or_default();
+    assert!(
+        new_body.starts_with("Assembly on Sunday in Leipzig"),
+        "{:#}",
+        edit.event
+    );
+    let out = running.stop().await;
+    assert_eq!(out.code, Some(0), "{}", out.stderr);
+}

@@ -21,8 +21,10 @@ use matrix_sdk::ruma::api::error::{ErrorKind, FromHttpResponseError, RetryAfter}
 use matrix_sdk::ruma::events::Mentions;
 use matrix_sdk::ruma::events::StateEventType;
 use matrix_sdk::ruma::events::room::member::MembershipState;
-use matrix_sdk::ruma::events::room::message::RoomMessageEventContent;
-use matrix_sdk::ruma::{OwnedRoomId, OwnedServerName, RoomAliasId, RoomId, ServerName};
+use matrix_sdk::ruma::events::room::message::{ReplacementMetadata, RoomMessageEventContent};
+use matrix_sdk::ruma::{
+    OwnedEventId, OwnedRoomId, OwnedServerName, RoomAliasId, RoomId, ServerName,
+};
 use matrix_sdk::{Client, HttpError, Room, RoomState};
 use tokio_util::sync::CancellationToken;
 
@@ -233,7 +235,20 @@ impl Matrix {
         }
     }
 
-    async fn post(&self, chat: &str, post: &Post<'_>) -> Result<String, SendError> {
+    /// Posts `post` in `chat`, or with `replaces` (an event id), edits that message to show
+    /// it (an `m.replace` event, encrypted like any other in an encrypted room).
+    async fn post(
+        &self,
+        chat: &str,
+        post: &Post<'_>,
+        replaces: Option<&str>,
+    ) -> Result<String, SendError> {
+        let replaces = replaces
+            .map(|id| {
+                OwnedEventId::try_from(id)
+                    .map_err(|e| SendError::NotEditable(format!("not an event id: {e}")))
+            })
+            .transpose()?;
         if chat.starts_with('#') {
             // An alias not resolved at start-up: the queue follows the room it names.
             let (room_id, via) = resolve(&self.client, chat).await?;
@@ -259,6 +274,10 @@ impl Matrix {
             MsgType::Notice => RoomMessageEventContent::notice_html(body, html),
         };
         content.mentions = Some(Mentions::new());
+        if let Some(original) = replaces {
+            content =
+                content.make_replacement(ReplacementMetadata::new(original, Some(Mentions::new())));
+        }
         if !self.rooms.pace.slot(&self.rooms.shutdown).await {
             return Err(SendError::Temporary("shutting down".into()));
         }
@@ -449,11 +468,26 @@ impl Sink for Matrix {
         post: &'a Post<'a>,
     ) -> BoxFuture<'a, Result<String, SendError>> {
         Box::pin(async move {
-            let result = self.post(chat, post).await;
+            let result = self.post(chat, post, None).await;
             if let Err(e) = &result {
                 tracing::debug!(room = chat, error = %e, "Matrix send failed");
             }
             result
+        })
+    }
+
+    fn edit<'a>(
+        &'a self,
+        chat: &'a str,
+        message: &'a str,
+        post: &'a Post<'a>,
+    ) -> BoxFuture<'a, Result<(), SendError>> {
+        Box::pin(async move {
+            let result = self.post(chat, post, Some(message)).await;
+            if let Err(e) = &result {
+                tracing::debug!(room = chat, error = %e, "Matrix edit failed");
+            }
+            result.map(|_| ())
         })
     }
 }

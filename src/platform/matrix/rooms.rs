@@ -267,7 +267,9 @@ impl Rooms {
                     }
                     backoff = (backoff * 2).min(MAX_JOIN_BACKOFF);
                 }
-                SendError::Gone(reason) | SendError::Rejected(reason) => {
+                SendError::Gone(reason)
+                | SendError::Rejected(reason)
+                | SendError::NotEditable(reason) => {
                     return Err(SendError::Gone(reason));
                 }
                 SendError::Moved(to) => {

@@ -479,6 +479,29 @@ impl BotApi {
         self.state().sent.get(&chat_id).cloned().unwrap_or_default()
     }
 
+    /// Successful `editMessageText` calls in `chat_id`, in order.
+    pub fn edits(&self, chat_id: i64) -> Vec<SentMessage> {
+        self.state()
+            .edits
+            .get(&chat_id)
+            .cloned()
+            .unwrap_or_default()
+    }
+
+    /// The text message `message_id` in `chat_id` shows now (after edits), as users see
+    /// it; `None` when there is no such message (never sent, or deleted).
+    pub fn message_text(&self, chat_id: i64, message_id: i64) -> Option<String> {
+        self.state()
+            .messages
+            .get(&(chat_id, message_id))
+            .and_then(|m| m.json["text"].as_str().map(str::to_owned))
+    }
+
+    /// A chat admin deletes message `message_id` (edits of it fail from now on).
+    pub fn delete_by_user(&self, chat_id: i64, message_id: i64) {
+        self.state().messages.remove(&(chat_id, message_id));
+    }
+
     /// The parameters of every call of `method` (name case-insensitive), in order,
     /// including failed ones.
     pub fn calls(&self, method: &str) -> Vec<Value> {
