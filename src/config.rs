@@ -402,6 +402,20 @@ pub struct OpsConfig {
     /// `host:port` for `/healthz` and `/metrics`; off when absent.
     #[serde(default, deserialize_with = "socket_addr")]
     pub listen: Option<std::net::SocketAddr>,
+    /// How log lines are written; `--log-format` wins.
+    #[serde(default)]
+    pub log_format: LogFormat,
+}
+
+/// How log lines are written to standard error.
+#[derive(Debug, Deserialize, Clone, Copy, PartialEq, Eq, Default)]
+#[serde(rename_all = "lowercase")]
+pub enum LogFormat {
+    /// Lines for people: time, level, message, fields.
+    #[default]
+    Text,
+    /// One JSON object a line, for log collectors.
+    Json,
 }
 
 fn socket_addr<'de, D: serde::Deserializer<'de>>(

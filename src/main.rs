@@ -6,7 +6,7 @@ use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
 use herald::article::LangSet;
-use herald::config::Config;
+use herald::config::{Config, LogFormat};
 use tokio_util::sync::CancellationToken;
 
 #[derive(Parser)]
@@ -24,8 +24,18 @@ struct Cli {
         default_value = "config/herald.toml"
     )]
     config: PathBuf,
+    /// How log lines are written: `text` for people, `json` (one object a line) for log
+    /// collectors. Overrides `[ops] log_format`.
+    #[arg(long, global = true, env = "HERALD_LOG_FORMAT", value_enum)]
+    log_format: Option<LogFormatArg>,
     #[command(subcommand)]
     command: Option<Command>,
+}
+
+#[derive(Clone, Copy, clap::ValueEnum)]
+enum LogFormatArg {
+    Text,
+    Json,
 }
 
 #[derive(Subcommand)]
@@ -52,7 +62,6 @@ enum Command {
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
-    init_logging();
     let config = match Config::load(&cli.config) {
         Ok(c) => c,
         Err(e) => {
@@ -60,6 +69,12 @@ fn main() -> ExitCode {
             return ExitCode::from(2);
         }
     };
+    let json = match cli.log_format {
+        Some(LogFormatArg::Json) => true,
+        Some(LogFormatArg::Text) => false,
+        None => config.ops.log_format == LogFormat::Json,
+    };
+    init_logging(json);
     match run(cli.command.unwrap_or(Command::Run), config) {
         Ok(code) => code,
         Err(e) => {
@@ -134,7 +149,7 @@ async fn stop_on_signal(shutdown: CancellationToken) {
     shutdown.cancel();
 }
 
-fn init_logging() {
+fn init_logging(json: bool) {
     use tracing_subscriber::EnvFilter;
     let from = |var: &str| {
         std::env::var(var)
@@ -146,9 +161,12 @@ fn init_logging() {
         .or_else(|| from("RUST_LOG"))
         .unwrap_or_else(|| EnvFilter::new(herald::app::default_log_filter()));
     use std::io::IsTerminal;
-    tracing_subscriber::fmt()
+    let lines = tracing_subscriber::fmt()
         .with_writer(std::io::stderr)
-        .with_ansi(std::io::stderr().is_terminal())
-        .with_env_filter(filter)
-        .init();
+        .with_env_filter(filter);
+    if json {
+        lines.json().init();
+    } else {
+        lines.with_ansi(std::io::stderr().is_terminal()).init();
+    }
 }

@@ -121,3 +121,48 @@ async fn a_backfilled_first_poll_and_later_articles_say_how_many_were_queued() {
         "{said:?}"
     );
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn json_logs_are_one_object_a_line_and_name_the_feed() {
+    let server = FeedServer::start().await;
+    server.set("en.xml", rss("en", &items()), RSS);
+    let config = Config::new()
+        .feed_with(
+            &server.url("en.xml"),
+            "en",
+            &[("name", Value::from("English edition"))],
+        )
+        .channel("console", &["*"]);
+    let setup = Setup::with_config(&config);
+
+    for args in [
+        &["--log-format", "json", "poll", "--once"][..],
+        // The config's choice, when the flag is not given.
+        &["poll", "--once"][..],
+    ] {
+        if args.len() == 2 {
+            setup.write(&config.clone().set("ops", "log_format", "json"));
+        }
+        let out = setup.run(args).await;
+        assert_eq!(out.code, Some(0), "{}", out.stderr);
+        let lines: Vec<serde_json::Value> = out
+            .stderr
+            .lines()
+            .map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("{e}: {l}")))
+            .collect();
+        assert!(!lines.is_empty());
+        let about_feed: Vec<&serde_json::Value> = lines
+            .iter()
+            .filter(|l| l["fields"]["feed"] == "English edition")
+            .collect();
+        assert_eq!(about_feed.len(), 1, "{lines:#?}");
+        assert_eq!(about_feed[0]["level"], "INFO");
+        assert!(
+            about_feed[0]["fields"]["message"]
+                .as_str()
+                .is_some_and(|m| !m.is_empty()),
+            "{:#}",
+            about_feed[0]
+        );
+    }
+}
