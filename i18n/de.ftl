@@ -34,3 +34,30 @@ configured-by-operators = Dieser Chat erhält Artikel, weil die Betreiber des Bo
 not-allowed = Entschuldigung, nur die Administratoren dieses Chats können seine Einstellungen ändern.
 unknown-command = Den Befehl { $cmd } kenne ich nicht.
 internal-error = Entschuldigung, bei mir ist etwas schiefgegangen. Bitte versuche es später noch einmal.
+
+page-title = Herald-Status
+page-summary = Version { $version }, läuft seit { $uptime }. { $queued } Beiträge in der Warteschlange, { $aside } zurückgestellt.
+page-feeds = Quellen
+page-feed = Quelle
+page-last-read = Zuletzt gelesen
+page-last-error = Letzter Fehler
+page-next-poll = Nächster Abruf
+page-never = nie
+page-channels = Kanäle
+page-channel = Kanal
+page-state = Zustand
+page-queued = Wartend
+page-fine = in Ordnung
+page-joining = tritt bei
+page-retrying = neuer Versuch
+page-refused = abgelehnt
+page-subscribers = Private Abonnements: { $telegram } auf Telegram, { $matrix } auf Matrix.
+page-articles = Neueste Artikel
+page-article = Artikel
+page-where = Wohin er ging
+page-sent = gesendet
+page-set-aside = zurückgestellt
+page-private = { $count ->
+        [one] ein privater Chat
+       *[other] { $count } private Chats
+    }

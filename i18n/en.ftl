@@ -42,3 +42,31 @@ configured-by-operators = This chat receives articles because the bot's operator
 not-allowed = Sorry, only the administrators of this chat can change its settings.
 unknown-command = I don't know the command { $cmd }.
 internal-error = Sorry, something went wrong on my side. Please try again later.
+
+# The status page operators open in a browser ([ops] listen, GET /).
+page-title = Herald status
+page-summary = Version { $version }, running for { $uptime }. { $queued } posts queued, { $aside } set aside.
+page-feeds = Feeds
+page-feed = Feed
+page-last-read = Last read
+page-last-error = Last error
+page-next-poll = Next poll
+page-never = never
+page-channels = Channels
+page-channel = Channel
+page-state = State
+page-queued = Queued
+page-fine = fine
+page-joining = joining
+page-retrying = retrying
+page-refused = refused
+page-subscribers = Private subscribers: { $telegram } on Telegram, { $matrix } on Matrix.
+page-articles = Latest articles
+page-article = Article
+page-where = Where it went
+page-sent = sent
+page-set-aside = set aside
+page-private = { $count ->
+        [one] one private chat
+       *[other] { $count } private chats
+    }

@@ -34,3 +34,30 @@ configured-by-operators = Ce chat reçoit les articles parce que les opérateurs
 not-allowed = Désolé, seuls les administrateurs de ce chat peuvent modifier ses réglages.
 unknown-command = Je ne connais pas la commande { $cmd }.
 internal-error = Désolé, quelque chose s’est mal passé de mon côté. Réessayez plus tard.
+
+page-title = État de Herald
+page-summary = Version { $version }, en marche depuis { $uptime }. { $queued } messages en attente, { $aside } mis de côté.
+page-feeds = Flux
+page-feed = Flux
+page-last-read = Dernière lecture
+page-last-error = Dernière erreur
+page-next-poll = Prochaine lecture
+page-never = jamais
+page-channels = Canaux
+page-channel = Canal
+page-state = État
+page-queued = En attente
+page-fine = bien
+page-joining = rejoint
+page-retrying = nouvel essai
+page-refused = refusé
+page-subscribers = Abonnements privés : { $telegram } sur Telegram, { $matrix } sur Matrix.
+page-articles = Derniers articles
+page-article = Publication
+page-where = Où il est allé
+page-sent = envoyé
+page-set-aside = mis de côté
+page-private = { $count ->
+        [one] une discussion privée
+       *[other] { $count } discussions privées
+    }

@@ -36,3 +36,31 @@ configured-by-operators = Этот чат получает статьи, пот�
 not-allowed = Извините, менять настройки этого чата могут только его администраторы.
 unknown-command = Я не знаю команды { $cmd }.
 internal-error = Извините, у меня что-то пошло не так. Попробуйте позже.
+
+page-title = Состояние Herald
+page-summary = Версия { $version }, работает { $uptime }. В очереди: { $queued }, отложено: { $aside }.
+page-feeds = Ленты
+page-feed = Лента
+page-last-read = Последнее чтение
+page-last-error = Последняя ошибка
+page-next-poll = Следующий опрос
+page-never = никогда
+page-channels = Каналы
+page-channel = Канал
+page-state = Состояние
+page-queued = В очереди
+page-fine = в порядке
+page-joining = вступает
+page-retrying = повтор
+page-refused = отказано
+page-subscribers = Личные подписки: { $telegram } в Telegram, { $matrix } в Matrix.
+page-articles = Последние статьи
+page-article = Статья
+page-where = Куда отправлена
+page-sent = отправлена
+page-set-aside = отложена
+page-private = { $count ->
+        [one] { $count } личный чат
+        [few] { $count } личных чата
+       *[other] { $count } личных чатов
+    }

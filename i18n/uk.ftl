@@ -36,3 +36,31 @@ configured-by-operators = Цей чат отримує статті, бо так
 not-allowed = Вибачте, змінювати налаштування цього чату можуть лише його адміністратори.
 unknown-command = Я не знаю команди { $cmd }.
 internal-error = Вибачте, у мене щось пішло не так. Спробуйте пізніше.
+
+page-title = Стан Herald
+page-summary = Версія { $version }, працює { $uptime }. У черзі: { $queued }, відкладено: { $aside }.
+page-feeds = Стрічки
+page-feed = Стрічка
+page-last-read = Останнє читання
+page-last-error = Остання помилка
+page-next-poll = Наступне опитування
+page-never = ніколи
+page-channels = Канали
+page-channel = Канал
+page-state = Стан
+page-queued = У черзі
+page-fine = гаразд
+page-joining = приєднується
+page-retrying = повтор
+page-refused = відмовлено
+page-subscribers = Особисті підписки: { $telegram } у Telegram, { $matrix } у Matrix.
+page-articles = Останні статті
+page-article = Стаття
+page-where = Куди надіслано
+page-sent = надіслано
+page-set-aside = відкладено
+page-private = { $count ->
+        [one] { $count } особистий чат
+        [few] { $count } особисті чати
+       *[other] { $count } особистих чатів
+    }

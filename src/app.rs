@@ -62,11 +62,13 @@ pub async fn run(config: Config, shutdown: CancellationToken) -> anyhow::Result<
             let listener = tokio::net::TcpListener::bind(addr)
                 .await
                 .with_context(|| format!("cannot listen on `[ops] listen = \"{addr}\"`"))?;
-            tracing::info!(%addr, "serving /healthz and /metrics");
+            tracing::info!(%addr, "serving the status page (/), /healthz and /metrics");
             let view = ops::View {
                 store: parts.store.clone(),
                 metrics: parts.metrics.clone(),
                 platforms: platforms.clone(),
+                config: parts.config.clone(),
+                started: std::time::SystemTime::now(),
             };
             Some(tokio::spawn(ops::serve(listener, view, shutdown.clone())))
         }

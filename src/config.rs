@@ -18,6 +18,7 @@ use crate::article::{Lang, LangSet, Platform, Target};
 pub const ENV_TELEGRAM_TOKEN: &str = "HERALD_TELEGRAM_TOKEN";
 pub const ENV_MATRIX_PASSWORD: &str = "HERALD_MATRIX_PASSWORD";
 pub const ENV_MATRIX_ACCESS_TOKEN: &str = "HERALD_MATRIX_ACCESS_TOKEN";
+pub const ENV_OPS_TOKEN: &str = "HERALD_OPS_TOKEN";
 
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -405,6 +406,9 @@ pub struct OpsConfig {
     /// How log lines are written; `--log-format` wins.
     #[serde(default)]
     pub log_format: LogFormat,
+    /// Required by every request to the endpoint when set (a bearer token or `?token=`);
+    /// needed when `listen` is not a loopback address. HERALD_OPS_TOKEN wins.
+    pub token: Option<Secret>,
 }
 
 /// How log lines are written to standard error.
@@ -506,6 +510,9 @@ impl Config {
                 .get_or_insert_with(TelegramConfig::default)
                 .token = Some(Secret(token));
         }
+        if let Some(token) = env(ENV_OPS_TOKEN).filter(|t| !t.is_empty()) {
+            config.ops.token = Some(Secret(token));
+        }
         if let Some(matrix) = config.matrix.as_mut() {
             if let Some(pw) = env(ENV_MATRIX_PASSWORD).filter(|t| !t.is_empty()) {
                 matrix.password = Some(Secret(pw));
@@ -522,6 +529,17 @@ impl Config {
     }
 
     fn validate(&self) -> Result<(), (Option<std::ops::Range<usize>>, String)> {
+        if let Some(addr) = self.ops.listen
+            && !addr.ip().is_loopback()
+            && self.ops.token.is_none()
+        {
+            return Err((
+                None,
+                format!(
+                    "`[ops] listen = \"{addr}\"` is reachable from other machines: set a token ({ENV_OPS_TOKEN}, or `[ops] token`) that every request must carry, or listen on 127.0.0.1"
+                ),
+            ));
+        }
         if self.bot.poll_interval < Duration::from_secs(1) {
             return Err((None, "`[bot] poll_interval` must be at least 1s".into()));
         }

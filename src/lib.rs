@@ -45,6 +45,7 @@ pub(crate) mod poll;
 pub mod render;
 pub(crate) mod service;
 pub mod sink;
+pub(crate) mod status_page;
 pub mod store;
 pub mod text;
 

@@ -1,9 +1,11 @@
-//! What operators watch: `/healthz` (is the bot alive, are its feeds readable, is anything
-//! stuck) and `/metrics` in Prometheus' text format, served on `[ops] listen` with axum.
-//! The endpoint only reads: it is handed the store and the metrics, nothing that steers.
+//! What operators watch: `/` (a status page for a browser), `/healthz` (is the bot alive,
+//! are its feeds readable, is anything stuck) and `/metrics` in Prometheus' text format,
+//! served on `[ops] listen` with axum. With `[ops] token`, every request must carry it (a
+//! bearer token, or `?token=`). The endpoint only reads: it is handed the store, the metrics
+//! and the config, nothing that steers.
 
 use std::sync::{Arc, OnceLock};
-use std::time::Duration;
+use std::time::{Duration, SystemTime};
 
 use axum::Router;
 use axum::extract::{Request, State};
@@ -15,6 +17,7 @@ use tokio::net::TcpListener;
 use tokio::sync::Semaphore;
 use tokio_util::sync::CancellationToken;
 
+use crate::config::{Config, Secret};
 use crate::metrics::Metrics;
 use crate::sink::{Sink, WaitState};
 use crate::store::Store;
@@ -31,16 +34,24 @@ pub struct View {
     pub metrics: Arc<Metrics>,
     /// The platforms, once started: asked which chats they cannot post to yet.
     pub platforms: Arc<OnceLock<Vec<Arc<dyn Sink>>>>,
+    pub config: Arc<Config>,
+    /// When the bot started (for the uptime).
+    pub started: SystemTime,
 }
 
 /// Serves `/healthz` and `/metrics` on `listener` until `shutdown`.
 pub async fn serve(listener: TcpListener, view: View, shutdown: CancellationToken) {
     let limit = Arc::new(Semaphore::new(MAX_CONCURRENT));
+    let token = view.config.ops.token.clone().map(Arc::new);
     let app = Router::new()
+        .route("/", get(page))
         .route("/healthz", get(health))
         .route("/metrics", get(metrics))
         .fallback(not_found)
         .with_state(view)
+        .layer(middleware::from_fn(move |request, next| {
+            authorized(token.clone(), request, next)
+        }))
         .layer(middleware::from_fn(move |request, next| {
             bounded(limit.clone(), request, next)
         }));
@@ -63,10 +74,85 @@ async fn bounded(limit: Arc<Semaphore>, request: Request, next: Next) -> Respons
     }
 }
 
+/// With a token configured, only requests that carry it: `Authorization: Bearer TOKEN` or
+/// `?token=TOKEN`. Compared by digest, so the time taken says nothing about the token.
+async fn authorized(token: Option<Arc<Secret>>, request: Request, next: Next) -> Response {
+    let Some(token) = token else {
+        return next.run(request).await;
+    };
+    let from_header = request
+        .headers()
+        .get(header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.strip_prefix("Bearer "))
+        .map(str::to_owned);
+    let from_query = request.uri().query().and_then(|q| {
+        url::form_urlencoded::parse(q.as_bytes())
+            .find(|(k, _)| k == "token")
+            .map(|(_, v)| v.into_owned())
+    });
+    use sha2::{Digest, Sha256};
+    let expected = Sha256::digest(token.expose().as_bytes());
+    let given = [from_header, from_query]
+        .into_iter()
+        .flatten()
+        .any(|t| Sha256::digest(t.as_bytes()) == expected);
+    if given {
+        next.run(request).await
+    } else {
+        (
+            StatusCode::UNAUTHORIZED,
+            [(header::WWW_AUTHENTICATE, "Bearer")],
+            "a token is needed: `Authorization: Bearer TOKEN` or `?token=TOKEN`\n",
+        )
+            .into_response()
+    }
+}
+
+/// The status page, in the browser's language where the bot speaks it.
+async fn page(State(view): State<View>, request: Request) -> Response {
+    let accept = request
+        .headers()
+        .get(header::ACCEPT_LANGUAGE)
+        .and_then(|v| v.to_str().ok());
+    let lang = crate::status_page::page_lang(accept);
+    let input = crate::status_page::PageInput {
+        config: &view.config,
+        store: &view.store,
+        metrics: &view.metrics,
+        waiting: view
+            .platforms
+            .get()
+            .into_iter()
+            .flatten()
+            .flat_map(|sink| sink.waiting_chats())
+            .collect(),
+        started: view.started,
+    };
+    match crate::status_page::render(&input, &lang) {
+        Ok(html) => (
+            [
+                (header::CONTENT_TYPE, "text/html; charset=utf-8"),
+                (header::CONTENT_LANGUAGE, lang.as_str()),
+            ],
+            html,
+        )
+            .into_response(),
+        Err(e) => {
+            tracing::error!(error = %e, "the status page could not read the store");
+            (
+                StatusCode::INTERNAL_SERVER_ERROR,
+                "the store could not be read\n",
+            )
+                .into_response()
+        }
+    }
+}
+
 async fn not_found() -> (StatusCode, &'static str) {
     (
         StatusCode::NOT_FOUND,
-        "not found: try /healthz or /metrics\n",
+        "not found: try /, /healthz or /metrics\n",
     )
 }
 
@@ -255,10 +341,13 @@ mod tests {
         let platforms = Arc::new(OnceLock::new());
         let sink: Arc<dyn Sink> = Arc::new(Waiting(chats));
         let _ = platforms.set(vec![sink]);
+        let config = Config::parse("", &dir.join("herald.toml"), |_| None).unwrap();
         View {
             store: Store::open(dir).unwrap(),
             metrics: Arc::default(),
             platforms,
+            config: Arc::new(config),
+            started: SystemTime::now(),
         }
     }
 

@@ -125,6 +125,14 @@ pub struct Pending {
     pub delivery: Delivery,
 }
 
+/// Where an article stands for one chat.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Standing {
+    Sent,
+    Queued,
+    SetAside,
+}
+
 /// A message Herald posted.
 #[derive(Clone, Debug, Serialize, Deserialize)]
 pub struct SentRecord {
@@ -794,6 +802,39 @@ impl Store {
         Counts::add(&self.counts.outbox, -i64::from(removed));
         Counts::add(&self.counts.dead, i64::from(added));
         self.flush().await
+    }
+
+    /// Where `article` stands for `target`: sent, queued (or an edit of it queued), set
+    /// aside, or nothing (never meant for that chat).
+    pub fn delivery_state(&self, target: &Target, article: &Article) -> Result<Option<Standing>> {
+        let key = outbox_key(target, article.time(), &article.id);
+        Ok(if self.outbox.contains_key(&key)? {
+            Some(Standing::Queued)
+        } else if self.sent.contains_key(sent_key(target, &article.id))? {
+            Some(Standing::Sent)
+        } else if self.dead.contains_key(&key)? {
+            Some(Standing::SetAside)
+        } else {
+            None
+        })
+    }
+
+    /// The chats an article was posted to (recorded since edits exist).
+    pub fn posted_to(&self, article: &str) -> Result<Vec<Target>> {
+        let prefix = posted_prefix(article);
+        let mut out = Vec::new();
+        for key in self.posted.scan_prefix(&prefix).keys() {
+            let key = key?;
+            if let Ok(target) = String::from_utf8_lossy(&key[prefix.len()..]).parse() {
+                out.push(target);
+            }
+        }
+        Ok(out)
+    }
+
+    /// Deliveries waiting for one chat.
+    pub fn queued_for(&self, target: &Target) -> usize {
+        self.outbox.scan_prefix(chat_prefix(target)).count()
     }
 
     /// Deliveries set aside (a counter, not a scan).

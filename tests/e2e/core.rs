@@ -399,10 +399,15 @@ async fn operators_see_health_and_metrics() {
     let setup = Setup::with_config(&built);
     let bot = setup.start();
     bot.wait_posts(2, Duration::from_secs(20)).await;
-    bot.wait_log("serving /healthz", Duration::from_secs(5))
-        .await;
-    let get =
-        |path: &'static str| async move { ops.get(path).await.expect("ops endpoint answers") };
+    bot.wait_log(
+        "serving the status page (/), /healthz and /metrics",
+        Duration::from_secs(5),
+    )
+    .await;
+    let get = |path: &'static str| {
+        let ops = ops.clone();
+        async move { ops.get(path).await.expect("ops endpoint answers") }
+    };
     let (status, health) = get("/healthz").await;
     assert_eq!(status, 200, "{health}");
     assert!(

@@ -11,4 +11,5 @@ mod languages;
 mod matrix;
 mod matrix_limits;
 mod operator_logs;
+mod status_page;
 mod telegram;

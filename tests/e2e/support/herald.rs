@@ -307,22 +307,38 @@ pub fn free_port() -> u16 {
 }
 
 /// The bot's operator endpoint (`[ops] listen = "127.0.0.1:PORT"`), read as an operator would.
-#[derive(Clone, Copy, Debug)]
+#[derive(Clone, Debug)]
 pub struct Ops {
     pub port: u16,
+    /// The endpoint's `[ops] token`, sent as a bearer token when set.
+    pub token: Option<String>,
 }
 
 impl Ops {
     /// An endpoint on a free port; give it to the config with `Config::ops`.
     pub fn on_free_port() -> Ops {
-        Ops { port: free_port() }
+        Ops {
+            port: free_port(),
+            token: None,
+        }
+    }
+
+    /// The same endpoint, read with `token`.
+    pub fn with_token(self, token: &str) -> Ops {
+        Ops {
+            token: Some(token.to_owned()),
+            ..self
+        }
     }
 
     /// `GET path`: the status and the body; `None` while nothing listens.
     pub async fn get(&self, path: &str) -> Option<(u16, String)> {
-        let response = reqwest::get(format!("http://127.0.0.1:{}{path}", self.port))
-            .await
-            .ok()?;
+        let mut request =
+            reqwest::Client::new().get(format!("http://127.0.0.1:{}{path}", self.port));
+        if let Some(token) = &self.token {
+            request = request.bearer_auth(token);
+        }
+        let response = request.send().await.ok()?;
         let status = response.status().as_u16();
         Some((status, response.text().await.ok()?))
     }
