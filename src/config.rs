@@ -137,6 +137,11 @@ pub enum FeedSource {
 }
 
 impl FeedConfig {
+    /// How logs and pages name the feed: its `name`, else its `url` as written.
+    pub fn label(&self) -> &str {
+        self.name.as_deref().unwrap_or(self.key())
+    }
+
     /// The key the feed's state is stored under: its URL as written.
     pub fn key(&self) -> &str {
         self.url.get_ref()

@@ -123,7 +123,7 @@ impl Poller {
         match &result {
             Ok(_) => {
                 if backoff.remove(key).is_some() {
-                    tracing::info!(feed = key, "feed recovered");
+                    tracing::info!(feed = feed.label(), "feed recovered");
                 }
             }
             Err(e) => {
@@ -138,7 +138,7 @@ impl Poller {
                     config.fetch.max_backoff,
                 );
                 entry.next = Instant::now() + wait;
-                tracing::warn!(feed = key, error = %e, failures = entry.failures, retry_in = ?wait, "feed failed");
+                tracing::warn!(feed = feed.label(), error = %e, failures = entry.failures, retry_in = ?wait, "feed failed");
             }
         }
         result

@@ -70,7 +70,12 @@ async fn start_resilient(
     shutdown: &CancellationToken,
     start: Starter,
 ) -> Option<Started> {
-    let error = match start(service.clone(), listen, shutdown.clone()).await {
+    // A stop asked for while a platform connects (a slow login) ends the wait at once.
+    let first = tokio::select! {
+        _ = shutdown.cancelled() => return None,
+        first = start(service.clone(), listen, shutdown.clone()) => first,
+    };
+    let error = match first {
         Ok(started) => return started,
         Err(e) => e,
     };
@@ -91,7 +96,11 @@ async fn start_resilient(
                 _ = shutdown.cancelled() => return,
                 _ = tokio::time::sleep(wait) => {}
             }
-            match start(service.clone(), true, shutdown.clone()).await {
+            let attempt = tokio::select! {
+                _ = shutdown.cancelled() => return,
+                attempt = start(service.clone(), true, shutdown.clone()) => attempt,
+            };
+            match attempt {
                 Ok(Some(started)) => {
                     tracing::info!(%platform, "started after all");
                     let _ = sink.ready.set(started.sink);
@@ -146,12 +155,25 @@ impl Sink for Pending {
     ) -> BoxFuture<'a, Result<String, SendError>> {
         match self.ready.get() {
             Some(sink) => sink.send(chat, post),
-            None => Box::pin(async move {
-                Err(SendError::Temporary(format!(
-                    "{} is not connected yet",
-                    self.platform
-                )))
-            }),
+            None => Box::pin(async move { Err(self.not_connected()) }),
         }
+    }
+
+    fn edit<'a>(
+        &'a self,
+        chat: &'a str,
+        message: &'a str,
+        post: &'a Post<'a>,
+    ) -> BoxFuture<'a, Result<(), SendError>> {
+        match self.ready.get() {
+            Some(sink) => sink.edit(chat, message, post),
+            None => Box::pin(async move { Err(self.not_connected()) }),
+        }
+    }
+}
+
+impl Pending {
+    fn not_connected(&self) -> SendError {
+        SendError::Temporary(format!("{} is not connected yet", self.platform))
     }
 }

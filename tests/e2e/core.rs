@@ -189,12 +189,13 @@ async fn a_failing_feed_does_not_stop_the_others() {
         ("big.xml", "larger than the limit of 50000 bytes"),
         ("html.xml", "not a feed"),
     ] {
-        let line = out
+        let lines: Vec<&str> = out
             .stderr
             .lines()
-            .find(|l| l.contains(feed) && l.contains("feed failed"))
-            .unwrap_or_else(|| panic!("no error for {feed}:\n{}", out.stderr));
-        assert!(line.contains(reason), "{feed}: {line}");
+            .filter(|l| l.contains(feed) && l.contains("feed failed"))
+            .collect();
+        assert_eq!(lines.len(), 1, "said once for {feed}:\n{}", out.stderr);
+        assert!(lines[0].contains(reason), "{feed}: {}", lines[0]);
     }
 }
 

@@ -10,7 +10,7 @@ use serde_json::{Value, json};
 
 use crate::support::config::{Config, list};
 use crate::support::feed_server::FeedServer;
-use crate::support::herald::{Ops, Running, Setup};
+use crate::support::herald::{Ops, Running, Setup, wait_until};
 use crate::support::matrix_client::{Msg, TestUser};
 use crate::support::proxy::HoldingProxy;
 use crate::support::synapse::Synapse;
@@ -844,4 +844,33 @@ async fn a_fixed_headline_is_an_edit_that_the_reader_sees_in_an_encrypted_room()
     );
     let out = running.stop().await;
     assert_eq!(out.code, Some(0), "{}", out.stderr);
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn sigterm_while_the_homeserver_does_not_answer_the_login_stops_at_once() {
+    let hs = Synapse::shared().await;
+    let mut bot = MatrixWorld::new(
+        hs,
+        &[("en.xml", "en", &[Item::new(99, "Known", 60)])],
+        "reader",
+    )
+    .await;
+    let relay = HoldingProxy::start(&hs.url).await;
+    bot.configure(|c| c.matrix("homeserver", relay.url.clone()));
+    // The homeserver takes the login but never answers it.
+    relay.hold();
+    let running = bot.setup.start();
+    running.wait_log("serving the status page", WAIT).await;
+    wait_until("the bot asks the homeserver", WAIT, || {
+        relay.connections() > 0
+    })
+    .await;
+    let out = running.stop().await;
+    assert_eq!(out.code, Some(0), "{}", out.stderr);
+    assert!(out.stderr.contains("stopped"), "{}", out.stderr);
+    assert!(
+        !out.stderr.contains("cannot start"),
+        "the login was abandoned, not waited out: {}",
+        out.stderr
+    );
 }

@@ -17,6 +17,7 @@ pub struct HoldingProxy {
     pub url: String,
     held: watch::Sender<Hold>,
     task: tokio::task::JoinHandle<()>,
+    connections: Arc<std::sync::atomic::AtomicUsize>,
 }
 
 /// Which answers wait in the relay.
@@ -41,15 +42,28 @@ impl HoldingProxy {
         let url = format!("http://{}", listener.local_addr().expect("proxy address"));
         let (held, _) = watch::channel(Hold::Nothing);
         let watch = held.clone();
+        let connections = Arc::new(std::sync::atomic::AtomicUsize::new(0));
+        let counter = connections.clone();
         let task = tokio::spawn(async move {
             while let Ok((client, _)) = listener.accept().await {
+                counter.fetch_add(1, Ordering::SeqCst);
                 let Ok(server) = TcpStream::connect(upstream).await else {
                     continue;
                 };
                 tokio::spawn(relay(client, server, watch.subscribe()));
             }
         });
-        HoldingProxy { url, held, task }
+        HoldingProxy {
+            url,
+            held,
+            task,
+            connections,
+        }
+    }
+
+    /// How many connections clients opened so far.
+    pub fn connections(&self) -> usize {
+        self.connections.load(Ordering::SeqCst)
     }
 
     /// From now on the server's answers wait in the relay.
