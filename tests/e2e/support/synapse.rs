@@ -122,7 +122,6 @@ impl Synapse {
     }
 
     /// The directory holding the homeserver's config, database and logs.
-    #[allow(dead_code)] // for tests that run `scripts/synapse` on it (matrix_limits.rs)
     pub fn dir(&self) -> &Path {
         &self.dir
     }
