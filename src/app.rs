@@ -102,10 +102,14 @@ pub async fn run(config: Config, shutdown: CancellationToken) -> anyhow::Result<
         feed_tasks.spawn(async move {
             let feed = &config.feeds[index];
             loop {
+                let started = std::time::Instant::now();
                 let result = tokio::select! {
                     _ = shutdown.cancelled() => break,
                     result = poller.poll_feed(&config, &store, feed, false) => result,
                 };
+                if !matches!(result, Ok(FeedOutcome::Waiting)) {
+                    metrics.observe_poll(feed.key(), started.elapsed());
+                }
                 let results = [(feed.key().to_string(), result)];
                 count_polls(&metrics, &results);
                 if let Ok(outcome) = &results[0].1 {

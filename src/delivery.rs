@@ -342,6 +342,7 @@ impl Delivery {
         {
             return Ok(Step::Stopped);
         }
+        let started = Instant::now();
         let result = match &record {
             Some(record) if edit => sink
                 .edit(&target.chat, &record.message, &post)
@@ -349,6 +350,8 @@ impl Delivery {
                 .map(|()| record.message.clone()),
             _ => sink.send(&target.chat, &post).await,
         };
+        self.metrics
+            .observe_send(target.platform.name(), started.elapsed());
         let outcome = match &result {
             Ok(_) if edit => "edited",
             Ok(_) => "sent",

@@ -1,74 +1,177 @@
-//! Counters the whole bot shares: posts per platform and outcome, polls per feed and
-//! result, the feeds failing now, and chat commands answered. Written by delivery, polling
-//! and the command service; read by the operators' endpoint (`ops`).
+//! What the whole bot counts, kept in a Prometheus registry (`prometheus-client`): posts per
+//! platform and outcome with their send latency, polls per feed and result with their
+//! duration, items skipped, chat commands answered, the feeds failing now, and the build.
+//! Written by delivery, polling and the command service; read by the operators' endpoint
+//! (`ops`), which adds the store's sizes when it is scraped.
 
 use std::collections::BTreeMap;
 use std::sync::Mutex;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::Duration;
+
+use prometheus_client::encoding::text::encode;
+use prometheus_client::metrics::counter::Counter;
+use prometheus_client::metrics::family::Family;
+use prometheus_client::metrics::gauge::Gauge;
+use prometheus_client::metrics::histogram::{Histogram, exponential_buckets};
+use prometheus_client::metrics::info::Info;
+use prometheus_client::registry::Registry;
+
+type Labels = Vec<(&'static str, String)>;
 
 /// Counters kept while the bot runs.
-#[derive(Default)]
 pub struct Metrics {
-    /// (platform, outcome) → count; outcome is `sent` or a failure kind.
-    sends: Mutex<BTreeMap<(String, String), u64>>,
-    /// (feed, result) → count; result is `updated`, `not_modified` or `error`.
-    polls: Mutex<BTreeMap<(String, String), u64>>,
-    /// Feeds whose last poll failed.
+    registry: Registry,
+    /// platform, outcome (`sent`, `edited` or a failure kind).
+    posts: Family<Labels, Counter>,
+    /// platform: how long a send or edit took, the platform's answer included.
+    send_seconds: Family<Labels, Histogram, fn() -> Histogram>,
+    /// feed, result (`updated`, `not_modified`, `error`).
+    polls: Family<Labels, Counter>,
+    /// feed: how long a poll took (fetch, parse, store).
+    poll_seconds: Family<Labels, Histogram, fn() -> Histogram>,
+    /// feed: items with neither a title, a text nor a link.
+    skipped: Family<Labels, Counter>,
+    commands: Counter,
+    failing_feeds: Gauge,
+    articles: Gauge,
+    queued: Gauge,
+    undeliverable: Gauge,
+    /// Feeds whose last poll failed, with the error.
     failing: Mutex<BTreeMap<String, String>>,
-    /// feed → items skipped for having neither a title, a text nor a link.
-    skipped: Mutex<BTreeMap<String, u64>>,
-    commands: AtomicU64,
+}
+
+impl Default for Metrics {
+    fn default() -> Metrics {
+        fn seconds() -> Histogram {
+            // 5 ms to about 40 s.
+            Histogram::new(exponential_buckets(0.005, 2.0, 14))
+        }
+        let mut registry = Registry::default();
+        let metrics = Metrics {
+            posts: Family::default(),
+            send_seconds: Family::new_with_constructor(seconds),
+            polls: Family::default(),
+            poll_seconds: Family::new_with_constructor(seconds),
+            skipped: Family::default(),
+            commands: Counter::default(),
+            failing_feeds: Gauge::default(),
+            articles: Gauge::default(),
+            queued: Gauge::default(),
+            undeliverable: Gauge::default(),
+            failing: Mutex::default(),
+            registry: Registry::default(),
+        };
+        registry.register(
+            "herald_posts",
+            "Posts and edits attempted, by platform and outcome",
+            metrics.posts.clone(),
+        );
+        registry.register(
+            "herald_send_seconds",
+            "How long a send or edit took, by platform",
+            metrics.send_seconds.clone(),
+        );
+        registry.register(
+            "herald_feed_polls",
+            "Feed polls, by feed and result",
+            metrics.polls.clone(),
+        );
+        registry.register(
+            "herald_poll_seconds",
+            "How long a feed's poll took (fetch, parse, store), by feed",
+            metrics.poll_seconds.clone(),
+        );
+        registry.register(
+            "herald_feed_items_skipped",
+            "Feed items skipped for having neither a title, a text nor a link",
+            metrics.skipped.clone(),
+        );
+        registry.register(
+            "herald_commands",
+            "Chat commands answered",
+            metrics.commands.clone(),
+        );
+        registry.register(
+            "herald_failing_feeds",
+            "Feeds whose last poll failed",
+            metrics.failing_feeds.clone(),
+        );
+        registry.register(
+            "herald_articles",
+            "Articles stored",
+            metrics.articles.clone(),
+        );
+        registry.register(
+            "herald_queued_posts",
+            "Posts and edits waiting in the outbox",
+            metrics.queued.clone(),
+        );
+        registry.register(
+            "herald_undeliverable_posts",
+            "Posts set aside after a permanent rejection",
+            metrics.undeliverable.clone(),
+        );
+        registry.register(
+            "herald_build",
+            "The running version",
+            Info::new(vec![("version", env!("CARGO_PKG_VERSION"))]),
+        );
+        Metrics {
+            registry,
+            ..metrics
+        }
+    }
 }
 
 impl Metrics {
     pub fn count_send(&self, platform: &str, outcome: &str) {
-        *self
-            .sends
-            .lock()
-            .expect("metrics")
-            .entry((platform.into(), outcome.into()))
-            .or_default() += 1;
+        self.posts
+            .get_or_create(&vec![
+                ("platform", platform.to_owned()),
+                ("outcome", outcome.to_owned()),
+            ])
+            .inc();
+    }
+
+    /// How long one send (or edit) to `platform` took.
+    pub fn observe_send(&self, platform: &str, took: Duration) {
+        self.send_seconds
+            .get_or_create(&vec![("platform", platform.to_owned())])
+            .observe(took.as_secs_f64());
     }
 
     pub fn count_poll(&self, feed: &str, result: &str, error: Option<String>) {
-        *self
-            .polls
-            .lock()
-            .expect("metrics")
-            .entry((feed.into(), result.into()))
-            .or_default() += 1;
+        self.polls
+            .get_or_create(&vec![
+                ("feed", feed.to_owned()),
+                ("result", result.to_owned()),
+            ])
+            .inc();
         let mut failing = self.failing.lock().expect("metrics");
         match error {
             Some(e) => failing.insert(feed.into(), e),
             None => failing.remove(feed),
         };
+        self.failing_feeds.set(failing.len() as i64);
+    }
+
+    /// How long one poll of `feed` took.
+    pub fn observe_poll(&self, feed: &str, took: Duration) {
+        self.poll_seconds
+            .get_or_create(&vec![("feed", feed.to_owned())])
+            .observe(took.as_secs_f64());
     }
 
     pub fn count_skipped(&self, feed: &str, items: usize) {
         if items > 0 {
-            *self
-                .skipped
-                .lock()
-                .expect("metrics")
-                .entry(feed.into())
-                .or_default() += items as u64;
+            self.skipped
+                .get_or_create(&vec![("feed", feed.to_owned())])
+                .inc_by(items as u64);
         }
     }
 
     pub fn count_command(&self) {
-        self.commands.fetch_add(1, Ordering::Relaxed);
-    }
-}
-
-impl Metrics {
-    /// Posts by (platform, outcome).
-    pub fn sends(&self) -> BTreeMap<(String, String), u64> {
-        self.sends.lock().expect("metrics").clone()
-    }
-
-    /// Polls by (feed, result).
-    pub fn polls(&self) -> BTreeMap<(String, String), u64> {
-        self.polls.lock().expect("metrics").clone()
+        self.commands.inc();
     }
 
     /// Feeds whose last poll failed, with the error.
@@ -76,13 +179,49 @@ impl Metrics {
         self.failing.lock().expect("metrics").clone()
     }
 
-    /// Feed items skipped (nothing to show), by feed.
-    pub fn skipped(&self) -> BTreeMap<String, u64> {
-        self.skipped.lock().expect("metrics").clone()
+    /// Everything in the OpenMetrics text format, with the store's sizes as they are now.
+    pub fn exposition(&self, articles: usize, queued: usize, undeliverable: usize) -> String {
+        self.articles.set(articles as i64);
+        self.queued.set(queued as i64);
+        self.undeliverable.set(undeliverable as i64);
+        let mut out = String::new();
+        encode(&mut out, &self.registry).expect("writing to a String cannot fail");
+        out
     }
+}
 
-    /// Chat commands answered.
-    pub fn commands(&self) -> u64 {
-        self.commands.load(Ordering::Relaxed)
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_exposition_has_each_family_with_its_labels_escaped() {
+        let m = Metrics::default();
+        m.count_send("telegram", "sent");
+        m.count_send("telegram", "sent");
+        m.observe_send("telegram", Duration::from_millis(30));
+        m.count_poll(
+            "https://example.org/\"feed\"",
+            "error",
+            Some("HTTP 500".into()),
+        );
+        m.observe_poll("en.xml", Duration::from_millis(12));
+        m.count_command();
+        let text = m.exposition(7, 3, 1);
+        for line in [
+            "herald_posts_total{platform=\"telegram\",outcome=\"sent\"} 2",
+            "herald_feed_polls_total{feed=\"https://example.org/\\\"feed\\\"\",result=\"error\"} 1",
+            "herald_send_seconds_count{platform=\"telegram\"} 1",
+            "herald_poll_seconds_count{feed=\"en.xml\"} 1",
+            "herald_commands_total 1",
+            "herald_failing_feeds 1",
+            "herald_articles 7",
+            "herald_queued_posts 3",
+            "herald_undeliverable_posts 1",
+            "herald_build_info{version=\"",
+            "# EOF",
+        ] {
+            assert!(text.contains(line), "`{line}` missing:\n{text}");
+        }
     }
 }

@@ -218,82 +218,19 @@ fn health_report(view: &View) -> (StatusCode, serde_json::Value) {
 }
 
 async fn metrics(State(view): State<View>) -> Response {
+    let text = view.metrics.exposition(
+        view.store.article_count(),
+        view.store.outbox_len(),
+        view.store.dead_count(),
+    );
     (
-        [(header::CONTENT_TYPE, "text/plain; version=0.0.4")],
-        exposition(&view),
+        [(
+            header::CONTENT_TYPE,
+            "application/openmetrics-text; version=1.0.0; charset=utf-8",
+        )],
+        text,
     )
         .into_response()
-}
-
-/// The metrics in Prometheus' text exposition format.
-fn exposition(view: &View) -> String {
-    let mut out = String::new();
-    let m = &view.metrics;
-    out.push_str("# HELP herald_posts_total Posts attempted, by platform and outcome.\n# TYPE herald_posts_total counter\n");
-    for ((platform, outcome), n) in m.sends() {
-        out.push_str(&format!(
-            "herald_posts_total{{platform=\"{platform}\",outcome=\"{outcome}\"}} {n}\n"
-        ));
-    }
-    out.push_str("# HELP herald_feed_polls_total Feed polls, by feed and result.\n# TYPE herald_feed_polls_total counter\n");
-    for ((feed, result), n) in m.polls() {
-        out.push_str(&format!(
-            "herald_feed_polls_total{{feed=\"{}\",result=\"{result}\"}} {n}\n",
-            label(&feed)
-        ));
-    }
-    out.push_str("# HELP herald_feed_items_skipped_total Feed items skipped for having neither a title, a text nor a link.\n# TYPE herald_feed_items_skipped_total counter\n");
-    for (feed, n) in m.skipped() {
-        out.push_str(&format!(
-            "herald_feed_items_skipped_total{{feed=\"{}\"}} {n}\n",
-            label(&feed)
-        ));
-    }
-    let gauges = [
-        (
-            "herald_commands_total",
-            "Chat commands answered.",
-            "counter",
-            m.commands() as usize,
-        ),
-        (
-            "herald_articles",
-            "Articles stored.",
-            "gauge",
-            view.store.article_count(),
-        ),
-        (
-            "herald_queued_posts",
-            "Posts waiting in the outbox.",
-            "gauge",
-            view.store.outbox_len(),
-        ),
-        (
-            "herald_undeliverable_posts",
-            "Posts set aside after a permanent rejection.",
-            "gauge",
-            view.store.dead_count(),
-        ),
-        (
-            "herald_failing_feeds",
-            "Feeds whose last poll failed.",
-            "gauge",
-            m.failing().len(),
-        ),
-    ];
-    for (name, help, kind, value) in gauges {
-        out.push_str(&format!(
-            "# HELP {name} {help}\n# TYPE {name} {kind}\n{name} {value}\n"
-        ));
-    }
-    out
-}
-
-/// A Prometheus label value, escaped.
-fn label(s: &str) -> String {
-    s.replace('\\', "\\\\")
-        .replace('"', "\\\"")
-        .replace('\n', "\\n")
 }
 
 #[cfg(test)]

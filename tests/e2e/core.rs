@@ -423,6 +423,18 @@ async fn operators_see_health_and_metrics() {
     );
     assert!(metrics.contains("herald_articles 3"), "{metrics}");
     assert!(metrics.contains("result=\"updated\"} 1"), "{metrics}");
+    // Latency histograms and the build, in the OpenMetrics text format.
+    for line in [
+        "herald_send_seconds_count{platform=\"console\"} 2",
+        "# TYPE herald_poll_seconds histogram",
+        &format!(
+            "herald_build_info{{version=\"{}\"}} 1",
+            env!("CARGO_PKG_VERSION")
+        ),
+        "# EOF",
+    ] {
+        assert!(metrics.contains(line), "`{line}` missing:\n{metrics}");
+    }
     assert_eq!(get("/nope").await.0, 404);
     bot.stop().await;
 
