@@ -57,6 +57,8 @@ page-channel = Channel
 page-state = State
 page-queued = Queued
 page-fine = fine
+page-failing = failing
+page-feed-articles = Articles
 page-joining = joining
 page-retrying = retrying
 page-refused = refused
@@ -70,3 +72,7 @@ page-private = { $count ->
         [one] one private chat
        *[other] { $count } private chats
     }
+
+# Operators' commands in chat (/status shows what the status page shows).
+operators-only = Sorry, this command is only for the bot's operators.
+operators-private-chat = Please ask me this in a private chat.

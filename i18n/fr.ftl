@@ -48,6 +48,8 @@ page-channel = Canal
 page-state = État
 page-queued = En attente
 page-fine = bien
+page-failing = en échec
+page-feed-articles = Nombre d’articles
 page-joining = rejoint
 page-retrying = nouvel essai
 page-refused = refusé
@@ -61,3 +63,7 @@ page-private = { $count ->
         [one] une discussion privée
        *[other] { $count } discussions privées
     }
+
+# Commandes des opérateurs dans le chat (/status montre ce que montre la page d’état).
+operators-only = Désolé, cette commande est réservée aux opérateurs du bot.
+operators-private-chat = Merci de me demander cela dans une conversation privée.
