@@ -36,7 +36,7 @@ unknown-command = Den Befehl { $cmd } kenne ich nicht.
 internal-error = Entschuldigung, bei mir ist etwas schiefgegangen. Bitte versuche es später noch einmal.
 
 page-title = Herald-Status
-page-summary = Version { $version }, läuft seit { $uptime }. { $queued } Beiträge in der Warteschlange, { $aside } zurückgestellt.
+page-summary = Version { $version }, läuft seit { $uptime }. Wartende Beiträge: { $queued }, zurückgestellt: { $aside }.
 page-feeds = Quellen
 page-feed = Quelle
 page-last-read = Zuletzt gelesen

@@ -45,7 +45,7 @@ internal-error = Sorry, something went wrong on my side. Please try again later.
 
 # The status page operators open in a browser ([ops] listen, GET /).
 page-title = Herald status
-page-summary = Version { $version }, running for { $uptime }. { $queued } posts queued, { $aside } set aside.
+page-summary = Version { $version }, running for { $uptime }. Posts queued: { $queued }, set aside: { $aside }.
 page-feeds = Feeds
 page-feed = Feed
 page-last-read = Last read

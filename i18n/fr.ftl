@@ -36,7 +36,7 @@ unknown-command = Je ne connais pas la commande { $cmd }.
 internal-error = Désolé, quelque chose s’est mal passé de mon côté. Réessayez plus tard.
 
 page-title = État de Herald
-page-summary = Version { $version }, en marche depuis { $uptime }. { $queued } messages en attente, { $aside } mis de côté.
+page-summary = Version { $version }, en marche depuis { $uptime }. Messages en attente : { $queued }, mis de côté : { $aside }.
 page-feeds = Flux
 page-feed = Flux
 page-last-read = Dernière lecture

@@ -129,7 +129,7 @@ mod tests {
         assert_eq!(lines[0], "Herald-Status");
         assert_eq!(
             lines[1],
-            "Version 1.2.3, läuft seit 2h 1m. 3 Beiträge in der Warteschlange, 0 zurückgestellt."
+            "Version 1.2.3, läuft seit 2h 1m. Wartende Beiträge: 3, zurückgestellt: 0."
         );
         assert_eq!(
             lines[4],

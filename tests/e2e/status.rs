@@ -95,7 +95,7 @@ async fn telegram_operators_get_the_status_in_their_language_and_others_one_refu
     assert_eq!(lines[0], "Herald-Status", "{text}");
     assert!(
         lines[1].starts_with(&format!("Version {VERSION}, läuft seit "))
-            && lines[1].ends_with(". 1 Beiträge in der Warteschlange, 0 zurückgestellt."),
+            && lines[1].ends_with(". Wartende Beiträge: 1, zurückgestellt: 0."),
         "{text}"
     );
     assert!(
