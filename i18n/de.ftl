@@ -36,7 +36,7 @@ unknown-command = Den Befehl { $cmd } kenne ich nicht.
 internal-error = Entschuldigung, bei mir ist etwas schiefgegangen. Bitte versuche es später noch einmal.
 
 page-title = Herald-Status
-page-summary = Version { $version }, läuft seit { $uptime }. { $queued } Beiträge in der Warteschlange, { $aside } zurückgestellt.
+page-summary = Version { $version }, läuft seit { $uptime }. Wartende Beiträge: { $queued }, zurückgestellt: { $aside }.
 page-feeds = Quellen
 page-feed = Quelle
 page-last-read = Zuletzt gelesen
@@ -48,6 +48,8 @@ page-channel = Kanal
 page-state = Zustand
 page-queued = Wartend
 page-fine = in Ordnung
+page-failing = gestört
+page-feed-articles = Artikel
 page-joining = tritt bei
 page-retrying = neuer Versuch
 page-refused = abgelehnt
@@ -61,3 +63,7 @@ page-private = { $count ->
         [one] ein privater Chat
        *[other] { $count } private Chats
     }
+
+# Befehle für Betreiber im Chat (/status zeigt, was die Statusseite zeigt).
+operators-only = Entschuldigung, dieser Befehl ist nur für die Betreiber des Bots.
+operators-private-chat = Bitte frag mich das in einem privaten Chat.

@@ -45,7 +45,7 @@ internal-error = Sorry, something went wrong on my side. Please try again later.
 
 # The status page operators open in a browser ([ops] listen, GET /).
 page-title = Herald status
-page-summary = Version { $version }, running for { $uptime }. { $queued } posts queued, { $aside } set aside.
+page-summary = Version { $version }, running for { $uptime }. Posts queued: { $queued }, set aside: { $aside }.
 page-feeds = Feeds
 page-feed = Feed
 page-last-read = Last read
@@ -57,6 +57,8 @@ page-channel = Channel
 page-state = State
 page-queued = Queued
 page-fine = fine
+page-failing = failing
+page-feed-articles = Articles
 page-joining = joining
 page-retrying = retrying
 page-refused = refused
@@ -70,3 +72,7 @@ page-private = { $count ->
         [one] one private chat
        *[other] { $count } private chats
     }
+
+# Operators' commands in chat (/status shows what the status page shows).
+operators-only = Sorry, this command is only for the bot's operators.
+operators-private-chat = Please ask me this in a private chat.

@@ -36,7 +36,7 @@ unknown-command = Je ne connais pas la commande { $cmd }.
 internal-error = Désolé, quelque chose s’est mal passé de mon côté. Réessayez plus tard.
 
 page-title = État de Herald
-page-summary = Version { $version }, en marche depuis { $uptime }. { $queued } messages en attente, { $aside } mis de côté.
+page-summary = Version { $version }, en marche depuis { $uptime }. Messages en attente : { $queued }, mis de côté : { $aside }.
 page-feeds = Flux
 page-feed = Flux
 page-last-read = Dernière lecture
@@ -48,6 +48,8 @@ page-channel = Canal
 page-state = État
 page-queued = En attente
 page-fine = bien
+page-failing = en échec
+page-feed-articles = Nombre d’articles
 page-joining = rejoint
 page-retrying = nouvel essai
 page-refused = refusé
@@ -61,3 +63,7 @@ page-private = { $count ->
         [one] une discussion privée
        *[other] { $count } discussions privées
     }
+
+# Commandes des opérateurs dans le chat (/status montre ce que montre la page d’état).
+operators-only = Désolé, cette commande est réservée aux opérateurs du bot.
+operators-private-chat = Merci de me demander cela dans une conversation privée.

@@ -50,6 +50,8 @@ page-channel = Канал
 page-state = Состояние
 page-queued = В очереди
 page-fine = в порядке
+page-failing = сбой
+page-feed-articles = Статей
 page-joining = вступает
 page-retrying = повтор
 page-refused = отказано
@@ -64,3 +66,7 @@ page-private = { $count ->
         [few] { $count } личных чата
        *[other] { $count } личных чатов
     }
+
+# Команды операторов в чате (/status показывает то же, что страница состояния).
+operators-only = Извините, эта команда только для операторов бота.
+operators-private-chat = Пожалуйста, спросите меня об этом в личном чате.

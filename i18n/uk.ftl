@@ -50,6 +50,8 @@ page-channel = Канал
 page-state = Стан
 page-queued = У черзі
 page-fine = гаразд
+page-failing = збій
+page-feed-articles = Статей
 page-joining = приєднується
 page-retrying = повтор
 page-refused = відмовлено
@@ -64,3 +66,7 @@ page-private = { $count ->
         [few] { $count } особисті чати
        *[other] { $count } особистих чатів
     }
+
+# Команди операторів у чаті (/status показує те саме, що сторінка стану).
+operators-only = Вибачте, ця команда лише для операторів бота.
+operators-private-chat = Будь ласка, запитайте мене про це в особистому чаті.

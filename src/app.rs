@@ -18,6 +18,7 @@ use crate::ops;
 use crate::platform::{self, Sink};
 use crate::poll::{FeedOutcome, PollError, Poller};
 use crate::service::CommandService;
+use crate::status::Watch;
 use crate::store::Store;
 
 /// The parts every job shares.
@@ -26,6 +27,8 @@ struct Parts {
     store: Store,
     metrics: Arc<Metrics>,
     service: Arc<CommandService>,
+    /// What `/status` and the status page read.
+    watch: Watch,
 }
 
 /// How long `poll --once` keeps delivering while chats ask it to wait (rate limits).
@@ -37,16 +40,24 @@ fn open(config: Config) -> anyhow::Result<Parts> {
     let store = Store::open(&config.bot.data_dir)?;
     let config = Arc::new(config);
     let metrics = Arc::new(Metrics::default());
+    let watch = Watch {
+        config: config.clone(),
+        store: store.clone(),
+        platforms: Default::default(),
+        started: std::time::SystemTime::now(),
+    };
     let service = Arc::new(CommandService::new(
         config.clone(),
         store.clone(),
         metrics.clone(),
+        watch.clone(),
     ));
     Ok(Parts {
         config,
         store,
         metrics,
         service,
+        watch,
     })
 }
 
@@ -56,7 +67,7 @@ pub async fn run(config: Config, shutdown: CancellationToken) -> anyhow::Result<
     let parts = open(config)?;
     let config = parts.config.clone();
     // The platforms' sinks, for the endpoint to show chats waiting to be joined, once started.
-    let platforms = Arc::new(std::sync::OnceLock::new());
+    let platforms = parts.watch.platforms.clone();
     let ops_task = match config.ops.listen {
         Some(addr) => {
             let listener = tokio::net::TcpListener::bind(addr)
@@ -68,7 +79,7 @@ pub async fn run(config: Config, shutdown: CancellationToken) -> anyhow::Result<
                 metrics: parts.metrics.clone(),
                 platforms: platforms.clone(),
                 config: parts.config.clone(),
-                started: std::time::SystemTime::now(),
+                started: parts.watch.started,
             };
             Some(tokio::spawn(ops::serve(listener, view, shutdown.clone())))
         }

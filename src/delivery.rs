@@ -371,6 +371,16 @@ impl Delivery {
         } else {
             format!("a {} chat", target.platform)
         };
+        // A channel's failures show on the operators' status (private chats' never do).
+        if public
+            && let Err(
+                SendError::Gone(reason)
+                | SendError::Temporary(reason)
+                | SendError::Rejected(reason),
+            ) = &result
+        {
+            self.store.note_send_failure(target, reason)?;
+        }
         match result {
             Ok(_) if edit => {
                 self.store.finish_edit(&pending, Some(&revision)).await?;

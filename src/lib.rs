@@ -26,7 +26,9 @@
 //! - `platform`: the adapters — console, Telegram, Matrix — and their start-up.
 //! - `metrics`: the counters every layer shares.
 //! - `service`: the command service the platform adapters answer commands through.
-//! - `ops`: `/healthz` and `/metrics` for operators.
+//! - `status`: the running bot as operators see it (`/status`, the status page).
+//! - `status_page`: that status as an HTML page.
+//! - `ops`: the status page, `/healthz` and `/metrics` for operators.
 //! - `app`: wires everything together: `run` until shutdown, `poll_once`, `latest`.
 //!   Nothing else imports it.
 
@@ -45,6 +47,7 @@ pub(crate) mod poll;
 pub mod render;
 pub(crate) mod service;
 pub mod sink;
+pub(crate) mod status;
 pub(crate) mod status_page;
 pub mod store;
 pub mod text;

@@ -20,6 +20,7 @@ use tokio_util::sync::CancellationToken;
 use crate::config::{Config, Secret};
 use crate::metrics::Metrics;
 use crate::sink::{Sink, WaitState};
+use crate::status::Watch;
 use crate::store::Store;
 
 /// Requests served at once; more get 503 at once instead of piling up.
@@ -116,33 +117,41 @@ async fn page(State(view): State<View>, request: Request) -> Response {
         .get(header::ACCEPT_LANGUAGE)
         .and_then(|v| v.to_str().ok());
     let lang = crate::status_page::page_lang(accept);
-    let input = crate::status_page::PageInput {
-        config: &view.config,
-        store: &view.store,
-        metrics: &view.metrics,
-        waiting: view
-            .platforms
-            .get()
-            .into_iter()
-            .flatten()
-            .flat_map(|sink| sink.waiting_chats())
-            .collect(),
+    let watch = Watch {
+        config: view.config.clone(),
+        store: view.store.clone(),
+        platforms: view.platforms.clone(),
         started: view.started,
     };
-    match crate::status_page::render(&input, &lang) {
-        Ok(html) => (
+    // Reading the store walks a few trees: off the async runtime.
+    match tokio::task::spawn_blocking(move || watch.snapshot()).await {
+        Ok(Ok(snapshot)) => (
             [
                 (header::CONTENT_TYPE, "text/html; charset=utf-8"),
                 (header::CONTENT_LANGUAGE, lang.as_str()),
+                (header::CACHE_CONTROL, "no-store"),
+                (header::REFERRER_POLICY, "no-referrer"),
+                (
+                    header::CONTENT_SECURITY_POLICY,
+                    "default-src 'none'; style-src 'unsafe-inline'",
+                ),
             ],
-            html,
+            crate::status_page::render(&snapshot, &lang),
         )
             .into_response(),
-        Err(e) => {
+        Ok(Err(e)) => {
             tracing::error!(error = %e, "the status page could not read the store");
             (
                 StatusCode::INTERNAL_SERVER_ERROR,
                 "the store could not be read\n",
+            )
+                .into_response()
+        }
+        Err(e) => {
+            tracing::error!(error = %e, "reading the status failed");
+            (
+                StatusCode::INTERNAL_SERVER_ERROR,
+                "reading the status failed\n",
             )
                 .into_response()
         }

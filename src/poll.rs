@@ -120,6 +120,10 @@ impl Poller {
             Err(FeedError::Crashed(message).into())
         });
         let mut backoff = self.backoff.lock().expect("backoff lock");
+        let interval = config.bot.poll_interval;
+        // For the operators' status: the outcome, and when the next poll comes (the feed's
+        // loop looks every `poll_interval`; after a failure, at the first look past the wait).
+        let mut next_in = interval;
         match &result {
             Ok(_) => {
                 if backoff.remove(key).is_some() {
@@ -138,8 +142,17 @@ impl Poller {
                     config.fetch.max_backoff,
                 );
                 entry.next = Instant::now() + wait;
+                next_in =
+                    interval.saturating_mul(wait.div_duration_f64(interval).ceil().max(1.0) as u32);
                 tracing::warn!(feed = feed.label(), error = %e, failures = entry.failures, retry_in = ?wait, "feed failed");
             }
+        }
+        drop(backoff);
+        let now = Utc::now();
+        let error = result.as_ref().err().map(|e| e.to_string());
+        let next = chrono::Duration::from_std(next_in).ok().map(|d| now + d);
+        if let Err(e) = store.note_poll(key, now, error.as_deref(), next) {
+            tracing::warn!(feed = feed.label(), error = %e, "cannot note the poll for the status");
         }
         result
     }

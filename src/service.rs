@@ -1,5 +1,5 @@
 //! The one way the platform adapters answer chat commands: a `CommandService` holds what a
-//! command runs against (the configuration, the store, the metrics) and `answer` builds the
+//! command runs against (the configuration, the store, the metrics, what `/status` reads) and `answer` builds the
 //! context, executes the command and counts it. Adapters also read the configuration and
 //! the store through it (operators, configured channels, recorded moves), so they never
 //! need the wiring in `app`.
@@ -10,20 +10,29 @@ use crate::article::Target;
 use crate::commands::{self, Command, Context, Reply, Request};
 use crate::config::{ChannelConfig, Config, Operator};
 use crate::metrics::Metrics;
+use crate::status::Watch;
 use crate::store::{Store, StoreError};
 
 pub struct CommandService {
     config: Arc<Config>,
     store: Store,
     metrics: Arc<Metrics>,
+    /// What `/status` reads.
+    watch: Watch,
 }
 
 impl CommandService {
-    pub fn new(config: Arc<Config>, store: Store, metrics: Arc<Metrics>) -> CommandService {
+    pub fn new(
+        config: Arc<Config>,
+        store: Store,
+        metrics: Arc<Metrics>,
+        watch: Watch,
+    ) -> CommandService {
         CommandService {
             config,
             store,
             metrics,
+            watch,
         }
     }
 
@@ -40,6 +49,7 @@ impl CommandService {
         let ctx = Context {
             config: &self.config,
             store: &self.store,
+            watch: Some(&self.watch),
         };
         let reply = commands::execute(&ctx, request, command).await;
         self.metrics.count_command();

@@ -1,33 +1,20 @@
-//! The status page operators open in a browser (`GET /` on `[ops] listen`): each feed with
-//! its last read, last error and next poll; each configured channel with its state and its
-//! queue; the count of private subscribers; the latest articles and where each went. Plain
-//! server-rendered HTML, readable without JavaScript, in the browser's language where the bot
-//! speaks it. Private subscribers' chat ids never appear, only counts; every text from a feed
-//! is escaped.
+//! The status page operators open in a browser (`GET /` on `[ops] listen`): a `Snapshot`
+//! (see `status`) as HTML — each feed with its state, articles, last read, last error and
+//! next poll; each configured channel with its state (failing with the reason, waiting to
+//! be joined) and its queue; the count of private subscribers; the latest articles and where
+//! each went. Plain server-rendered HTML, readable without JavaScript, in the browser's
+//! language where the bot speaks it. Private subscribers' chat ids never appear, only
+//! counts; every text from a feed is escaped and only http(s) links are links.
 
 use std::fmt::Write as _;
-use std::time::{Duration, SystemTime};
 
 use chrono::{DateTime, Utc};
 
-use crate::article::{Lang, LangSet, Platform, Target};
-use crate::config::Config;
-use crate::i18n::{self, Arg, Msg};
-use crate::metrics::Metrics;
-use crate::sink::{ChatWaiting, WaitState};
-use crate::store::{Standing, Store, StoreError};
-
-/// Articles listed on the page.
-const LATEST: usize = 20;
-
-/// What the page shows, read from the running bot.
-pub struct PageInput<'a> {
-    pub config: &'a Config,
-    pub store: &'a Store,
-    pub metrics: &'a Metrics,
-    pub waiting: Vec<ChatWaiting>,
-    pub started: SystemTime,
-}
+use crate::article::Lang;
+use crate::i18n::{self, Msg};
+use crate::status::{ChannelState, REASON_MAX, Snapshot};
+use crate::store::Standing;
+use crate::text::truncate_words;
 
 /// The first language of an `Accept-Language` header that the bot speaks, else English.
 pub fn page_lang(accept_language: Option<&str>) -> Lang {
@@ -52,7 +39,7 @@ pub fn page_lang(accept_language: Option<&str>) -> Lang {
 }
 
 /// The page as HTML.
-pub fn render(input: &PageInput<'_>, lang: &Lang) -> Result<String, StoreError> {
+pub fn render(s: &Snapshot, lang: &Lang) -> String {
     let t = |msg: Msg| i18n::text(lang, msg);
     let e = |s: &str| html_escape::encode_text(s).into_owned();
     let mut out = String::new();
@@ -61,49 +48,42 @@ pub fn render(input: &PageInput<'_>, lang: &Lang) -> Result<String, StoreError> 
         out,
         "<!DOCTYPE html>\n<html lang=\"{lang}\">\n<head>\n<meta charset=\"utf-8\">\n\
          <meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">\n\
+         <meta name=\"referrer\" content=\"no-referrer\">\n\
          <title>{title}</title>\n<style>{STYLE}</style>\n</head>\n<body>\n<h1>{title}</h1>\n"
     );
-    let uptime = input.started.elapsed().unwrap_or_default();
-    let uptime = humantime::format_duration(Duration::from_secs(uptime.as_secs())).to_string();
-    let summary = i18n::format(
-        lang,
-        Msg::PageSummary,
-        &[
-            ("version", Arg::Text(env!("CARGO_PKG_VERSION"))),
-            ("uptime", Arg::Text(&uptime)),
-            ("queued", input.store.outbox_len().into()),
-            ("aside", input.store.dead_count().into()),
-        ],
-    );
-    let _ = writeln!(out, "<p id=\"summary\">{}</p>", e(&summary));
+    let _ = writeln!(out, "<p id=\"summary\">{}</p>", e(&s.summary(lang)));
 
     // Feeds.
-    let failing = input.metrics.failing();
     let never = t(Msg::PageNever);
     let _ = write!(
         out,
-        "<h2>{}</h2>\n<table id=\"feeds\">\n<tr><th>{}</th><th>{}</th><th>{}</th><th>{}</th></tr>\n",
+        "<h2>{}</h2>\n<table id=\"feeds\">\n<tr><th>{}</th><th>{}</th><th>{}</th><th>{}</th><th>{}</th><th>{}</th></tr>\n",
         e(t(Msg::PageFeeds)),
         e(t(Msg::PageFeed)),
+        e(t(Msg::PageState)),
+        e(t(Msg::PageFeedArticles)),
         e(t(Msg::PageLastRead)),
         e(t(Msg::PageLastError)),
         e(t(Msg::PageNextPoll)),
     );
-    for feed in &input.config.feeds {
-        let state = input.store.feed_state(feed.key())?;
-        let last = state.as_ref().and_then(|s| s.last_success);
-        let next = last.map(|l| {
-            l + chrono::Duration::from_std(input.config.bot.poll_interval).unwrap_or_default()
+    for feed in &s.feeds {
+        let error = feed.last_error.as_ref().map_or(String::new(), |error| {
+            format!(
+                "{}<br>{}",
+                time(Some(error.at), ""),
+                e(&truncate_words(&error.reason, REASON_MAX))
+            )
         });
-        let error = failing.get(feed.key()).map(String::as_str).unwrap_or("");
+        let class = if feed.failing { "failing" } else { "ok" };
+        let state = feed.state_text(lang);
         let _ = writeln!(
             out,
-            "<tr class=\"{}\"><td>{}</td><td>{}</td><td>{}</td><td>{}</td></tr>",
-            if error.is_empty() { "ok" } else { "failing" },
-            e(feed.name.as_deref().unwrap_or(feed.key())),
-            time(last, never),
-            e(error),
-            time(next, never),
+            "<tr class=\"{class}\"><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{error}</td><td>{}</td></tr>",
+            e(&feed.name),
+            e(state),
+            feed.articles,
+            time(feed.last_success, never),
+            time(feed.next_poll, never),
         );
     }
     out.push_str("</table>\n");
@@ -117,56 +97,26 @@ pub fn render(input: &PageInput<'_>, lang: &Lang) -> Result<String, StoreError> 
         e(t(Msg::PageState)),
         e(t(Msg::PageQueued)),
     );
-    let channels: Vec<Target> = input
-        .config
-        .channels
-        .iter()
-        .map(|c| input.store.resolve(c.target()))
-        .collect::<Result<_, _>>()?;
-    for (channel, target) in input.config.channels.iter().zip(&channels) {
-        let waiting = input
-            .waiting
-            .iter()
-            .find(|w| w.configured && &w.target == target);
-        let state = match waiting.map(|w| w.state) {
-            None => t(Msg::PageFine).to_owned(),
-            Some(state) => {
-                let word = t(match state {
-                    WaitState::Joining => Msg::PageJoining,
-                    WaitState::Retrying => Msg::PageRetrying,
-                    WaitState::Refused => Msg::PageRefused,
-                });
-                match waiting.and_then(|w| w.reason.as_deref()) {
-                    Some(reason) => format!("{word}: {reason}"),
-                    None => word.to_owned(),
-                }
-            }
+    for channel in &s.channels {
+        let class = match channel.state {
+            ChannelState::Fine => "ok",
+            ChannelState::Failing(_) => "failing",
+            ChannelState::Waiting(..) => "waiting",
         };
         let _ = writeln!(
             out,
-            "<tr><td>{}</td><td>{}</td><td>{}</td></tr>",
-            e(&channel.target().to_string()),
-            e(&state),
-            input.store.queued_for(target),
+            "<tr class=\"{class}\"><td>{}</td><td>{}</td><td>{}</td></tr>",
+            e(&channel.target.to_string()),
+            e(&channel.state.text(lang)),
+            channel.queued,
         );
     }
     out.push_str("</table>\n");
-    let subscribers = input.store.subscribers()?;
-    let count = |platform: Platform| {
-        subscribers
-            .iter()
-            .filter(|(t, _)| t.platform == platform && !channels.contains(t))
-            .count()
-    };
-    let line = i18n::format(
-        lang,
-        Msg::PageSubscribers,
-        &[
-            ("telegram", count(Platform::Telegram).into()),
-            ("matrix", count(Platform::Matrix).into()),
-        ],
+    let _ = writeln!(
+        out,
+        "<p id=\"subscribers\">{}</p>",
+        e(&s.subscribers_text(lang))
     );
-    let _ = writeln!(out, "<p id=\"subscribers\">{}</p>", e(&line));
 
     // The latest articles and where each went.
     let _ = write!(
@@ -176,51 +126,46 @@ pub fn render(input: &PageInput<'_>, lang: &Lang) -> Result<String, StoreError> 
         e(t(Msg::PageArticle)),
         e(t(Msg::PageWhere)),
     );
-    for article in input.store.latest(&LangSet::All, LATEST)? {
+    for article in &s.latest {
         let mut went = Vec::new();
-        for target in &channels {
-            if let Some(standing) = input.store.delivery_state(target, &article)? {
+        for (channel, standing) in s.channels.iter().zip(&article.channels) {
+            if let Some(standing) = standing {
                 let word = t(match standing {
                     Standing::Sent => Msg::PageSent,
                     Standing::Queued => Msg::PageQueued,
                     Standing::SetAside => Msg::PageSetAside,
                 });
-                went.push(format!("{}: {}", e(&target.to_string()), e(word)));
+                went.push(format!("{}: {}", e(&channel.target.to_string()), e(word)));
             }
         }
-        let private = input
-            .store
-            .posted_to(&article.id)?
-            .iter()
-            .filter(|t| !channels.contains(t))
-            .count();
-        if private > 0 {
-            let words = i18n::format(lang, Msg::PagePrivate, &[("count", private.into())]);
+        if article.private > 0 {
+            let words = i18n::format(lang, Msg::PagePrivate, &[("count", article.private.into())]);
             went.push(format!("{}: {}", e(&words), e(t(Msg::PageSent))));
         }
         let title = e(&article.title);
+        // Only web links are links: a feed's `javascript:` link stays text.
         let headline = match &article.link {
-            Some(link) => format!(
-                "<a href=\"{}\">{title}</a>",
+            Some(link) if link.starts_with("https://") || link.starts_with("http://") => format!(
+                "<a href=\"{}\" rel=\"noreferrer\">{title}</a>",
                 html_escape::encode_double_quoted_attribute(link)
             ),
-            None => title,
+            _ => title,
         };
         let _ = writeln!(
             out,
             "<tr><td>{headline} <small>[{}] {}</small></td><td>{}</td></tr>",
             article.lang,
-            time(article.published.or(article.updated), ""),
+            time(article.published, ""),
             went.join("<br>"),
         );
     }
     out.push_str("</table>\n</body>\n</html>\n");
-    Ok(out)
+    out
 }
 
 fn time(t: Option<DateTime<Utc>>, never: &str) -> String {
     match t {
-        Some(t) => t.format("%Y-%m-%d %H:%M:%S UTC").to_string(),
+        Some(t) => crate::status::when(t),
         None => html_escape::encode_text(never).into_owned(),
     }
 }
@@ -228,7 +173,8 @@ fn time(t: Option<DateTime<Utc>>, never: &str) -> String {
 const STYLE: &str = "body{font-family:sans-serif;margin:2em;max-width:70em}\
 table{border-collapse:collapse;margin-bottom:1.5em}\
 th,td{border:1px solid #ccc;padding:.3em .6em;text-align:left;vertical-align:top}\
-tr.failing td{background:#fdd}";
+tr.failing td{background:#fdd}\
+tr.waiting td{background:#ffd}";
 
 #[cfg(test)]
 mod tests {
@@ -242,5 +188,84 @@ mod tests {
         assert_eq!(code(Some("en;q=0.2, ru;q=0.9")), "ru");
         assert_eq!(code(Some("pl, cs")), "en");
         assert_eq!(code(None), "en");
+    }
+
+    #[test]
+    fn feed_text_stays_text_and_only_web_links_are_links() {
+        use crate::article::Target;
+        use crate::status::{ArticleStatus, ChannelStatus, FeedStatus, Subscribers};
+        use crate::store::Failure;
+        use chrono::TimeZone;
+        let t = Utc.with_ymd_and_hms(2026, 1, 31, 10, 0, 0).unwrap();
+        let article = |title: &str, link: &str, standing| ArticleStatus {
+            title: title.into(),
+            link: Some(link.into()),
+            lang: Lang::parse("en").unwrap(),
+            published: Some(t),
+            channels: vec![standing],
+            private: 2,
+        };
+        let s = Snapshot {
+            version: "1.0",
+            uptime: std::time::Duration::from_secs(3700),
+            feeds: vec![FeedStatus {
+                name: "<script>alert(1)</script>".into(),
+                last_success: None,
+                last_error: Some(Failure {
+                    at: t,
+                    reason: "bad <img src=x onerror=alert(3)>".into(),
+                }),
+                failing: true,
+                next_poll: Some(t),
+                articles: 0,
+            }],
+            channels: vec![ChannelStatus {
+                target: Target::console(),
+                state: ChannelState::Failing("the disk is <full>".into()),
+                queued: 4,
+            }],
+            subscribers: Subscribers {
+                telegram: 2,
+                matrix: 0,
+            },
+            queued: 4,
+            set_aside: 0,
+            latest: vec![
+                article(
+                    "Fish & \"Chips\" </td></table><b>",
+                    "https://example.org/a?x=1&y=\"2\"",
+                    Some(Standing::Sent),
+                ),
+                article("Evil", "javascript:alert(4)", None),
+            ],
+        };
+        let html = render(&s, &Lang::parse("en").unwrap());
+        for hostile in [
+            "<script>",
+            "<img",
+            "</td></table><b>",
+            "javascript:",
+            "<full>",
+        ] {
+            assert!(!html.contains(hostile), "{hostile} in:\n{html}");
+        }
+        assert!(
+            html.contains("&lt;script&gt;alert(1)&lt;/script&gt;"),
+            "{html}"
+        );
+        assert!(
+            html.contains("<a href=\"https://example.org/a?x=1&amp;y=&quot;2&quot;\" rel=\"noreferrer\">Fish &amp; \"Chips\" &lt;/td&gt;&lt;/table&gt;&lt;b&gt;</a>"),
+            "{html}"
+        );
+        assert!(html.contains("<td>Evil <small>"), "{html}");
+        assert!(
+            html.contains("<tr class=\"failing\"><td>console</td><td>failing: the disk is &lt;full&gt;</td><td>4</td></tr>"),
+            "{html}"
+        );
+        assert!(
+            html.contains("console: sent<br>2 private chats: sent"),
+            "{html}"
+        );
+        assert!(html.contains("running for 1h 1m 40s"), "{html}");
     }
 }

@@ -1,7 +1,8 @@
 //! The only user of sled. Herald's memory: articles (with a time index for `/latest`), each
 //! feed's state, chats and their settings, the outbox of deliveries still to make, the
 //! record of what was sent (with the platform's message id, for later edits), chats that
-//! moved, and deliveries given up on.
+//! moved, and deliveries given up on. For the operators' status: each feed's last poll
+//! (success, error with its cause, next poll) and each chat's last failed send.
 //!
 //! Durability rules: a poll's new articles, the deliveries they cause and the feed's new
 //! validators are written in one transaction and flushed, so a crash never leaves an ETag
@@ -69,6 +70,25 @@ impl From<TransactionError<StoreError>> for StoreError {
 }
 
 type Result<T> = std::result::Result<T, StoreError>;
+
+/// A feed's polls as operators see them; kept apart from `FeedState`, whose presence
+/// means "polled successfully before" (see the module doc on upgrades).
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct PollRecord {
+    /// The last poll that worked (a new body or "not modified").
+    pub last_ok: Option<DateTime<Utc>>,
+    /// The last poll that failed, and why.
+    pub last_error: Option<Failure>,
+    /// When the next poll is due.
+    pub next_poll: Option<DateTime<Utc>>,
+}
+
+/// Something that failed, when, and why (the error with its causes).
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Failure {
+    pub at: DateTime<Utc>,
+    pub reason: String,
+}
 
 /// What Herald remembers about a feed between polls.
 #[derive(Clone, Debug, Default, Serialize, Deserialize)]
@@ -164,6 +184,10 @@ pub struct Store {
     /// article id NUL chat → (): the chats each article was posted to, so a changed
     /// article's messages can be found and edited.
     posted: sled::Tree,
+    /// feed → `PollRecord`.
+    feed_polls: sled::Tree,
+    /// chat → its last failed send (`Failure`), removed by a send that works.
+    send_failures: sled::Tree,
     flusher: Arc<Flusher>,
     counts: Arc<Counts>,
 }
@@ -286,6 +310,8 @@ impl Store {
             feed_items: db.open_tree("feed_items")?,
             last_sent: db.open_tree("last_sent")?,
             posted: db.open_tree("posted")?,
+            feed_polls: db.open_tree("feed_polls")?,
+            send_failures: db.open_tree("send_failures")?,
             flusher: Arc::new(Flusher {
                 state: Default::default(),
                 done: tokio::sync::watch::Sender::new((0, None)),
@@ -575,6 +601,64 @@ impl Store {
         Ok(out)
     }
 
+    // ---- what operators see ----
+
+    /// Notes a poll of `feed`: `error` when it failed (the last success stays), and when
+    /// the next poll is due. Durable with the next flush.
+    pub fn note_poll(
+        &self,
+        feed: &str,
+        at: DateTime<Utc>,
+        error: Option<&str>,
+        next_poll: Option<DateTime<Utc>>,
+    ) -> Result<()> {
+        let mut record = self.poll_record(feed)?;
+        match error {
+            Some(reason) => {
+                record.last_error = Some(Failure {
+                    at,
+                    reason: reason.to_string(),
+                })
+            }
+            None => record.last_ok = Some(at),
+        }
+        record.next_poll = next_poll;
+        self.feed_polls.insert(feed.as_bytes(), to_json(&record)?)?;
+        Ok(())
+    }
+
+    /// A feed's polls so far (empty before its first).
+    pub fn poll_record(&self, feed: &str) -> Result<PollRecord> {
+        Ok(get_json(&self.feed_polls, feed.as_bytes())?.unwrap_or_default())
+    }
+
+    /// How many articles `feed` has listed since Herald first read it.
+    pub fn feed_article_count(&self, feed: &str) -> usize {
+        // The prefix also holds the marker `feed NUL` itself.
+        self.feed_items
+            .scan_prefix(feed_item_key(feed, ""))
+            .keys()
+            .count()
+            .saturating_sub(1)
+    }
+
+    /// Notes that a send to `target` failed, and why; a send that works removes it.
+    /// Durable with the next flush.
+    pub fn note_send_failure(&self, target: &Target, reason: &str) -> Result<()> {
+        let failure = Failure {
+            at: Utc::now(),
+            reason: reason.to_string(),
+        };
+        self.send_failures
+            .insert(target.to_string().as_bytes(), to_json(&failure)?)?;
+        Ok(())
+    }
+
+    /// The last failed send to `target`, unless a send worked since.
+    pub fn send_failure(&self, target: &Target) -> Result<Option<Failure>> {
+        get_json(&self.send_failures, target.to_string().as_bytes())
+    }
+
     // ---- chats ----
 
     pub fn chat(&self, target: &Target) -> Result<Option<ChatSettings>> {
@@ -608,6 +692,7 @@ impl Store {
     pub fn forget_chat(&self, target: &Target) -> Result<()> {
         self.chats.remove(target.to_string().as_bytes())?;
         self.last_sent.remove(target.to_string().as_bytes())?;
+        self.send_failures.remove(target.to_string().as_bytes())?;
         for (tree, counter) in [
             (&self.outbox, Some(&self.counts.outbox)),
             (&self.sent, None),
@@ -761,6 +846,8 @@ impl Store {
             .insert(pending.target.to_string().as_bytes(), &millis[..])?;
         self.last_sent
             .insert(pending.target.platform.name().as_bytes(), &millis[..])?;
+        self.send_failures
+            .remove(pending.target.to_string().as_bytes())?;
         self.flush().await
     }
 

@@ -6,11 +6,13 @@
 mod info;
 mod lang;
 mod latest;
+mod status;
 mod subscription;
 
 use crate::article::{Lang, LangSet, Target};
 use crate::config::Config;
 use crate::i18n::{self, Msg};
+use crate::status::Watch;
 use crate::store::{ChatSettings, Store, StoreError};
 
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -24,6 +26,8 @@ pub enum Command {
     Lang(Vec<String>),
     Subscribe,
     Unsubscribe,
+    /// `status`: the bot's state, for operators.
+    Status,
     /// A command Herald does not know, as typed (without arguments).
     Unknown(String),
 }
@@ -60,6 +64,7 @@ pub fn parse(text: &str, bot_name: Option<&str>) -> Option<Command> {
         "lang" | "language" | "languages" => Command::Lang(args),
         "subscribe" => Command::Subscribe,
         "unsubscribe" | "stop" => Command::Unsubscribe,
+        "status" => Command::Status,
         _ => Command::Unknown(format!("{}{name}", &text[..1])),
     })
 }
@@ -81,6 +86,8 @@ pub struct Request {
     /// The sender may change this chat's settings (a chat admin, an operator, or anyone in
     /// a private chat). The adapter decides, because only it can ask the platform.
     pub may_configure: bool,
+    /// The sender is one of the bot's operators (`[bot] admins`).
+    pub operator: bool,
     /// The sender's language as the platform reports it.
     pub user_lang: Option<String>,
     /// The prefix commands are written with here: `/` on Telegram, `!` on Matrix.
@@ -131,6 +138,8 @@ impl Reply {
 pub struct Context<'a> {
     pub config: &'a Config,
     pub store: &'a Store,
+    /// What `status` reads (the running bot's; absent where there is none).
+    pub watch: Option<&'a Watch>,
 }
 
 impl Context<'_> {
@@ -208,6 +217,7 @@ fn run(ctx: &Context<'_>, req: &Request, command: &Command) -> Result<Reply, Sto
         Command::Lang(args) => lang::run(ctx, req, args),
         Command::Subscribe => subscription::subscribe(ctx, req),
         Command::Unsubscribe => subscription::unsubscribe(ctx, req),
+        Command::Status => status::run(ctx, req),
     }
 }
 

@@ -110,6 +110,7 @@ mod tests {
         let ctx = Context {
             config: &config,
             store: &store,
+            watch: None,
         };
         for (chat, kind, lang, expected) in [
             (
@@ -129,6 +130,7 @@ mod tests {
                 chat: chat.clone(),
                 kind,
                 may_configure: true,
+                operator: false,
                 user_lang: Some(lang.into()),
                 prefix: '/',
             };

@@ -80,6 +80,7 @@ fn private(chat: &str, user_lang: Option<&str>) -> Request {
         chat: chat.parse().unwrap(),
         kind: ChatKind::Private,
         may_configure: true,
+        operator: false,
         user_lang: user_lang.map(str::to_string),
         prefix: '/',
     }
@@ -89,6 +90,7 @@ fn run(f: &Fixture, req: &Request, text: &str) -> String {
     let ctx = Context {
         config: &f.config,
         store: &f.store,
+        watch: None,
     };
     crate::render::reply_plain(&block_on(execute(&ctx, req, &parse(text, None).unwrap())))
 }
@@ -151,6 +153,7 @@ fn lang_shows_offers_and_validates() {
     let ctx = Context {
         config: &f.config,
         store: &f.store,
+        watch: None,
     };
     let reply = block_on(execute(&ctx, &req, &Command::Lang(vec![])));
     assert!(
@@ -232,5 +235,65 @@ fn about_counts_its_sources_in_the_readers_plural_form() {
     assert!(
         run(&f, &private("telegram:1", Some("en")), "/about")
             .contains("(2 sources: de.xml, en.xml)")
+    );
+}
+
+#[test]
+fn status_is_for_operators_in_private_chats_or_matrix_rooms() {
+    let f = fixture();
+    let watch = crate::status::Watch {
+        config: std::sync::Arc::new(
+            Config::parse(
+                "[[feeds]]\nurl = \"en.xml\"\nlang = \"en\"\nname = \"English edition\"\n",
+                std::path::Path::new("/tmp/herald.toml"),
+                |_| None,
+            )
+            .unwrap(),
+        ),
+        store: f.store.clone(),
+        platforms: Default::default(),
+        started: std::time::SystemTime::now(),
+    };
+    let ask = |req: &Request| {
+        let ctx = Context {
+            config: &f.config,
+            store: &f.store,
+            watch: Some(&watch),
+        };
+        crate::render::reply_plain(&block_on(execute(&ctx, req, &Command::Status)))
+    };
+    let stranger = private("telegram:7", Some("fr"));
+    assert_eq!(
+        ask(&stranger),
+        "Désolé, cette commande est réservée aux opérateurs du bot."
+    );
+    let operator = Request {
+        operator: true,
+        ..private("telegram:1", Some("en"))
+    };
+    let out = ask(&operator);
+    assert!(out.starts_with("Herald status\nVersion "), "{out}");
+    assert!(
+        out.contains("• English edition — fine · Articles: 0 · Last read: never"),
+        "{out}"
+    );
+    let in_group = Request {
+        kind: ChatKind::Group,
+        ..operator.clone()
+    };
+    assert_eq!(ask(&in_group), "Please ask me this in a private chat.");
+    let matrix_room = Request {
+        kind: ChatKind::Group,
+        prefix: '!',
+        operator: true,
+        ..private("matrix:!room:localhost", Some("en"))
+    };
+    assert!(ask(&matrix_room).starts_with("Herald status\n"));
+    assert_eq!(
+        ask(&Request {
+            operator: false,
+            ..matrix_room
+        }),
+        "Sorry, this command is only for the bot's operators."
     );
 }

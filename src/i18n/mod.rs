@@ -91,11 +91,19 @@ pub enum Msg {
     PageSent,
     PageSetAside,
     PagePrivate,
+    /// A feed whose last poll failed, a channel whose last send failed.
+    PageFailing,
+    /// The column of a feed's article count.
+    PageFeedArticles,
+    /// Anyone but an operator asking for an operators' command (`/status`).
+    OperatorsOnly,
+    /// An operator asking for `/status` in a Telegram group, whose members would read it.
+    OperatorsPrivateChat,
 }
 
 impl Msg {
     /// Every message, for tests and the template table.
-    pub const ALL: [Msg; 42] = [
+    pub const ALL: [Msg; 46] = [
         Msg::LanguageName,
         Msg::ReadMore,
         Msg::Start,
@@ -138,6 +146,10 @@ impl Msg {
         Msg::PageSent,
         Msg::PageSetAside,
         Msg::PagePrivate,
+        Msg::PageFailing,
+        Msg::PageFeedArticles,
+        Msg::OperatorsOnly,
+        Msg::OperatorsPrivateChat,
     ];
 
     /// The message's name in the `.ftl` files.
@@ -185,6 +197,10 @@ impl Msg {
             Msg::PageSent => "page-sent",
             Msg::PageSetAside => "page-set-aside",
             Msg::PagePrivate => "page-private",
+            Msg::PageFailing => "page-failing",
+            Msg::PageFeedArticles => "page-feed-articles",
+            Msg::OperatorsOnly => "operators-only",
+            Msg::OperatorsPrivateChat => "operators-private-chat",
         }
     }
 }

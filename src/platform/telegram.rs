@@ -343,7 +343,11 @@ impl Telegram {
             ChatKind::Group => self.is_chat_admin(service, msg).await,
         };
         let reply_to = (kind == ChatKind::Group).then_some(msg.id);
-        let request = request(msg.chat.id, kind, may_configure, user_lang);
+        let operator = msg
+            .from
+            .as_ref()
+            .is_some_and(|u| is_operator(service, u.id));
+        let request = request(msg.chat.id, kind, may_configure, operator, user_lang);
         self.answer(service, &request, &command, reply_to).await;
     }
 
@@ -382,7 +386,7 @@ impl Telegram {
 
     /// Whether `user` is an operator or an administrator of `chat`.
     async fn is_admin(&self, service: &CommandService, chat: ChatId, user: UserId) -> bool {
-        if i64::try_from(user.0).is_ok_and(|id| service.is_operator(&Operator::Telegram(id))) {
+        if is_operator(service, user) {
             return true;
         }
         match self.bot.get_chat_member(chat, user).await {
@@ -418,7 +422,8 @@ impl Telegram {
             _ => self.is_admin(service, chat.id, query.from.id).await,
         };
         let user_lang = query.from.language_code.clone();
-        let request = request(chat.id, kind, may_configure, user_lang);
+        let operator = is_operator(service, query.from.id);
+        let request = request(chat.id, kind, may_configure, operator, user_lang);
         self.answer(service, &request, &command, None).await;
     }
 
@@ -568,17 +573,24 @@ fn article_preview(post: &Post<'_>) -> LinkPreviewOptions {
     }
 }
 
+/// Whether `user` is one of `[bot] admins`.
+fn is_operator(service: &CommandService, user: UserId) -> bool {
+    i64::try_from(user.0).is_ok_and(|id| service.is_operator(&Operator::Telegram(id)))
+}
+
 /// A neutral command request from a Telegram chat.
 fn request(
     chat: ChatId,
     kind: ChatKind,
     may_configure: bool,
+    operator: bool,
     user_lang: Option<String>,
 ) -> Request {
     Request {
         chat: Target::new(Platform::Telegram, chat.0.to_string()),
         kind,
         may_configure,
+        operator,
         user_lang,
         prefix: '/',
     }

@@ -11,5 +11,6 @@ mod languages;
 mod matrix;
 mod matrix_limits;
 mod operator_logs;
+mod status;
 mod status_page;
 mod telegram;

@@ -253,8 +253,9 @@ async fn on_message(
     tracing::debug!(room = %room.room_id(), sender = %event.sender, ?command, "command");
 
     let private = is_private(&room).await;
+    let operator = service.is_operator(&Operator::Matrix(event.sender.to_string()));
     let may_configure = private
-        || service.is_operator(&Operator::Matrix(event.sender.to_string()))
+        || operator
         || match room.get_user_power_level(&event.sender).await {
             Ok(level) => level >= UserPowerLevel::Int(Int::from(MODERATOR)),
             Err(e) => {
@@ -270,6 +271,7 @@ async fn on_message(
             ChatKind::Group
         },
         may_configure,
+        operator,
         user_lang: None,
         prefix: '!',
     };
