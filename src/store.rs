@@ -664,8 +664,38 @@ impl Store {
     /// Chats with deliveries waiting.
     pub fn pending_targets(&self) -> Result<Vec<Target>> {
         let mut out = Vec::new();
-        let mut from: Vec<u8> = Vec::new();
-        while let Some(entry) = self.outbox.range(from.clone()..).next() {
+        let mut after = None;
+        loop {
+            let page = self.pending_targets_after(after.as_ref(), 1024)?;
+            let Some(last) = page.last().cloned() else {
+                return Ok(out);
+            };
+            out.extend(page);
+            after = Some(last);
+        }
+    }
+
+    /// Up to `limit` chats with deliveries waiting, in the outbox's order, starting after
+    /// `after` (from the first with `None`): a fan-out to many chats is read a page at a
+    /// time.
+    pub fn pending_targets_after(
+        &self,
+        after: Option<&Target>,
+        limit: usize,
+    ) -> Result<Vec<Target>> {
+        let mut out = Vec::new();
+        let mut from: Vec<u8> = match after {
+            Some(target) => {
+                let mut key = target.to_string().into_bytes();
+                key.push(1);
+                key
+            }
+            None => Vec::new(),
+        };
+        while out.len() < limit {
+            let Some(entry) = self.outbox.range(from.clone()..).next() else {
+                break;
+            };
             let (key, _) = entry?;
             let end = key.iter().position(|&b| b == 0).unwrap_or(key.len());
             let name = String::from_utf8_lossy(&key[..end]).into_owned();
@@ -979,6 +1009,50 @@ mod tests {
             assert_eq!(done, Committed::default(), "{feed}");
         }
         assert_eq!(store.outbox_len(), 4);
+    }
+
+    #[tokio::test]
+    async fn the_chats_waiting_are_read_a_page_at_a_time_each_once() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::open(dir.path()).unwrap();
+        let (a, b) = (article(1, "en"), article(2, "en"));
+        // Names that are prefixes of others, and two deliveries for some chats.
+        let names = [
+            "telegram:1",
+            "telegram:10",
+            "telegram:100",
+            "matrix:!r:x",
+            "telegram:2",
+        ];
+        let chats: Vec<Target> = names.iter().map(|n| chat(n)).collect();
+        let refs: Vec<&Target> = chats.iter().collect();
+        store
+            .commit_poll(
+                "en.xml",
+                &FeedState::default(),
+                &[a.clone(), b.clone()],
+                &to(&refs, &[&a, &b]),
+                None,
+            )
+            .await
+            .unwrap();
+        let mut read = Vec::new();
+        let mut after: Option<Target> = None;
+        loop {
+            let page = store.pending_targets_after(after.as_ref(), 2).unwrap();
+            assert!(page.len() <= 2);
+            let Some(last) = page.last().cloned() else {
+                break;
+            };
+            read.extend(page);
+            after = Some(last);
+        }
+        assert_eq!(read, store.pending_targets().unwrap());
+        let mut read: Vec<String> = read.iter().map(Target::to_string).collect();
+        read.sort();
+        let mut expected: Vec<String> = names.iter().map(|n| n.to_string()).collect();
+        expected.sort();
+        assert_eq!(read, expected);
     }
 
     #[tokio::test]
