@@ -4,6 +4,7 @@
 mod support;
 
 mod core;
+mod crash;
 mod delivery;
 mod edits;
 mod feeds;
