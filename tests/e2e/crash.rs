@@ -320,9 +320,8 @@ async fn crash_test_full() {
 
 /// A seed from the clock (printed in the report's sizes; set `HERALD_CRASH_SEED` to repeat).
 fn seed() -> u64 {
-    let nanos = std::time::SystemTime::now()
+    std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
         .map(|d| d.as_nanos() as u64)
-        .unwrap_or(1);
-    nanos
+        .unwrap_or(1)
 }
