@@ -12,4 +12,5 @@ mod languages;
 mod matrix;
 mod matrix_limits;
 mod operator_logs;
+mod scale;
 mod telegram;
