@@ -12,7 +12,8 @@
 //!   cargo bench --bench fanout                         # 10,000 subscribers, ~8 minutes
 //!   cargo test --bench fanout -- --chats 10000         # the same, without a release build
 //!
-//! Without `--chats` under `cargo test` it runs 60 chats once, as a smoke test.
+//! Without `--chats` under `cargo test` it runs 60 chats once, as a smoke test (in
+//! `scripts/test`). Any 429 fails it, as does a post lost across the restart.
 //! `--no-restart` skips the restart; `HERALD_BENCH_WRAPPER=heaptrack` profiles Herald.
 
 use std::collections::{HashMap, VecDeque};
@@ -235,7 +236,9 @@ fn main() {
         peak,
         took.as_secs_f64()
     );
+    let refused = r.refused.len();
     drop(r);
+    assert_eq!(refused, 0, "no 429 from the Bot API");
     if args.iter().any(|a| a == "--no-restart") {
         return;
     }
@@ -276,6 +279,11 @@ fn main() {
         r.refused.len()
     );
     assert_eq!(delivered, restart_chats, "nothing lost");
+    assert_eq!(
+        r.refused.len(),
+        0,
+        "no 429 from the Bot API, also after the restart"
+    );
 }
 
 fn log(dir: &Path) -> String {

@@ -153,11 +153,15 @@ async fn matrix_fan_out() {
     }
     let (_, peak) = rss_kib(bot.pid());
     let out = bot.stop().await;
-    let logged_problems = out
+    let problems: Vec<&str> = out
         .stderr
         .lines()
         .filter(|l| l.contains("WARN") || l.contains("ERROR"))
-        .count();
+        .collect();
+    let logged_problems = problems.len();
+    for line in &problems {
+        println!("  logged: {line}");
+    }
     println!(
         "matrix fan-out: one article to {} rooms on Synapse\n  joined all in {:.1} s; \
          posted to all {:.1} s after the feed changed ({:.1} rooms/s); sent {sent}, failed \
