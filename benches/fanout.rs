@@ -12,7 +12,9 @@
 //!   cargo bench --bench fanout                         # 10,000 subscribers, ~8 minutes
 //!   cargo test --bench fanout -- --chats 10000         # the same, without a release build
 //!
-//! Without `--chats` under `cargo test` it runs 60 chats once, as a smoke test.
+//! Without `--chats` under `cargo test` it runs 60 chats once, as a smoke test (in
+//! `scripts/test`). Any 429 fails it, as does a post lost across the restart.
+//! `--no-restart` skips the restart; `HERALD_BENCH_WRAPPER=heaptrack` profiles Herald.
 
 use std::collections::{HashMap, VecDeque};
 use std::path::Path;
@@ -134,8 +136,20 @@ fn setup(dir: &Path, api: &str, chats: i64, runtime: &tokio::runtime::Runtime) {
     runtime.block_on(store.flush()).expect("flush");
 }
 
+/// Starts `herald poll --once` in `dir`; `HERALD_BENCH_WRAPPER` (say `heaptrack`) runs it
+/// under a profiler.
 fn herald(dir: &Path) -> Child {
-    Command::new(env!("CARGO_BIN_EXE_herald"))
+    let wrapper = std::env::var("HERALD_BENCH_WRAPPER").unwrap_or_default();
+    let mut words = wrapper.split_whitespace();
+    let mut command = match words.next() {
+        Some(program) => {
+            let mut c = Command::new(program);
+            c.args(words).arg(env!("CARGO_BIN_EXE_herald"));
+            c
+        }
+        None => Command::new(env!("CARGO_BIN_EXE_herald")),
+    };
+    command
         .args(["--config", "herald.toml", "poll", "--once"])
         .current_dir(dir)
         .env("HERALD_TELEGRAM_TOKEN", TOKEN)
@@ -222,7 +236,12 @@ fn main() {
         peak,
         took.as_secs_f64()
     );
+    let refused = r.refused.len();
     drop(r);
+    assert_eq!(refused, 0, "no 429 from the Bot API");
+    if args.iter().any(|a| a == "--no-restart") {
+        return;
+    }
 
     // 2. Killed mid-burst, restarted at once.
     let (record, api) = runtime.block_on(start_emulator());
@@ -260,6 +279,11 @@ fn main() {
         r.refused.len()
     );
     assert_eq!(delivered, restart_chats, "nothing lost");
+    assert_eq!(
+        r.refused.len(),
+        0,
+        "no 429 from the Bot API, also after the restart"
+    );
 }
 
 fn log(dir: &Path) -> String {

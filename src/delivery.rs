@@ -10,12 +10,19 @@
 //! - temporary: retried with exponential backoff;
 //! - rejected: set aside in the store's dead letters with the reason, and logged.
 //!
-//! Pacing: a platform's `global_rate` is the limit it enforces over a sliding second;
-//! Herald sends one a second fewer (29 of Telegram's 30), evenly spaced, and counts the
-//! sends actually made in the last second before each send, so tasks that wake late never
-//! bunch up into one too many (nor closer than half a slot to each other). The last send
-//! to each chat and each platform is stored, so a process started right after another was
-//! killed waits out the windows it filled.
+//! Pacing: a platform's `global_rate` is the limit it enforces over a sliding second.
+//! Herald spaces its sends evenly at one a second fewer (29 of Telegram's 30), and before
+//! each send counts every send that could still be in the server's last second: those
+//! under way and those that may have arrived less than a second ago. The server counts a
+//! send when it receives it: after Herald started it, and before its answer came back.
+//! Each send is counted as if it arrived as late as that: when its answer came, less the
+//! fastest round trip seen (the travel every send takes; taken off only after 100 answers,
+//! so a distant server is paced as fast as a near one). However late tasks wake, answers
+//! come or requests lag on the way, the server sees no more than its limit in a second.
+//! A process starts slow: if an earlier process ever sent on the platform (it may have
+//! been killed with sends on the way that it never recorded), nothing is sent there
+//! before a full window has passed since the start and since the last send on record;
+//! each chat likewise waits out its interval after its last send on record.
 //! At most `CONCURRENT_CHATS` chats are served at once, so memory does not grow with the
 //! number of chats waiting. Shutdown ends every wait at once; a send already under way is
 //! finished and recorded, and nothing new starts.
@@ -43,8 +50,13 @@ const RATE_WINDOW: Duration = Duration::from_secs(1);
 /// Chats served at once: enough to keep a platform's pace with slow answers, few enough
 /// that memory stays flat however many chats wait.
 const CONCURRENT_CHATS: usize = 64;
+/// Chats read from the outbox at a time.
+const TARGET_PAGE: usize = 256;
 /// Rates above this are only spaced, not counted send by send (the console, test sinks).
 const MAX_COUNTED_RATE: u32 = 1000;
+/// Answers seen before the fastest round trip is taken for the travel every send takes
+/// (before, a send counts until its answer came).
+const TRAVEL_SAMPLES: usize = 100;
 
 #[derive(Default)]
 struct ChatState {
@@ -56,22 +68,41 @@ struct ChatState {
 struct Pace {
     /// The next free slot, `1/rate` after the previous one.
     next_slot: Instant,
-    /// When the sends of the last second went out, oldest first.
-    recent: VecDeque<Instant>,
+    /// When the sends of the last second arrived at the server at the latest, in order.
+    ended: VecDeque<Instant>,
+    /// Sends under way: started, no answer yet.
+    in_flight: usize,
+    /// The fastest round trip seen: the travel there and back that every send takes.
+    fastest: Option<Duration>,
+    /// Answers seen (up to `TRAVEL_SAMPLES`).
+    answers: usize,
 }
 
 impl Pace {
     fn new(next_slot: Instant) -> Pace {
         Pace {
             next_slot,
-            recent: VecDeque::new(),
+            ended: VecDeque::new(),
+            in_flight: 0,
+            fastest: None,
+            answers: 0,
         }
+    }
+
+    /// Sends that may still be within the server's last second at `now`.
+    fn in_window(&mut self, now: Instant) -> usize {
+        while self.ended.front().is_some_and(|t| *t + RATE_WINDOW <= now) {
+            self.ended.pop_front();
+        }
+        self.ended.len() + self.in_flight
     }
 }
 
 #[derive(Default)]
 struct State {
     chats: HashMap<Target, ChatState>,
+    /// The size of `chats` at which those no longer held back are forgotten.
+    prune_at: usize,
     paces: HashMap<Platform, Pace>,
 }
 
@@ -114,14 +145,16 @@ impl Delivery {
     ) -> Arc<Delivery> {
         let sinks: HashMap<Platform, Arc<dyn Sink>> =
             sinks.into_iter().map(|s| (s.platform(), s)).collect();
-        // A process started right after another stopped waits out the window it filled.
+        // A process started after another one stopped (perhaps killed with sends on the
+        // way it never recorded) waits out a full window first.
         let mut state = State::default();
         for platform in sinks.keys() {
             match store.last_sent_on(*platform) {
                 Ok(Some(last)) => {
-                    if let Some(slot) = after_stored(last, RATE_WINDOW) {
-                        state.paces.insert(*platform, Pace::new(slot));
-                    }
+                    let slot = after_stored(last, RATE_WINDOW)
+                        .unwrap_or_else(Instant::now)
+                        .max(Instant::now() + RATE_WINDOW);
+                    state.paces.insert(*platform, Pace::new(slot));
                 }
                 Ok(None) => {}
                 Err(e) => tracing::warn!(error = %e, "cannot read the time of the last send"),
@@ -183,22 +216,38 @@ impl Delivery {
     /// One pass: every chat with due deliveries is served, `CONCURRENT_CHATS` at a time,
     /// each in order. After shutdown no further chat is started.
     pub async fn drain(self: Arc<Self>, shutdown: &CancellationToken) -> DrainReport {
-        let targets = match self.store.pending_targets() {
-            Ok(t) => t,
-            Err(e) => {
-                tracing::error!(error = %e, "cannot read the outbox");
-                return DrainReport {
-                    sent: 0,
-                    next_due: Some(Instant::now() + Duration::from_secs(10)),
-                };
-            }
-        };
-        let mut targets = targets.into_iter();
+        // The chats are read from the outbox a page at a time, so a fan-out to many chats
+        // holds only a page of them (and `CONCURRENT_CHATS` tasks) in memory.
+        let mut page = std::collections::VecDeque::new();
+        let mut last_read: Option<Target> = None;
+        let mut read_all = false;
         let mut tasks = tokio::task::JoinSet::new();
         let mut report = DrainReport::default();
         loop {
             while tasks.len() < CONCURRENT_CHATS && !shutdown.is_cancelled() {
-                let Some(target) = targets.next() else { break };
+                if page.is_empty() && !read_all {
+                    match self
+                        .store
+                        .pending_targets_after(last_read.as_ref(), TARGET_PAGE)
+                    {
+                        Ok(next) => {
+                            read_all = next.len() < TARGET_PAGE;
+                            last_read = next.last().cloned().or(last_read);
+                            page.extend(next);
+                        }
+                        Err(e) => {
+                            tracing::error!(error = %e, "cannot read the outbox");
+                            read_all = true;
+                            report.next_due = earliest(
+                                report.next_due,
+                                Some(Instant::now() + Duration::from_secs(10)),
+                            );
+                        }
+                    }
+                }
+                let Some(target) = page.pop_front() else {
+                    break;
+                };
                 let this = self.clone();
                 let shutdown = shutdown.clone();
                 tasks.spawn(async move { this.drain_chat(target, &shutdown).await });
@@ -336,12 +385,12 @@ impl Delivery {
                 txn_id(&article_id, 0, target)
             },
         };
-        if !self
+        let Some(slot) = self
             .pace(sink.platform(), sink.global_rate(), shutdown)
             .await
-        {
+        else {
             return Ok(Step::Stopped);
-        }
+        };
         let started = Instant::now();
         let result = match &record {
             Some(record) if edit => sink
@@ -350,6 +399,7 @@ impl Delivery {
                 .map(|()| record.message.clone()),
             _ => sink.send(&target.chat, &post).await,
         };
+        drop(slot);
         self.metrics
             .observe_send(target.platform.name(), started.elapsed());
         let outcome = match &result {
@@ -443,6 +493,15 @@ impl Delivery {
     /// `wait`; after a failure (`failed`) it backs off exponentially. Returns the wait.
     fn after(&self, target: &Target, wait: Option<Duration>, failed: bool) -> Duration {
         let mut state = self.state.lock().expect("delivery state");
+        let now = Instant::now();
+        if state.chats.len() >= state.prune_at {
+            // Forget the chats whose pause is over, as `drain` does at its end: during a
+            // long fan-out the state stays as small as the set of chats held back.
+            state
+                .chats
+                .retain(|_, c| c.failures > 0 || c.not_before.is_some_and(|t| t > now));
+            state.prune_at = (2 * state.chats.len()).max(4 * CONCURRENT_CHATS);
+        }
         let chat = state.chats.entry(target.clone()).or_default();
         let wait = if failed {
             chat.failures += 1;
@@ -455,7 +514,7 @@ impl Delivery {
             }
             wait.unwrap_or_default()
         };
-        chat.not_before = Some(Instant::now() + wait);
+        chat.not_before = Some(now + wait);
         wait
     }
 
@@ -470,12 +529,18 @@ impl Delivery {
     }
 
     /// Waits for the platform's next free slot: `paced_rate(rate)` sends a second, evenly
-    /// spaced, and never more than that many within any one second, even when tasks wake
-    /// late. Returns false, having sent nothing, when shutdown comes first.
-    async fn pace(&self, platform: Platform, rate: u32, shutdown: &CancellationToken) -> bool {
-        let limit = paced_rate(rate);
+    /// spaced, and never more than `rate` sends within the server's view of any one second,
+    /// even when tasks wake late or answers are slow. The send is under way until the
+    /// returned `Slot` is dropped. Returns `None`, having sent nothing, when shutdown comes
+    /// first.
+    async fn pace(
+        &self,
+        platform: Platform,
+        rate: u32,
+        shutdown: &CancellationToken,
+    ) -> Option<Slot<'_>> {
         let counted = rate <= MAX_COUNTED_RATE;
-        let interval = RATE_WINDOW / limit;
+        let interval = RATE_WINDOW / paced_rate(rate);
         let mut wait_until = {
             let mut state = self.state.lock().expect("delivery state");
             let now = Instant::now();
@@ -490,35 +555,75 @@ impl Delivery {
         loop {
             tokio::select! {
                 biased;
-                _ = shutdown.cancelled() => return false,
+                _ = shutdown.cancelled() => return None,
                 _ = tokio::time::sleep_until(wait_until) => {}
             }
             if !counted {
-                return true;
+                return Some(Slot {
+                    delivery: self,
+                    platform: None,
+                    started: Instant::now(),
+                });
             }
-            // Count the sends really made in the last second: a task that woke late must
-            // not join others into one too many. It waits for room, keeping its place: the
-            // slots reserved by others do not move.
+            // Count what the server may still count: a task that woke late must not join
+            // others into one too many. It waits for room, keeping its place: the slots
+            // reserved by others do not move.
             let mut state = self.state.lock().expect("delivery state");
             let now = Instant::now();
             let pace = state
                 .paces
                 .entry(platform)
                 .or_insert_with(|| Pace::new(now));
-            while pace.recent.front().is_some_and(|t| *t + RATE_WINDOW <= now) {
-                pace.recent.pop_front();
+            if pace.in_window(now) < rate as usize {
+                pace.in_flight += 1;
+                return Some(Slot {
+                    delivery: self,
+                    platform: Some(platform),
+                    started: now,
+                });
             }
-            // Late tasks catch up, but never closer than half a slot to the previous send.
-            let gap_until = pace.recent.back().map(|t| *t + interval / 2);
-            if let Some(gap) = gap_until.filter(|t| *t > now) {
-                wait_until = gap;
-                continue;
-            }
-            if pace.recent.len() < limit as usize {
-                pace.recent.push_back(now);
-                return true;
-            }
-            wait_until = pace.recent[pace.recent.len() - limit as usize] + RATE_WINDOW;
+            // Room comes a second after the oldest answer; with every send still under way,
+            // look again a slot later.
+            wait_until = match pace.ended.front() {
+                Some(oldest) => *oldest + RATE_WINDOW,
+                None => now + interval,
+            };
+        }
+    }
+}
+
+/// A send under way on a counted platform: when dropped (the answer came, or the send was
+/// abandoned), its end is noted for the platform's count.
+struct Slot<'a> {
+    delivery: &'a Delivery,
+    platform: Option<Platform>,
+    started: Instant,
+}
+
+impl Drop for Slot<'_> {
+    fn drop(&mut self) {
+        let Some(platform) = self.platform else {
+            return;
+        };
+        let mut state = self.delivery.state.lock().expect("delivery state");
+        if let Some(pace) = state.paces.get_mut(&platform) {
+            pace.in_flight = pace.in_flight.saturating_sub(1);
+            // The send reached the server before its answer came back, and at least the
+            // fastest round trip's travel before that.
+            let now = Instant::now();
+            let round_trip = now - self.started;
+            let fastest = pace.fastest.map_or(round_trip, |f| f.min(round_trip));
+            pace.fastest = Some(fastest);
+            pace.answers = (pace.answers + 1).min(TRAVEL_SAMPLES);
+            let travel = if pace.answers < TRAVEL_SAMPLES {
+                Duration::ZERO
+            } else {
+                fastest
+            };
+            let arrived = now - travel;
+            // Kept in order (a bound later than the true one only counts more).
+            let arrived = pace.ended.back().map_or(arrived, |last| arrived.max(*last));
+            pace.ended.push_back(arrived);
         }
     }
 }
@@ -653,6 +758,128 @@ mod tests {
                 vec![sink.clone() as Arc<dyn Sink>],
             )
         }
+    }
+
+    /// A Telegram-like server behind a network of uneven delays: a request takes `base`
+    /// plus 0 to 30 ms to arrive (plus 120 ms for four in a row every 60) and its answer
+    /// `base` plus 0 to 30 ms to come back, in a fixed pseudo-random pattern. The server counts each send when it arrives, over a sliding
+    /// second, and refuses (429) a 31st, like the Bot API.
+    #[derive(Default)]
+    struct JitteryServer {
+        base: Duration,
+        calls: std::sync::atomic::AtomicU64,
+        accepted: Mutex<VecDeque<Instant>>,
+        all: Mutex<Vec<Instant>>,
+        refused: std::sync::atomic::AtomicUsize,
+    }
+
+    impl JitteryServer {
+        /// The way there of the `n`th send (and, with `n` of no send, a way back).
+        fn delay(&self, n: u64, there: bool) -> Duration {
+            // A xorshift of the number: an uneven 0 to 30 ms.
+            let mut x = n.wrapping_mul(0x9E37_79B9_7F4A_7C15) | 1;
+            x ^= x >> 29;
+            let jitter = Duration::from_millis(x % 31);
+            // Now and then a hiccup holds up four requests in a row, which then arrive
+            // together.
+            let hiccup = if there && (n / 4).is_multiple_of(15) {
+                Duration::from_millis(120)
+            } else {
+                Duration::ZERO
+            };
+            self.base + jitter + hiccup
+        }
+    }
+
+    impl Sink for JitteryServer {
+        fn platform(&self) -> Platform {
+            Platform::Telegram
+        }
+        fn chat_interval(&self, _: &str) -> Duration {
+            Duration::from_secs(1)
+        }
+        fn global_rate(&self) -> u32 {
+            30
+        }
+        fn send<'a>(
+            &'a self,
+            _: &'a str,
+            _: &'a Post<'a>,
+        ) -> BoxFuture<'a, Result<String, SendError>> {
+            Box::pin(async move {
+                let n = self
+                    .calls
+                    .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                tokio::time::sleep(self.delay(n, true)).await;
+                let accepted = {
+                    let mut window = self.accepted.lock().unwrap();
+                    let now = Instant::now();
+                    while window.front().is_some_and(|t| *t + RATE_WINDOW <= now) {
+                        window.pop_front();
+                    }
+                    let accepted = window.len() < 30;
+                    if accepted {
+                        window.push_back(now);
+                        self.all.lock().unwrap().push(now);
+                    }
+                    accepted
+                };
+                tokio::time::sleep(self.delay(n + 7, false)).await;
+                if accepted {
+                    Ok("1".into())
+                } else {
+                    self.refused
+                        .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                    Err(SendError::RetryAfter(Duration::from_secs(1)))
+                }
+            })
+        }
+    }
+
+    /// Sends 600 posts through `server`; returns when the server took each.
+    async fn fan_out_through(server: Arc<JitteryServer>) -> Vec<Instant> {
+        let f = fixture();
+        f.queue(1, 600).await;
+        let delivery = Delivery::new(
+            f.config.clone(),
+            f.store.clone(),
+            Arc::default(),
+            vec![server.clone() as Arc<dyn Sink>],
+        );
+        let (sent, empty) = delivery
+            .drain_patiently(Duration::from_secs(60), &CancellationToken::new())
+            .await;
+        assert_eq!((sent, empty), (600, true));
+        let refused = server.refused.load(std::sync::atomic::Ordering::Relaxed);
+        assert_eq!(refused, 0, "429s from the server");
+        let times = server.all.lock().unwrap().clone();
+        assert!(busiest_second(&times) <= 30);
+        times
+    }
+
+    /// Posts a second from the `from`th post taken to the last.
+    fn rate_from(times: &[Instant], from: usize) -> f64 {
+        let span = *times.last().unwrap() - times[from];
+        (times.len() - 1 - from) as f64 / span.as_secs_f64()
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn uneven_network_delays_never_put_one_too_many_into_the_servers_second() {
+        let times = fan_out_through(Arc::default()).await;
+        let rate = rate_from(&times, 0);
+        assert!(rate >= 28.5, "{rate:.2} posts a second");
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_distant_server_is_paced_as_fast_as_a_near_one() {
+        let server = JitteryServer {
+            base: Duration::from_millis(150),
+            ..Default::default()
+        };
+        // Until it has seen enough answers to know the travel, it counts whole round trips.
+        let times = fan_out_through(Arc::new(server)).await;
+        let rate = rate_from(&times, 150);
+        assert!(rate >= 28.5, "{rate:.2} posts a second");
     }
 
     /// The most sends within any one second (a window open at its start, closed at its end).

@@ -264,6 +264,8 @@ impl Flusher {
 }
 
 const PID_FILE: &str = "herald.pid";
+/// Deliveries queued in one transaction: a transaction holds all its writes in memory.
+const DELIVERY_CHUNK: usize = 1000;
 /// The most sled keeps of the database in memory.
 const CACHE_BYTES: u64 = 32 * 1024 * 1024;
 
@@ -415,7 +417,114 @@ impl Store {
     /// with `edit_window`, an edit is queued for every message that carried it and is younger
     /// than the window, unless that message already shows this revision. Flushed before
     /// returning.
+    ///
+    /// More than `DELIVERY_CHUNK` deliveries (a fan-out to many chats) are queued in
+    /// transactions of that many, so memory does not grow with the number of chats: the
+    /// new articles are stored first, then the deliveries queued, then the poll recorded.
+    /// A crash before the last step leaves the articles new to the feed, so the next poll
+    /// queues what is missing, and nothing twice.
     pub async fn commit_poll(
+        &self,
+        feed: &str,
+        state: &FeedState,
+        articles: &[Article],
+        deliveries: &[(Target, String)],
+        edit_window: Option<std::time::Duration>,
+    ) -> Result<Committed> {
+        if deliveries.len() <= DELIVERY_CHUNK {
+            return self
+                .commit_poll_at_once(feed, state, articles, deliveries, edit_window)
+                .await;
+        }
+        let unseen: HashSet<&str> = {
+            let ids = articles.iter().map(|a| a.id.as_str());
+            let seen = self.seen_by_feed(feed, ids.clone())?;
+            ids.filter(|id| !seen.contains(id)).collect()
+        };
+        let stored = self.store_new_articles(articles)?;
+        // Each new article's time as stored (another feed may have stored it first): the
+        // outbox key of any copy queued already.
+        let mut times: HashMap<&str, DateTime<Utc>> = HashMap::new();
+        for id in &unseen {
+            if let Some(article) = self.article(id)? {
+                times.insert(id, article.time());
+            }
+        }
+        let mut queued = 0;
+        for chunk in deliveries.chunks(DELIVERY_CHUNK) {
+            queued += self.queue_deliveries(&times, chunk)?;
+        }
+        let mut done = self
+            .commit_poll_at_once(feed, state, articles, &[], edit_window)
+            .await?;
+        done.stored += stored;
+        done.new_to_feed = unseen.len();
+        done.queued += queued;
+        Ok(done)
+    }
+
+    /// Stores the articles the store does not have yet (nothing else); returns how many.
+    fn store_new_articles(&self, articles: &[Article]) -> Result<usize> {
+        let encoded: Vec<(Vec<u8>, &Article)> = articles
+            .iter()
+            .map(|a| to_json(a).map(|j| (j, a)))
+            .collect::<Result<_>>()?;
+        let stored = (&self.articles, &self.by_time).transaction(|(articles_t, by_time_t)| {
+            let mut stored = 0;
+            let mut listed: HashSet<&str> = HashSet::new();
+            for (json, article) in &encoded {
+                let id = article.id.as_str();
+                if listed.insert(id) && articles_t.get(id.as_bytes())?.is_none() {
+                    articles_t.insert(id.as_bytes(), json.as_slice())?;
+                    by_time_t.insert(time_key(article.time(), id), &[][..])?;
+                    stored += 1;
+                }
+            }
+            Ok::<_, ConflictableTransactionError<StoreError>>(stored)
+        })?;
+        Counts::add(&self.counts.articles, stored as i64);
+        Ok(stored)
+    }
+
+    /// Queues each of `deliveries` whose article is in `times` (new to the feed, with its
+    /// stored time), unless the chat has it queued, sent or set aside; one transaction.
+    fn queue_deliveries(
+        &self,
+        times: &HashMap<&str, DateTime<Utc>>,
+        deliveries: &[(Target, String)],
+    ) -> Result<usize> {
+        let now = Utc::now();
+        let queued =
+            (&self.outbox, &self.sent, &self.dead).transaction(|(outbox_t, sent_t, dead_t)| {
+                let mut queued = 0;
+                for (target, id) in deliveries {
+                    let Some(time) = times.get(id.as_str()) else {
+                        continue;
+                    };
+                    let key = outbox_key(target, *time, id);
+                    if sent_t.get(sent_key(target, id))?.is_some()
+                        || outbox_t.get(&key)?.is_some()
+                        || dead_t.get(&key)?.is_some()
+                    {
+                        continue;
+                    }
+                    let delivery = Delivery {
+                        article: id.clone(),
+                        enqueued: now,
+                        edit: false,
+                    };
+                    let json = serde_json::to_vec(&delivery).expect("a delivery serializes");
+                    outbox_t.insert(key, json)?;
+                    queued += 1;
+                }
+                Ok::<_, ConflictableTransactionError<StoreError>>(queued)
+            })?;
+        Counts::add(&self.counts.outbox, queued as i64);
+        Ok(queued)
+    }
+
+    /// [`Store::commit_poll`] in one transaction.
+    async fn commit_poll_at_once(
         &self,
         feed: &str,
         state: &FeedState,
@@ -757,8 +866,38 @@ impl Store {
     /// Chats with deliveries waiting.
     pub fn pending_targets(&self) -> Result<Vec<Target>> {
         let mut out = Vec::new();
-        let mut from: Vec<u8> = Vec::new();
-        while let Some(entry) = self.outbox.range(from.clone()..).next() {
+        let mut after = None;
+        loop {
+            let page = self.pending_targets_after(after.as_ref(), 1024)?;
+            let Some(last) = page.last().cloned() else {
+                return Ok(out);
+            };
+            out.extend(page);
+            after = Some(last);
+        }
+    }
+
+    /// Up to `limit` chats with deliveries waiting, in the outbox's order, starting after
+    /// `after` (from the first with `None`): a fan-out to many chats is read a page at a
+    /// time.
+    pub fn pending_targets_after(
+        &self,
+        after: Option<&Target>,
+        limit: usize,
+    ) -> Result<Vec<Target>> {
+        let mut out = Vec::new();
+        let mut from: Vec<u8> = match after {
+            Some(target) => {
+                let mut key = target.to_string().into_bytes();
+                key.push(1);
+                key
+            }
+            None => Vec::new(),
+        };
+        while out.len() < limit {
+            let Some(entry) = self.outbox.range(from.clone()..).next() else {
+                break;
+            };
             let (key, _) = entry?;
             let end = key.iter().position(|&b| b == 0).unwrap_or(key.len());
             let name = String::from_utf8_lossy(&key[..end]).into_owned();
@@ -1107,6 +1246,107 @@ mod tests {
             assert_eq!(done, Committed::default(), "{feed}");
         }
         assert_eq!(store.outbox_len(), 4);
+    }
+
+    #[tokio::test]
+    async fn a_fan_out_to_more_chats_than_one_transaction_holds_queues_each_chat_once() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::open(dir.path()).unwrap();
+        let state = FeedState::default();
+        let (a, b) = (article(1, "en"), article(2, "en"));
+        let chats: Vec<Target> = (0..DELIVERY_CHUNK as i64 * 2 + 500)
+            .map(|n| chat(&format!("telegram:{}", 10_000 + n)))
+            .collect();
+        let refs: Vec<&Target> = chats.iter().collect();
+        // Another feed brought `a` to the last chat, which has it queued already.
+        store
+            .commit_poll(
+                "de.xml",
+                &state,
+                std::slice::from_ref(&a),
+                &to(&refs[refs.len() - 1..], &[&a]),
+                None,
+            )
+            .await
+            .unwrap();
+        assert_eq!(store.outbox_len(), 1);
+
+        // A poll killed after storing the articles and queueing the first chunk.
+        let fan_out = to(&refs, &[&a, &b]);
+        assert!(fan_out.len() > 4 * DELIVERY_CHUNK);
+        store.store_new_articles(&[a.clone(), b.clone()]).unwrap();
+        let times = HashMap::from([(a.id.as_str(), a.time()), (b.id.as_str(), b.time())]);
+        store
+            .queue_deliveries(&times, &fan_out[..DELIVERY_CHUNK])
+            .unwrap();
+        drop(store);
+
+        // The next process polls again: the rest is queued, nothing twice.
+        let store = Store::open(dir.path()).unwrap();
+        let done = store
+            .commit_poll("en.xml", &state, &[a.clone(), b.clone()], &fan_out, None)
+            .await
+            .unwrap();
+        assert_eq!(
+            (done.stored, done.new_to_feed, done.queued),
+            (0, 2, fan_out.len() - DELIVERY_CHUNK - 1)
+        );
+        assert_eq!(store.outbox_len(), fan_out.len());
+        let all = queued(&store);
+        let unique: HashSet<&(String, String)> = all.iter().collect();
+        assert_eq!((all.len(), unique.len()), (fan_out.len(), fan_out.len()));
+
+        // Listed again: nothing new to the feed, nothing queued.
+        let done = store
+            .commit_poll("en.xml", &state, &[a.clone(), b.clone()], &fan_out, None)
+            .await
+            .unwrap();
+        assert_eq!(done, Committed::default());
+        assert_eq!(store.outbox_len(), fan_out.len());
+    }
+
+    #[tokio::test]
+    async fn the_chats_waiting_are_read_a_page_at_a_time_each_once() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::open(dir.path()).unwrap();
+        let (a, b) = (article(1, "en"), article(2, "en"));
+        // Names that are prefixes of others, and two deliveries for some chats.
+        let names = [
+            "telegram:1",
+            "telegram:10",
+            "telegram:100",
+            "matrix:!r:x",
+            "telegram:2",
+        ];
+        let chats: Vec<Target> = names.iter().map(|n| chat(n)).collect();
+        let refs: Vec<&Target> = chats.iter().collect();
+        store
+            .commit_poll(
+                "en.xml",
+                &FeedState::default(),
+                &[a.clone(), b.clone()],
+                &to(&refs, &[&a, &b]),
+                None,
+            )
+            .await
+            .unwrap();
+        let mut read = Vec::new();
+        let mut after: Option<Target> = None;
+        loop {
+            let page = store.pending_targets_after(after.as_ref(), 2).unwrap();
+            assert!(page.len() <= 2);
+            let Some(last) = page.last().cloned() else {
+                break;
+            };
+            read.extend(page);
+            after = Some(last);
+        }
+        assert_eq!(read, store.pending_targets().unwrap());
+        let mut read: Vec<String> = read.iter().map(Target::to_string).collect();
+        read.sort();
+        let mut expected: Vec<String> = names.iter().map(|n| n.to_string()).collect();
+        expected.sort();
+        assert_eq!(read, expected);
     }
 
     #[tokio::test]

@@ -4,6 +4,7 @@
 mod support;
 
 mod core;
+mod crash;
 mod delivery;
 mod edits;
 mod feeds;
@@ -11,6 +12,7 @@ mod languages;
 mod matrix;
 mod matrix_limits;
 mod operator_logs;
+mod scale;
 mod status;
 mod status_page;
 mod telegram;

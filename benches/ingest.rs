@@ -1,0 +1,104 @@
+//! Ingest: reading a 1,000-item WordPress-style feed, Herald's whole way (decode, parse,
+//! normalize each item into an `Article`, with and without language detection, and
+//! de-duplicate by id as a poll does) against bare feed-rs on the same bytes. The feed is
+//! built from the items of `tests/data/wp-en.xml` (each copy with its own guid and link)
+//! and written to a file, so `scripts/ingest-bench` can time Python's feedparser on the
+//! very same bytes. Prints `RESULT name items/s` lines.
+//!
+//!   cargo bench --bench ingest -- --feed-out /tmp/feed.xml     # 30 rounds
+//!   cargo test --bench ingest                                  # once, as a smoke test
+
+use std::collections::HashSet;
+use std::time::Instant;
+
+use chrono::Utc;
+use herald::article::Lang;
+use herald::feed::parse::{FeedInfo, bare_feed_rs_entries, parse_document};
+
+const ITEMS: usize = 1000;
+
+/// The fixture's channel with its items copied to `ITEMS`, each under a guid and link of
+/// its own.
+fn wordpress_feed() -> String {
+    let fixture =
+        std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/tests/data/wp-en.xml"))
+            .expect("fixture");
+    let start = fixture.find("<item>").expect("items");
+    let end = fixture.rfind("</item>").expect("items") + "</item>".len();
+    let items: Vec<&str> = fixture[start..end]
+        .split("<item>")
+        .filter(|i| !i.trim().is_empty())
+        .collect();
+    let mut out = fixture[..start].to_string();
+    for n in 0..ITEMS {
+        let item = items[n % items.len()]
+            .replace("?p=", &format!("?p={n}0"))
+            .replace("/</link>", &format!("/{n}/</link>"));
+        out.push_str("<item>");
+        out.push_str(&item);
+    }
+    out.push_str(&fixture[end..]);
+    out
+}
+
+fn main() {
+    let args: Vec<String> = std::env::args().collect();
+    let full = args.iter().any(|a| a == "--bench");
+    let rounds: usize = args
+        .iter()
+        .position(|a| a == "--rounds")
+        .and_then(|i| args.get(i + 1))
+        .map(|n| n.parse().expect("--rounds N"))
+        .unwrap_or(if full { 30 } else { 1 });
+    let feed = wordpress_feed();
+    if let Some(path) = args
+        .iter()
+        .position(|a| a == "--feed-out")
+        .and_then(|i| args.get(i + 1))
+    {
+        std::fs::write(path, &feed).expect("write the feed");
+    }
+    let bytes = feed.as_bytes();
+    let en = Lang::parse("en").expect("a language");
+    let detector = herald::lang::Detector::for_ui_languages();
+    println!(
+        "ingest: a WordPress-style RSS feed of {ITEMS} items ({} bytes), {rounds} rounds",
+        bytes.len()
+    );
+
+    let bare = time(rounds, || bare_feed_rs_entries(bytes).expect("parses"));
+    for (name, detector) in [
+        ("herald", Some(&detector)),
+        ("herald-without-detection", None),
+    ] {
+        let info = FeedInfo {
+            key: "bench",
+            lang: &en,
+            detector,
+            base: Some("https://postsovietleft.org/feed/"),
+        };
+        let rate = time(rounds, || {
+            let parsed = parse_document(bytes, None, &info, Utc::now()).expect("parses");
+            // De-duplicated by id, as a poll does.
+            let mut ids = HashSet::new();
+            parsed
+                .articles
+                .into_iter()
+                .filter(|a| ids.insert(a.id.clone()))
+                .count()
+        });
+        println!("RESULT {name} {rate:.0}");
+    }
+    println!("RESULT feed-rs {bare:.0}");
+}
+
+/// Items a second over `rounds` runs of `read`, which returns the items it read.
+fn time(rounds: usize, mut read: impl FnMut() -> usize) -> f64 {
+    assert_eq!(read(), ITEMS, "every item read (warm-up)");
+    let start = Instant::now();
+    let mut items = 0;
+    for _ in 0..rounds {
+        items += read();
+    }
+    items as f64 / start.elapsed().as_secs_f64()
+}
