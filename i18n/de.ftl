@@ -67,3 +67,4 @@ page-private = { $count ->
 # Befehle für Betreiber im Chat (/status zeigt, was die Statusseite zeigt).
 operators-only = Entschuldigung, dieser Befehl ist nur für die Betreiber des Bots.
 operators-private-chat = Bitte frag mich das in einem privaten Chat.
+too-fast = Die Befehle kommen schneller, als ich sie beantworte; ich antworte wieder in { $seconds } Sekunden.

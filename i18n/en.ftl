@@ -76,3 +76,5 @@ page-private = { $count ->
 # Operators' commands in chat (/status shows what the status page shows).
 operators-only = Sorry, this command is only for the bot's operators.
 operators-private-chat = Please ask me this in a private chat.
+# Said once to a chat that sends commands too fast; then it is not answered for a while.
+too-fast = Commands are coming faster than I answer them; I will answer again in { $seconds } seconds.

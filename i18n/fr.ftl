@@ -67,3 +67,4 @@ page-private = { $count ->
 # Commandes des opérateurs dans le chat (/status montre ce que montre la page d’état).
 operators-only = Désolé, cette commande est réservée aux opérateurs du bot.
 operators-private-chat = Merci de me demander cela dans une conversation privée.
+too-fast = Les commandes arrivent plus vite que je ne peux y répondre ; je répondrai de nouveau dans { $seconds } secondes.

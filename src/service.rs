@@ -4,11 +4,14 @@
 //! the store through it (operators, configured channels, recorded moves), so they never
 //! need the wiring in `app`.
 
-use std::sync::Arc;
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
 
 use crate::article::Target;
 use crate::commands::{self, Command, Context, Reply, Request};
 use crate::config::{ChannelConfig, Config, Operator};
+use crate::i18n::Msg;
 use crate::metrics::Metrics;
 use crate::status::Watch;
 use crate::store::{Store, StoreError};
@@ -19,6 +22,50 @@ pub struct CommandService {
     metrics: Arc<Metrics>,
     /// What `/status` reads.
     watch: Watch,
+    flood: FloodGate,
+}
+
+/// Commands one chat may send within `FLOOD_WINDOW`; more get one note, then silence until
+/// the window has passed, so nobody can push the bot into the platforms' flood limits
+/// (Telegram allows 20 messages a minute in a group, one a second in a private chat).
+const FLOOD_LIMIT: u32 = 15;
+const FLOOD_WINDOW: Duration = Duration::from_secs(30);
+/// Above this many chats, the ones whose window has passed are forgotten.
+const FLOOD_PRUNE_ABOVE: usize = 4096;
+
+/// Counts each chat's commands in fixed windows.
+#[derive(Default)]
+struct FloodGate {
+    chats: Mutex<HashMap<Target, (Instant, u32)>>,
+}
+
+#[derive(Debug, PartialEq)]
+enum Admit {
+    Answer,
+    /// Say once that the chat must wait this long.
+    Warn(Duration),
+    Ignore,
+}
+
+impl FloodGate {
+    fn admit(&self, chat: &Target, now: Instant) -> Admit {
+        let mut chats = self.chats.lock().expect("flood gate");
+        if chats.len() > FLOOD_PRUNE_ABOVE {
+            chats.retain(|_, (since, _)| now.duration_since(*since) < FLOOD_WINDOW);
+        }
+        let (since, count) = chats.entry(chat.clone()).or_insert((now, 0));
+        if now.duration_since(*since) >= FLOOD_WINDOW {
+            (*since, *count) = (now, 0);
+        }
+        *count += 1;
+        match *count {
+            n if n <= FLOOD_LIMIT => Admit::Answer,
+            n if n == FLOOD_LIMIT + 1 => {
+                Admit::Warn(FLOOD_WINDOW.saturating_sub(now.duration_since(*since)))
+            }
+            _ => Admit::Ignore,
+        }
+    }
 }
 
 impl CommandService {
@@ -33,6 +80,7 @@ impl CommandService {
             store,
             metrics,
             watch,
+            flood: FloodGate::default(),
         }
     }
 
@@ -44,16 +92,31 @@ impl CommandService {
         &self.store
     }
 
-    /// Runs `command` for `request` and returns the reply to send.
-    pub async fn answer(&self, request: &Request, command: &Command) -> Reply {
+    /// Runs `command` for `request` and returns the reply to send: none for a chat that
+    /// sends commands too fast and was told so already.
+    pub async fn answer(&self, request: &Request, command: &Command) -> Option<Reply> {
         let ctx = Context {
             config: &self.config,
             store: &self.store,
             watch: Some(&self.watch),
         };
+        match self.flood.admit(&request.chat, Instant::now()) {
+            Admit::Answer => {}
+            Admit::Warn(wait) => {
+                let lang = match ctx.settings(&request.chat) {
+                    Ok(settings) => ctx.reply_lang(request, &settings),
+                    Err(_) => crate::article::Lang::parse("en").expect("a language code"),
+                };
+                let seconds = wait.as_secs().max(1).to_string();
+                tracing::info!(chat = %request.chat.platform, "a chat sends commands too fast; it is not answered for a while");
+                let note = commands::say(&lang, Msg::TooFast, request, &[("seconds", &seconds)]);
+                return Some(Reply::text(&note));
+            }
+            Admit::Ignore => return None,
+        }
         let reply = commands::execute(&ctx, request, command).await;
         self.metrics.count_command();
-        reply
+        Some(reply)
     }
 
     /// Whether `who` is one of `[bot] admins`.
@@ -64,5 +127,33 @@ impl CommandService {
     /// The configured channel that lives at `chat` now (following recorded moves).
     pub fn channel_at(&self, chat: &Target) -> Result<Option<&ChannelConfig>, StoreError> {
         self.config.channel_at(chat, |t| self.store.resolve(t))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_chat_flooding_commands_is_told_once_then_ignored_until_the_window_passes() {
+        let gate = FloodGate::default();
+        let (chat, other) = ("telegram:1".parse().unwrap(), "telegram:2".parse().unwrap());
+        let start = Instant::now();
+        let at = |ms: u64| start + Duration::from_millis(ms);
+        for n in 0..FLOOD_LIMIT {
+            assert_eq!(gate.admit(&chat, at(u64::from(n) * 100)), Admit::Answer);
+        }
+        assert_eq!(
+            gate.admit(&chat, at(2000)),
+            Admit::Warn(Duration::from_secs(28))
+        );
+        assert_eq!(gate.admit(&chat, at(2100)), Admit::Ignore);
+        assert_eq!(
+            gate.admit(&other, at(2200)),
+            Admit::Answer,
+            "other chats go on"
+        );
+        assert_eq!(gate.admit(&chat, at(29_900)), Admit::Ignore);
+        assert_eq!(gate.admit(&chat, at(30_000)), Admit::Answer, "a new window");
     }
 }

@@ -68,6 +68,7 @@ pub enum Msg {
     /// `cmd`.
     UnknownCommand,
     InternalError,
+    TooFast,
     PageTitle,
     PageSummary,
     PageFeeds,
@@ -103,7 +104,7 @@ pub enum Msg {
 
 impl Msg {
     /// Every message, for tests and the template table.
-    pub const ALL: [Msg; 46] = [
+    pub const ALL: [Msg; 47] = [
         Msg::LanguageName,
         Msg::ReadMore,
         Msg::Start,
@@ -123,6 +124,7 @@ impl Msg {
         Msg::NotAllowed,
         Msg::UnknownCommand,
         Msg::InternalError,
+        Msg::TooFast,
         Msg::PageTitle,
         Msg::PageSummary,
         Msg::PageFeeds,
@@ -174,6 +176,7 @@ impl Msg {
             Msg::NotAllowed => "not-allowed",
             Msg::UnknownCommand => "unknown-command",
             Msg::InternalError => "internal-error",
+            Msg::TooFast => "too-fast",
             Msg::PageTitle => "page-title",
             Msg::PageSummary => "page-summary",
             Msg::PageFeeds => "page-feeds",

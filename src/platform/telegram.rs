@@ -359,7 +359,9 @@ impl Telegram {
         command: &Command,
         reply_to: Option<teloxide::types::MessageId>,
     ) {
-        let reply = service.answer(request, command).await;
+        let Some(reply) = service.answer(request, command).await else {
+            return;
+        };
         let chat = ChatId(
             request
                 .chat

@@ -1105,3 +1105,37 @@ async fn a_slow_member_check_in_one_group_holds_up_no_other_chat() {
         .unwrap();
     assert_eq!(done.text, "Done: this chat now receives articles in de.");
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_chat_flooding_commands_gets_one_note_then_silence_until_it_slows_down() {
+    let world = World::new().await;
+    let _bot = world.start().await;
+    let olena = person(503, "en");
+    for _ in 0..18 {
+        world.api.push_message(503, olena.clone(), "/help");
+    }
+    let answers = world.api.wait_sent(503, 16, WAIT).await;
+    assert!(
+        answers[..15]
+            .iter()
+            .all(|a| a.text.starts_with("Commands:")),
+        "{answers:#?}"
+    );
+    assert!(
+        answers[15]
+            .text
+            .starts_with("Commands are coming faster than I answer them; I will answer again in"),
+        "{}",
+        answers[15].text
+    );
+    // Once the cool-down has passed the chat is answered again; the two commands sent
+    // during it got nothing (a chat's commands are handled in order, so they came first).
+    tokio::time::sleep(Duration::from_secs(30)).await;
+    let next = world.ask(503, olena.clone(), "/about").await;
+    assert!(next.text.starts_with("Herald"), "{}", next.text);
+    assert_eq!(
+        world.api.sent(503).len(),
+        17,
+        "nothing for the ignored commands"
+    );
+}

@@ -275,7 +275,10 @@ async fn on_message(
         user_lang: None,
         prefix: '!',
     };
-    let reply = with_button_line(service.answer(&request, &command).await);
+    let Some(reply) = service.answer(&request, &command).await else {
+        return;
+    };
+    let reply = with_button_line(reply);
     let (body, html) = render::reply_matrix(&reply);
     let content = RoomMessageEventContent::notice_html(body, html);
     let mut content = if matches!(event.content.relates_to, Some(Relation::Thread(_))) {
