@@ -308,7 +308,10 @@ fn count_polls(metrics: &Metrics, results: &[(String, Result<FeedOutcome, PollEr
 /// libraries only when something is wrong (each platform says which of its SDK's messages
 /// to keep out).
 pub fn default_log_filter() -> String {
-    format!("info,sled=warn,{}", platform::matrix::LOG_DIRECTIVES)
+    match platform::LOG_DIRECTIVES {
+        "" => "info,sled=warn".to_string(),
+        sdks => format!("info,sled=warn,{sdks}"),
+    }
 }
 
 /// The newest stored articles, for `herald latest`.

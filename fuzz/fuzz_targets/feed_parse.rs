@@ -3,10 +3,13 @@
 //! what it returns keeps the promises the renderers rely on.
 #![no_main]
 
+use std::sync::OnceLock;
+
 use chrono::{TimeZone, Utc};
 use herald::article::Lang;
 use herald::feed::parse::{EXCERPT_MAX, FeedInfo, parse_document};
 use herald::feed::{FeedError, catch_panic};
+use herald::lang::Detector;
 use libfuzzer_sys::fuzz_target;
 
 /// A panic inside feed-rs 3.0 that Herald cannot prevent: it unwraps the parse of a
@@ -16,12 +19,20 @@ const KNOWN_FEED_RS_PANIC: &str = "feed-rs-3.0.0/src/parser/util/mod.rs";
 
 const CHARSETS: [Option<&str>; 4] = [None, Some("utf-8"), Some("windows-1251"), Some("shift_jis")];
 
+/// The language detector of a bot that posts in Herald's interface languages, built once
+/// (loading lingua's models is slow).
+fn detector() -> &'static Detector {
+    static DETECTOR: OnceLock<Detector> = OnceLock::new();
+    DETECTOR.get_or_init(Detector::for_ui_languages)
+}
+
 fuzz_target!(|data: &[u8]| {
     let lang = Lang::parse("en").expect("valid");
     let info = FeedInfo {
         key: "fuzz",
         lang: &lang,
-        detect_lang: data.len() % 2 == 0,
+        // Half the inputs with language detection, half with the feed's language only.
+        detector: (data.len() % 2 == 0).then(detector),
         base: Some("https://feed.example.org/feed/"),
     };
     let charset = CHARSETS[data.len() % CHARSETS.len()];

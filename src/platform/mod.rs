@@ -2,11 +2,16 @@
 //! `Sink` trait and learns about permanent failures from `SendError`; adapters turn
 //! platform events into neutral commands (`crate::commands`). Only the files below this
 //! folder name a platform SDK: `telegram.rs` (teloxide), `matrix/` (matrix-sdk),
-//! `console.rs` (standard output).
+//! `console.rs` (standard output). Each SDK adapter is behind the cargo feature of its
+//! name (`telegram`, `matrix`, both on by default); a build without them posts to the
+//! console only.
 
 pub mod console;
+#[cfg(any(feature = "telegram", feature = "matrix"))]
 pub(crate) mod dispatch;
+#[cfg(feature = "matrix")]
 pub mod matrix;
+#[cfg(feature = "telegram")]
 pub mod telegram;
 
 use std::sync::{Arc, OnceLock};
@@ -41,11 +46,23 @@ pub async fn start_all(
         task: None,
     }];
     let starters: [(Platform, Starter); 2] = [
+        #[cfg(feature = "telegram")]
         (Platform::Telegram, |service, listen, shutdown| {
             Box::pin(async move { telegram::start(&service, listen, &shutdown).await })
         }),
+        #[cfg(not(feature = "telegram"))]
+        (Platform::Telegram, |service, _, _| {
+            let configured = service.config().telegram.is_some();
+            Box::pin(async move { not_built(Platform::Telegram, configured) })
+        }),
+        #[cfg(feature = "matrix")]
         (Platform::Matrix, |service, listen, shutdown| {
             Box::pin(async move { matrix::start(&service, listen, &shutdown).await })
+        }),
+        #[cfg(not(feature = "matrix"))]
+        (Platform::Matrix, |service, _, _| {
+            let configured = service.config().matrix.is_some();
+            Box::pin(async move { not_built(Platform::Matrix, configured) })
         }),
     ];
     for (platform, start) in starters {
@@ -53,6 +70,31 @@ pub async fn start_all(
     }
     started
 }
+
+/// The start of a platform whose adapter this build leaves out: nothing to start, and when
+/// the config uses the platform, its posts stay queued and the log says why.
+#[cfg(not(all(feature = "telegram", feature = "matrix")))]
+fn not_built(platform: Platform, configured: bool) -> anyhow::Result<Option<Started>> {
+    if configured {
+        tracing::error!(
+            %platform,
+            "this Herald was built without the `{platform}` feature; its posts stay queued"
+        );
+    }
+    Ok(None)
+}
+
+/// The platform SDKs' directives for the default log filter (see `app::default_log_filter`).
+pub(crate) const LOG_DIRECTIVES: &str = {
+    #[cfg(feature = "matrix")]
+    {
+        matrix::LOG_DIRECTIVES
+    }
+    #[cfg(not(feature = "matrix"))]
+    {
+        ""
+    }
+};
 
 type Starter = fn(
     Arc<CommandService>,
