@@ -1744,4 +1744,45 @@ mod tests {
         let store = Store::open(dir.path()).unwrap();
         assert_eq!(store.subscribers().unwrap().len(), 50);
     }
+
+    #[tokio::test]
+    async fn pauses_hold_one_chat_or_all_survive_a_reopen_and_their_end_is_announced() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::open(dir.path()).unwrap();
+        let (a, b): (Target, Target) = (
+            "telegram:-1001".parse().unwrap(),
+            "console".parse().unwrap(),
+        );
+        let pause = Pause { at: Utc::now() };
+        store.pause(Some(&a), &pause).unwrap();
+        assert!(store.paused(&a).unwrap().is_some());
+        assert!(store.paused(&b).unwrap().is_none());
+        store.pause(None, &pause).unwrap();
+        assert!(
+            store.paused(&b).unwrap().is_some(),
+            "the pause of every chat"
+        );
+        store.flush().await.unwrap();
+        drop(store);
+
+        let store = Store::open(dir.path()).unwrap();
+        assert!(
+            store.paused_all().unwrap().is_some(),
+            "kept across a restart"
+        );
+        // Ending the pause of all leaves the chat paused on its own.
+        assert!(store.resume(None).unwrap());
+        tokio::time::timeout(std::time::Duration::from_secs(1), store.pause_ended())
+            .await
+            .expect("the end of a pause is announced");
+        assert!(store.paused(&b).unwrap().is_none());
+        assert!(store.paused(&a).unwrap().is_some());
+        assert_eq!(
+            store.paused_chats().unwrap(),
+            vec![(a.clone(), pause.clone())]
+        );
+        assert!(!store.resume(None).unwrap(), "nothing left to resume");
+        assert!(store.resume(Some(&a)).unwrap());
+        assert!(store.paused(&a).unwrap().is_none());
+    }
 }
