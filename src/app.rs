@@ -2,8 +2,10 @@
 //! service, the delivery loop, the poller), hands each adapter what it needs and runs them
 //! until shutdown. Nothing else in the crate imports this module. Shutdown is a parameter
 //! (a `CancellationToken`), so tests and the binary stop the bot the same way. Also the
-//! one-shot jobs behind `herald poll --once` and `herald latest`.
+//! one-shot jobs behind `herald poll --once`, `herald latest`, `herald backup` and
+//! `herald restore`.
 
+use std::path::Path;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -11,6 +13,7 @@ use anyhow::Context as _;
 use tokio_util::sync::CancellationToken;
 
 use crate::article::{Article, LangSet};
+use crate::backup;
 use crate::config::Config;
 use crate::delivery::Delivery;
 use crate::metrics::Metrics;
@@ -318,4 +321,14 @@ pub fn default_log_filter() -> String {
 pub fn latest(config: Config, n: usize, langs: &LangSet) -> anyhow::Result<Vec<Article>> {
     let store = Store::open(&config.bot.data_dir)?;
     store.latest(langs, n).context("reading the store")
+}
+
+/// `herald backup PATH`: the whole store in one file (refused while a bot holds the store).
+pub fn backup(config: &Config, path: &Path) -> anyhow::Result<backup::Summary> {
+    backup::backup(&config.bot.data_dir, path)
+}
+
+/// `herald restore PATH`: a backup into the empty `data_dir`.
+pub fn restore(config: &Config, path: &Path) -> anyhow::Result<backup::Summary> {
+    backup::restore(&config.bot.data_dir, path)
 }

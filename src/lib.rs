@@ -17,6 +17,7 @@
 //! - `feed`: fetching (conditional GET, size cap), decoding (any encoding) and parsing feeds
 //!   into articles, isolated so that no feed can crash the bot.
 //! - `store`: the only sled user — articles, feed state, chats, outbox, sent records.
+//! - `backup`: the whole store as one portable file (`herald backup`, `herald restore`).
 //! - `poll`: polls every feed concurrently and commits what is new with its deliveries.
 //! - `delivery`: drains the outbox through the platforms with pacing and retries.
 //! - `render`: articles and replies as Telegram HTML, Matrix HTML + text, console text.
@@ -44,6 +45,7 @@
 
 pub mod app;
 pub mod article;
+pub mod backup;
 pub mod commands;
 pub mod config;
 pub mod delivery;

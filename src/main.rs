@@ -50,6 +50,19 @@ enum Command {
     },
     /// Validate the configuration and exit.
     Check,
+    /// Copy the whole store (articles, chats, queued posts, sent records, feed state) into
+    /// one portable file. Refused while a bot runs on the store; the Matrix device in
+    /// `data_dir/matrix` is not included (see the README).
+    Backup {
+        /// The file to write (replaced atomically if it exists).
+        path: PathBuf,
+    },
+    /// Restore a file made by `herald backup` into the configured `data_dir`, which must be
+    /// empty.
+    Restore {
+        /// The backup file.
+        path: PathBuf,
+    },
     /// Print the newest stored articles.
     Latest {
         #[arg(short = 'n', default_value_t = 5)]
@@ -93,6 +106,24 @@ fn run(command: Command, config: Config) -> anyhow::Result<ExitCode> {
                 config.path.display(),
                 config.feeds.len(),
                 config.channels.len()
+            );
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Backup { path } => {
+            let summary = herald::app::backup(&config, &path)?;
+            println!(
+                "backed up the store in {} to {}: {summary}",
+                config.bot.data_dir.display(),
+                path.display()
+            );
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Restore { path } => {
+            let summary = herald::app::restore(&config, &path)?;
+            println!(
+                "restored {} into {}: {summary}",
+                path.display(),
+                config.bot.data_dir.display()
             );
             Ok(ExitCode::SUCCESS)
         }

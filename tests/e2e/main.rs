@@ -3,6 +3,7 @@
 
 mod support;
 
+mod backup;
 mod core;
 mod crash;
 mod delivery;
