@@ -14,6 +14,7 @@ use tokio_util::sync::CancellationToken;
 
 use crate::article::{Article, LangSet};
 use crate::backup;
+use crate::check::Check;
 use crate::config::Config;
 use crate::delivery::Delivery;
 use crate::metrics::Metrics;
@@ -331,4 +332,24 @@ pub fn backup(config: &Config, path: &Path) -> anyhow::Result<backup::Summary> {
 /// `herald restore PATH`: a backup into the empty `data_dir`.
 pub fn restore(config: &Config, path: &Path) -> anyhow::Result<backup::Summary> {
     backup::restore(&config.bot.data_dir, path)
+}
+
+/// `herald check --online`: reads every feed (counting its items) and reaches every
+/// platform the config uses, all side by side; one result per feed, platform and channel.
+pub async fn check_online(config: &Config) -> anyhow::Result<Vec<Check>> {
+    let fetcher = crate::feed::Fetcher::new(&config.fetch)?;
+    let feeds = futures::future::join_all(config.feeds.iter().map(|feed| {
+        let fetcher = &fetcher;
+        async move {
+            let subject = format!("feed {}", feed.label());
+            match Poller::check_feed(fetcher, feed).await {
+                Ok(1) => Check::ok(subject, "1 item"),
+                Ok(n) => Check::ok(subject, format!("{n} items")),
+                Err(e) => Check::failed(subject, e.to_string()),
+            }
+        }
+    }));
+    let (mut checks, platforms) = futures::join!(feeds, platform::check_online(config));
+    checks.extend(platforms);
+    Ok(checks)
 }

@@ -18,6 +18,7 @@
 //!   into articles, isolated so that no feed can crash the bot.
 //! - `store`: the only sled user — articles, feed state, chats, outbox, sent records.
 //! - `backup`: the whole store as one portable file (`herald backup`, `herald restore`).
+//! - `check`: one result of `herald check --online` (feeds and platforms reached).
 //! - `poll`: polls every feed concurrently and commits what is new with its deliveries.
 //! - `delivery`: drains the outbox through the platforms with pacing and retries.
 //! - `render`: articles and replies as Telegram HTML, Matrix HTML + text, console text.
@@ -46,6 +47,7 @@
 pub mod app;
 pub mod article;
 pub mod backup;
+pub mod check;
 pub mod commands;
 pub mod config;
 pub mod delivery;

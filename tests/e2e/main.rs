@@ -4,6 +4,7 @@
 mod support;
 
 mod backup;
+mod check_online;
 mod core;
 mod crash;
 mod delivery;
