@@ -55,3 +55,36 @@ pub fn with_causes(e: &dyn std::error::Error) -> String {
     }
     text
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_check_reads_as_one_line_with_its_outcome() {
+        assert_eq!(
+            Check::ok("feed wp-de", "10 items").to_string(),
+            "feed wp-de: OK — 10 items"
+        );
+        let failed = Check::failed("telegram", "401 Unauthorized: the token was refused");
+        assert!(!failed.passed());
+        assert_eq!(
+            failed.to_string(),
+            "telegram: FAILED — 401 Unauthorized: the token was refused"
+        );
+    }
+
+    #[test]
+    fn causes_are_added_once() {
+        let io = std::io::Error::new(std::io::ErrorKind::ConnectionRefused, "refused");
+        #[derive(Debug, thiserror::Error)]
+        #[error("error sending request")]
+        struct Outer(#[source] std::io::Error);
+        assert_eq!(with_causes(&Outer(io)), "error sending request: refused");
+        #[derive(Debug, thiserror::Error)]
+        #[error("network error: refused")]
+        struct Said(#[source] std::io::Error);
+        let io = std::io::Error::new(std::io::ErrorKind::ConnectionRefused, "refused");
+        assert_eq!(with_causes(&Said(io)), "network error: refused");
+    }
+}

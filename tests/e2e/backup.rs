@@ -7,6 +7,7 @@ use std::time::Duration;
 use crate::support::config::Config;
 use crate::support::feed_server::FeedServer;
 use crate::support::herald::Setup;
+use crate::support::telegram_api::{BotApi, user};
 use crate::support::wp::{Item, rss};
 
 const RSS: &str = "application/rss+xml; charset=UTF-8";
@@ -175,4 +176,65 @@ async fn backup_and_restore_are_refused_while_a_bot_holds_the_store() {
     assert_eq!(stopped.code, Some(0), "{}", stopped.stderr);
     let backup = setup.run(&["backup", file.to_str().unwrap()]).await;
     assert_eq!(backup.code, Some(0), "{}", backup.stderr);
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_private_subscriber_still_receives_new_articles_after_a_restore() {
+    const TOKEN: &str = "777:BACKUP-TOKEN";
+    const READER: i64 = 501;
+    let server = FeedServer::start().await;
+    let api = BotApi::start(TOKEN, "HeraldBackupBot").await;
+    let mut items = items();
+    server.set("en.xml", rss("en", &items), RSS);
+    let config = config(&server.url("en.xml")).telegram("api_url", api.api_url());
+    let mut old = Setup::with_config(&config);
+    old.env("HERALD_TELEGRAM_TOKEN", TOKEN);
+    let first = old.run(&["poll", "--once"]).await;
+    assert_eq!(first.code, Some(0), "{}", first.stderr);
+
+    // A reader subscribes in a private chat with the running bot.
+    let bot = old.start();
+    api.wait_calls("getUpdates", 1, Duration::from_secs(30))
+        .await;
+    let mut reader = user(READER, "Olena");
+    reader["language_code"] = "en".into();
+    api.push_message(READER, reader, "/subscribe");
+    let answer = api.wait_sent(READER, 1, Duration::from_secs(30)).await;
+    assert!(
+        answer[0].text.starts_with("Subscribed"),
+        "{}",
+        answer[0].text
+    );
+    bot.stop().await;
+
+    let file = old.path().join("herald.backup");
+    let made = old.run(&["backup", file.to_str().unwrap()]).await;
+    assert_eq!(made.code, Some(0), "{}", made.stderr);
+    assert!(
+        made.stdout.contains("2 articles, 1 chats"),
+        "{}",
+        made.stdout
+    );
+
+    let mut new = Setup::with_config(&config);
+    new.env("HERALD_TELEGRAM_TOKEN", TOKEN);
+    let restored = new.run(&["restore", file.to_str().unwrap()]).await;
+    assert_eq!(restored.code, Some(0), "{}", restored.stderr);
+    items.insert(0, Item::new(11, "Antifascist demonstration on Sunday", 5));
+    server.set("en.xml", rss("en", &items), RSS);
+    let polled = new.run(&["poll", "--once"]).await;
+    assert_eq!(polled.code, Some(0), "{}", polled.stderr);
+    assert_eq!(
+        polled.posts(),
+        vec!["Antifascist demonstration on Sunday [en]"]
+    );
+    let got = api.sent(READER);
+    assert_eq!(got.len(), 2, "{got:?}");
+    assert!(
+        got[1]
+            .text
+            .starts_with("Antifascist demonstration on Sunday"),
+        "{}",
+        got[1].text
+    );
 }
