@@ -38,7 +38,7 @@ fn line<'a>(out: &'a Output, subject: &str) -> &'a str {
         .unwrap_or_else(|| panic!("no line about {subject}:\n{}", out.stdout))
 }
 
-/// The bot user's access token from a login of its own, and its devices' ids.
+/// The ids of the devices of the account whose access token is `token`, sorted.
 async fn devices(hs: &Synapse, token: &str) -> Vec<String> {
     let body: serde_json::Value = reqwest::Client::new()
         .get(format!("{}/_matrix/client/v3/devices", hs.url))
@@ -258,4 +258,78 @@ async fn a_telegram_channel_the_bot_cannot_post_in_fails_with_the_reason() {
     let unknown = line(&out, "telegram channel -1009999");
     assert!(unknown.contains("chat not found"), "{unknown}");
     assert!(!out.stdout.contains(TOKEN) && !out.stderr.contains(TOKEN));
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn the_bots_saved_matrix_session_is_used_and_a_wrong_password_is_named() {
+    let hs = Synapse::shared().await;
+    let reader = TestUser::login(hs, "check-reader").await;
+    let (bot, password) = hs.new_user("herald-check").await;
+    let invited = reader.create_room(false, &[&bot]).await;
+    let config = Config::new()
+        .matrix("homeserver", hs.url.clone())
+        .matrix("user", bot.clone())
+        .channel(&format!("matrix:{invited}"), &["*"]);
+
+    // No session yet, and a wrong password: the login fails with the homeserver's reason.
+    let mut setup = Setup::with_config(&config);
+    setup.env("HERALD_MATRIX_PASSWORD", "not-the-password-5e1d");
+    let out = setup.run(&["check", "--online"]).await;
+    assert_eq!(out.code, Some(1), "{}\n{}", out.stdout, out.stderr);
+    assert_eq!(
+        line(&out, "matrix"),
+        "matrix: FAILED — the homeserver refused the login with the password: 403 M_FORBIDDEN: Invalid username or password"
+    );
+    assert_eq!(
+        line(&out, &format!("matrix room {invited}")),
+        format!("matrix room {invited}: FAILED — not checked: no login to the homeserver")
+    );
+    assert!(!out.stdout.contains("not-the-password-5e1d"));
+
+    // The bot logs in once (its device and session under data_dir); the check then uses
+    // that session, without a new device.
+    let mut setup = Setup::with_config(&config);
+    setup.env("HERALD_MATRIX_PASSWORD", &password);
+    let first = setup.run(&["poll", "--once"]).await;
+    assert_eq!(first.code, Some(0), "{}", first.stderr);
+    let token = hs.login_token(&bot, &password).await;
+    let devices_before = devices(hs, &token).await;
+    assert_eq!(devices_before.len(), 2, "the bot's and this test's");
+    // The saved session comes before the password.
+    let out = setup.run(&["check", "--online"]).await;
+    assert_eq!(out.code, Some(0), "{}\n{}", out.stdout, out.stderr);
+    assert_eq!(
+        line(&out, "matrix"),
+        format!(
+            "matrix: OK — logged in as {bot} on {} (with the bot's saved session)",
+            hs.url
+        )
+    );
+    assert!(line(&out, &format!("matrix room {invited}")).contains(": OK — "));
+    assert_eq!(devices(hs, &token).await, devices_before);
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_homeserver_that_does_not_answer_is_named_with_the_cause() {
+    let dead = format!("http://127.0.0.1:{}", crate::support::herald::free_port());
+    let config = Config::new()
+        .matrix("homeserver", dead.clone())
+        .matrix("user", "@herald:localhost")
+        .channel("matrix:#news:localhost", &["*"]);
+    let mut setup = Setup::with_config(&config);
+    setup.env("HERALD_MATRIX_PASSWORD", "secret-pw-31c9");
+    let out = setup.run(&["check", "--online"]).await;
+
+    assert_eq!(out.code, Some(1), "{}\n{}", out.stdout, out.stderr);
+    let matrix = line(&out, "matrix");
+    assert!(
+        matrix.starts_with("matrix: FAILED — cannot reach the homeserver: ")
+            && matrix.contains("Connection refused"),
+        "{matrix}"
+    );
+    assert_eq!(
+        line(&out, "matrix room #news:localhost"),
+        "matrix room #news:localhost: FAILED — not checked: no login to the homeserver"
+    );
+    assert!(!out.stdout.contains("secret-pw-31c9") && !out.stderr.contains("secret-pw-31c9"));
 }
