@@ -353,6 +353,8 @@ mod tests {
             };
             store.put_chat(&chat.parse().unwrap(), &settings).unwrap();
         }
+        drop(store);
+        Store::wait_closed(dir);
     }
 
     #[test]

@@ -19,6 +19,8 @@
 //! - `store`: the only sled user — articles, feed state, chats, outbox, sent records.
 //! - `backup`: the whole store as one portable file (`herald backup`, `herald restore`).
 //! - `check`: one result of `herald check --online` (feeds and platforms reached).
+//! - `channels`: the channels of the configuration file and those added from chat, as one
+//!   list.
 //! - `poll`: polls every feed concurrently and commits what is new with its deliveries.
 //! - `delivery`: drains the outbox through the platforms with pacing and retries.
 //! - `render`: articles and replies as Telegram HTML, Matrix HTML + text, console text.
@@ -47,6 +49,7 @@
 pub mod app;
 pub mod article;
 pub mod backup;
+pub(crate) mod channels;
 pub mod check;
 pub mod commands;
 pub mod config;

@@ -117,7 +117,7 @@ pub async fn check_online(config: &Config) -> Vec<Check> {
         let subject = format!("telegram channel {}", target.chat);
         checks.push(match &me {
             Ok(me) => match telegram.can_post(&target.chat, me.id).await {
-                Ok(()) => Check::ok(subject, "the bot can post here"),
+                Ok(_) => Check::ok(subject, "the bot can post here"),
                 Err(reason) => Check::failed(subject, reason),
             },
             Err(_) => Check::failed(subject, "not checked: Telegram did not answer getMe"),
@@ -312,7 +312,8 @@ impl Telegram {
                 .store()
                 .resolve(configured)
                 .unwrap_or_else(|_| configured.clone());
-            match self.can_post(&target.chat, me).await {
+            let verdict = self.can_post(&target.chat, me).await.map(|_| ());
+            match verdict {
                 Ok(()) => tracing::info!(channel = %configured, "the bot can post here"),
                 Err(reason) => tracing::warn!(
                     channel = %configured,
@@ -322,8 +323,9 @@ impl Telegram {
         }
     }
 
-    /// Whether the bot (`me`) can post in `chat`, or why not.
-    async fn can_post(&self, chat: &str, me: UserId) -> Result<(), String> {
+    /// Whether the bot (`me`) can post in `chat`: in a channel it must be an administrator
+    /// allowed to post, in a group a member. Returns the chat's numeric id.
+    async fn can_post(&self, chat: &str, me: UserId) -> Result<ChatId, String> {
         let chat = self
             .bot
             .get_chat(recipient(chat))
@@ -333,16 +335,16 @@ impl Telegram {
             Err(e) => Err(self.redact(e)),
             Ok(member) if chat.is_channel() => {
                 if member.kind.can_post_messages() {
-                    Ok(())
+                    Ok(chat.id)
                 } else {
                     Err(
                         "the bot is not an administrator allowed to post messages there; \
-                         make it one"
+                     make it one"
                             .to_string(),
                     )
                 }
             }
-            Ok(member) if member.kind.is_present() => Ok(()),
+            Ok(member) if member.kind.is_present() => Ok(chat.id),
             Ok(_) => Err("the bot is not a member of this chat; add it".to_string()),
         }
     }
@@ -547,6 +549,13 @@ impl Sink for Telegram {
 
     fn global_rate(&self) -> u32 {
         self.settings.global_rate
+    }
+
+    fn verify_channel<'a>(&'a self, chat: &'a str) -> BoxFuture<'a, Result<String, String>> {
+        Box::pin(async move {
+            let me = self.bot.get_me().await.map_err(|e| self.redact(e))?;
+            self.can_post(chat, me.id).await.map(|id| id.0.to_string())
+        })
     }
 
     fn send<'a>(
