@@ -425,7 +425,12 @@ impl Telegram {
                 .parse()
                 .expect("built from a numeric chat id"),
         );
-        self.send_reply(chat, &reply, reply_to).await;
+        // A long answer (`/status`, `/channels` with many channels) goes in several
+        // messages within Telegram's limit, in order.
+        for (n, part) in render::split_reply_telegram(&reply).iter().enumerate() {
+            self.send_reply(chat, part, reply_to.filter(|_| n == 0))
+                .await;
+        }
     }
 
     /// Whether the sender may change a group's settings: a chat administrator (asked of
