@@ -44,6 +44,8 @@ const REPLY_ATTEMPTS: u32 = 4;
 const MAX_REPLY_WAIT: Duration = Duration::from_secs(30);
 /// Updates handled at once across all chats.
 const MAX_CONCURRENT_UPDATES: usize = 16;
+/// How long the start waits for Telegram to name the ids of channels configured by @name.
+const NAME_LOOKUP_PATIENCE: Duration = Duration::from_secs(5);
 /// How long a stopping listener waits for the commands it is still answering.
 const SHUTDOWN_GRACE: Duration = Duration::from_secs(5);
 
@@ -71,6 +73,11 @@ pub async fn start(
         return Ok(None);
     };
     let telegram = Arc::new(Telegram::new(token.expose(), config)?);
+    // Before any delivery starts, so no post is on its way to the old name meanwhile.
+    tokio::select! {
+        _ = shutdown.cancelled() => {}
+        _ = tokio::time::timeout(NAME_LOOKUP_PATIENCE, telegram.resolve_names(service)) => {}
+    }
     let task =
         listen.then(|| tokio::spawn(telegram.clone().listen(service.clone(), shutdown.clone())));
     Ok(Some(Started {
@@ -319,6 +326,39 @@ impl Telegram {
                     channel = %configured,
                     "the bot cannot post here yet (its posts wait in the outbox): {reason}"
                 ),
+            }
+        }
+    }
+
+    /// Looks up the numeric id of each channel configured by its public `@name` and records
+    /// the name as having moved there, as a Matrix alias is: the channel's settings, queue
+    /// and commands then live at the id Telegram uses in every update (a `/lang` in the
+    /// channel applies to its posts). Looked up on every start, as a name can change hands.
+    /// A name Telegram does not know now keeps its posts waiting under the name.
+    async fn resolve_names(&self, service: &CommandService) {
+        for channel in &service.config().channels {
+            let named = channel.target();
+            if named.platform != Platform::Telegram || !named.chat.starts_with('@') {
+                continue;
+            }
+            let id = match self.bot.get_chat(recipient(&named.chat)).await {
+                Ok(chat) => Target::new(Platform::Telegram, chat.id.0.to_string()),
+                Err(e) => {
+                    tracing::warn!(channel = %named, error = %self.redact(e), "cannot look up the channel's id yet; its posts wait");
+                    continue;
+                }
+            };
+            match service.store().resolve(named) {
+                Ok(current) if current == id => {}
+                Ok(_) => match service.store().move_chat(named, &id).await {
+                    Ok(()) => {
+                        tracing::info!(channel = %named, "the channel's name leads to its numeric id")
+                    }
+                    Err(e) => {
+                        tracing::error!(channel = %named, error = %e, "cannot record the channel's id")
+                    }
+                },
+                Err(e) => tracing::error!(error = %e, "cannot read the store"),
             }
         }
     }

@@ -850,18 +850,26 @@ async fn a_post_too_long_for_telegram_is_cut_to_fit() {
 }
 
 #[tokio::test(flavor = "multi_thread")]
-async fn a_channel_named_by_username_is_posted_to() {
+async fn a_channel_named_by_username_is_posted_to_and_its_commands_apply_to_it() {
+    const NAMED: i64 = -1001000000042;
     let api = BotApi::start(TOKEN, BOT).await;
-    let mut named = chat(-1001000000042, "channel", "PSL English");
+    api.allow_flooding();
+    let mut named = chat(NAMED, "channel", "PSL English");
     named["username"] = json!("psl_news");
     api.add_chat(named);
     let feeds = FeedServer::start().await;
     feeds.set("en.xml", rss("en", &[Item::new(1, "Known", 60)]), RSS);
+    feeds.set("de.xml", rss("de", &[Item::new(101, "Bekannt", 60)]), RSS);
+    let ops = Ops::on_free_port();
+    let no_detection = [("detect_lang", false.into())];
     let mut setup = Setup::with_config(
         &Config::new()
             .telegram("api_url", api.api_url())
-            .feed(&feeds.url("en.xml"), "en")
-            .channel("telegram:@psl_news", &["*"]),
+            .telegram("chat_interval", "100ms")
+            .feed_with(&feeds.url("en.xml"), "en", &no_detection)
+            .feed_with(&feeds.url("de.xml"), "de", &no_detection)
+            .channel("telegram:@psl_news", &["*"])
+            .ops(&ops),
     );
     setup.env("HERALD_TELEGRAM_TOKEN", TOKEN);
     let bot = setup.start();
@@ -877,17 +885,79 @@ async fn a_channel_named_by_username_is_posted_to() {
         ),
         RSS,
     );
-    let sent = api.wait_sent(-1001000000042, 1, WAIT).await;
+    let sent = api.wait_sent(NAMED, 1, WAIT).await;
     assert!(
         sent[0].text.starts_with("To the named channel"),
         "{}",
         sent[0].text
     );
+    // Looked up at the start: posts go to the id Telegram uses in every update.
+    assert_eq!(api.calls("getChat")[0]["chat_id"], json!("@psl_news"));
+    assert_eq!(api.calls("sendMessage")[0]["chat_id"], json!(NAMED));
+
+    // The channel's admins choose its languages by posting in it, and the choice holds.
+    api.push_message(NAMED, user(4242, "Admin"), "/lang de");
+    let answer = api
+        .wait_sent(NAMED, 2, WAIT)
+        .await
+        .pop()
+        .expect("an answer");
     assert_eq!(
-        api.calls("sendMessage")[0]["chat_id"],
-        json!("@psl_news"),
-        "addressed by its username"
+        answer.text,
+        "Erledigt: Dieser Chat erhält jetzt Artikel auf de."
     );
+    api.push_message(NAMED, user(4242, "Admin"), "/unsubscribe");
+    let answer = api
+        .wait_sent(NAMED, 3, WAIT)
+        .await
+        .pop()
+        .expect("an answer");
+    assert!(
+        answer
+            .text
+            .starts_with("Dieser Chat erhält Artikel, weil die Betreiber"),
+        "{}",
+        answer.text
+    );
+    let en_polls = feeds.requests("en.xml");
+    feeds.set(
+        "en.xml",
+        rss(
+            "en",
+            &[
+                Item::new(3, "Not for this channel any more", 1),
+                Item::new(2, "To the named channel", 1),
+                Item::new(1, "Known", 60),
+            ],
+        ),
+        RSS,
+    );
+    feeds.set(
+        "de.xml",
+        rss(
+            "de",
+            &[
+                Item::new(102, "Neu im Kanal", 1),
+                Item::new(101, "Bekannt", 60),
+            ],
+        ),
+        RSS,
+    );
+    let sent = api.wait_sent(NAMED, 4, WAIT).await;
+    assert!(sent[3].text.starts_with("Neu im Kanal"), "{}", sent[3].text);
+    // The English feed was read since its change (and then once more), all of it handled.
+    wait_until("two more polls of the English feed", WAIT, || {
+        feeds.requests("en.xml") >= en_polls + 2
+    })
+    .await;
+    ops.wait_outbox_empty(WAIT).await;
+    assert_eq!(
+        api.sent(NAMED).len(),
+        4,
+        "the English article is not posted"
+    );
+    let out = bot.stop().await;
+    assert_eq!(out.code, Some(0), "{}", out.stderr);
 }
 
 #[tokio::test(flavor = "multi_thread")]
