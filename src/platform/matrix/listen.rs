@@ -65,6 +65,10 @@ pub(super) async fn run(
                     invite.inviter_id,
                 ));
             }
+            // Joined meanwhile (a configured channel's room is joined at start).
+            Err(_) if room.state() != RoomState::Invited => {
+                tracing::debug!("an invite was accepted while the bot started");
+            }
             Err(e) => tracing::warn!(error = %e, "cannot read a waiting invite"),
         }
     }
