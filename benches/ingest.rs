@@ -67,10 +67,18 @@ fn main() {
     );
 
     let bare = time(rounds, || bare_feed_rs_entries(bytes).expect("parses"));
+    // `--only NAME`: just that reader (to profile it alone).
+    let only = args
+        .iter()
+        .position(|a| a == "--only")
+        .and_then(|i| args.get(i + 1));
     for (name, detector) in [
         ("herald", Some(&detector)),
         ("herald-without-detection", None),
     ] {
+        if only.is_some_and(|o| o != name) {
+            continue;
+        }
         let info = FeedInfo {
             key: "bench",
             lang: &en,
