@@ -152,13 +152,23 @@ fn known_namespaces(text: Cow<'_, str>) -> Cow<'_, str> {
         ("xmlns=\"http://blogs.law.harvard.edu/tech/rss\"", ""),
         ("xmlns='http://blogs.law.harvard.edu/tech/rss'", ""),
     ];
-    let mut text = text;
-    for (from, to) in RENAMES {
-        if text.contains(from) {
-            text = Cow::Owned(text.replace(from, to));
-        }
+    // Namespaces are declared on the root element: only the document's head, up to the
+    // first channel or entry, is searched (a whole feed is megabytes; six scans of it
+    // cost more than reading it).
+    let head_len = text
+        .find("<channel")
+        .or_else(|| text.find("<entry"))
+        .unwrap_or(text.len());
+    let (head, body) = text.split_at(head_len);
+    if !RENAMES.iter().any(|(from, _)| head.contains(from)) {
+        return text;
     }
-    text
+    let mut head = head.to_string();
+    for (from, to) in RENAMES {
+        head = head.replace(from, to);
+    }
+    head.push_str(body);
+    Cow::Owned(head)
 }
 
 /// What reading one entry needs to know about its feed.
@@ -201,10 +211,10 @@ fn article(entry: feed_rs::model::Entry, read: &Read<'_>) -> Option<Article> {
     let content_html = entry
         .content
         .as_ref()
-        .and_then(|c| c.body.clone())
+        .and_then(|c| c.body.as_deref())
         .unwrap_or_default();
     let excerpt = if summary.is_empty() {
-        html_to_text(&content_html)
+        html_to_text(content_html)
     } else {
         summary
     };
@@ -230,7 +240,7 @@ fn article(entry: feed_rs::model::Entry, read: &Read<'_>) -> Option<Article> {
         info.lang,
         info.detector,
     );
-    let image = image(&entry, &content_html, feed_link);
+    let image = image(&entry, content_html, feed_link);
     Some(Article {
         id: Article::make_id(&lang, &post),
         post,
