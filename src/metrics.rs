@@ -244,8 +244,6 @@ struct HealthState {
     /// Per platform: the temporary failures of every send since the last answer that was
     /// not one (a success, a rate limit, a chat's own refusal).
     sends: BTreeMap<&'static str, Failing>,
-    /// Per platform: the listener's failures to connect since it last did.
-    listeners: BTreeMap<&'static str, Failing>,
 }
 
 /// Something failing without a break: since when, and its latest error.
@@ -299,7 +297,6 @@ impl Default for Health {
                 last_troubled: false,
             },
             sends: BTreeMap::new(),
-            listeners: BTreeMap::new(),
         }))
     }
 }
@@ -381,20 +378,17 @@ impl Health {
         note(&mut self.state().sends, platform, temporary);
     }
 
-    /// `platform`'s listener failed to connect (`Some(reason)`) or is connected (`None`).
-    pub fn listener(&self, platform: &'static str, error: Option<&str>) {
-        note(&mut self.state().listeners, platform, error);
-    }
-
     /// What is stalled now: feeds failing for longer than `feed_after`; the delivery loop
     /// without progress for longer than `delivery_after` while `queued` posts wait and none
     /// only waits for a rate limit or a backoff; platforms failing every send, or unable to
-    /// connect, for longer than `delivery_after`.
+    /// connect (`disconnected`: each platform's listener failing since), for longer than
+    /// `delivery_after`.
     pub fn stalled(
         &self,
         feed_after: Duration,
         delivery_after: Duration,
         queued: usize,
+        disconnected: &[(&'static str, Failing)],
     ) -> Vec<Stall> {
         let state = self.state();
         let now = Instant::now();
@@ -418,15 +412,17 @@ impl Health {
                 queued,
             });
         }
+        let listeners: BTreeMap<&'static str, &Failing> =
+            disconnected.iter().map(|(p, f)| (*p, f)).collect();
         let platforms: std::collections::BTreeSet<&'static str> = state
             .sends
             .keys()
-            .chain(state.listeners.keys())
+            .chain(listeners.keys())
             .copied()
             .collect();
         for platform in platforms {
             // The longer of the two failures speaks for the platform.
-            let failing = [state.sends.get(platform), state.listeners.get(platform)]
+            let failing = [state.sends.get(platform), listeners.get(platform).copied()]
                 .into_iter()
                 .flatten()
                 .filter(|f| now - f.since > delivery_after)

@@ -18,7 +18,7 @@ use tokio::sync::Semaphore;
 use tokio_util::sync::CancellationToken;
 
 use crate::config::{Config, Secret};
-use crate::metrics::{Metrics, Stall, human};
+use crate::metrics::{Failing, Metrics, Stall, human};
 use crate::sink::{Sink, WaitState};
 use crate::status::Watch;
 use crate::store::Store;
@@ -237,10 +237,26 @@ struct HealthReport {
 fn health_report(view: &View) -> HealthReport {
     let config = &view.config;
     let queued = view.store.outbox_len();
+    let sinks = view.platforms.get().map(Vec::as_slice).unwrap_or_default();
+    let disconnected: Vec<(&'static str, Failing)> = sinks
+        .iter()
+        .filter_map(|sink| {
+            let d = sink.disconnected()?;
+            let error = format!("cannot connect: {}", d.error);
+            Some((
+                sink.platform().name(),
+                Failing {
+                    since: d.since,
+                    error,
+                },
+            ))
+        })
+        .collect();
     let stalls = view.metrics.health().stalled(
         config.feed_stall_after(),
         config.ops.delivery_stall_after,
         queued,
+        &disconnected,
     );
     let feed_label = |key: &str| {
         config
@@ -272,13 +288,7 @@ fn health_report(view: &View) -> HealthReport {
             } => format!("{platform}: down for {}: {error}", human(*for_)),
         })
         .collect();
-    let waiting: Vec<_> = view
-        .platforms
-        .get()
-        .into_iter()
-        .flatten()
-        .flat_map(|sink| sink.waiting_chats())
-        .collect();
+    let waiting: Vec<_> = sinks.iter().flat_map(|sink| sink.waiting_chats()).collect();
     for w in waiting
         .iter()
         .filter(|w| w.configured && w.state == WaitState::Refused)
@@ -598,5 +608,52 @@ mod tests {
         assert!(report.stalled.is_empty(), "{:?}", report.stalled);
         assert_eq!(report.json["queued_posts"], 0);
         shutdown.cancel();
+    }
+
+    /// A platform whose listener cannot connect.
+    struct Offline(crate::sink::Connection);
+
+    impl Sink for Offline {
+        fn platform(&self) -> Platform {
+            Platform::Telegram
+        }
+        fn chat_interval(&self, _: &str) -> Duration {
+            Duration::from_secs(1)
+        }
+        fn global_rate(&self) -> u32 {
+            30
+        }
+        fn send<'a>(
+            &'a self,
+            _: &'a str,
+            _: &'a Post<'a>,
+        ) -> BoxFuture<'a, Result<String, SendError>> {
+            Box::pin(async { Ok("1".into()) })
+        }
+        fn disconnected(&self) -> Option<crate::sink::Disconnected> {
+            self.0.disconnected()
+        }
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_platform_whose_listener_cannot_connect_is_down_after_the_threshold() {
+        let dir = tempfile::tempdir().unwrap();
+        let sink = Arc::new(Offline(Default::default()));
+        let v = view_with(
+            dir.path(),
+            "[ops]\ndelivery_stall_after = \"10m\"\n",
+            vec![sink.clone() as Arc<dyn Sink>],
+        );
+        sink.0.failed("getUpdates failed: a network error");
+        tokio::time::advance(Duration::from_secs(9 * 60)).await;
+        sink.0.failed("getUpdates failed: Conflict");
+        assert!(health_report(&v).stalled.is_empty());
+        tokio::time::advance(Duration::from_secs(2 * 60)).await;
+        assert_eq!(
+            health_report(&v).stalled,
+            ["telegram: down for 11m: cannot connect: getUpdates failed: Conflict"]
+        );
+        sink.0.connected();
+        assert!(health_report(&v).stalled.is_empty());
     }
 }

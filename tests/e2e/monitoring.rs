@@ -154,6 +154,41 @@ async fn healthz_names_telegram_while_every_send_fails() {
     bot.stop().await;
 }
 
+#[tokio::test(flavor = "multi_thread")]
+async fn healthz_names_telegram_while_its_listener_cannot_connect() {
+    let api = BotApi::start(TOKEN, "HeraldTestBot").await;
+    // Another instance polls with the same token: getUpdates is refused, for a while.
+    for _ in 0..6 {
+        api.fail_next_call(
+            "getUpdates",
+            Fault::Api {
+                code: 409,
+                description: "Conflict: terminated by other getUpdates request; make sure that only one bot instance is running".into(),
+            },
+        );
+    }
+    let feeds = FeedServer::start().await;
+    feeds.set("en.xml", rss("en", &items(1)), RSS);
+    let ops = Ops::on_free_port();
+    let more = Config::new().set("ops", "delivery_stall_after", "2s");
+    let setup = telegram_bot(&api, &feeds, &ops, more).await;
+    let bot = setup.start();
+    let (_, body) = wait_health(&ops, "telegram down", |status, _| status == 503).await;
+    let lines: Vec<&str> = body.lines().collect();
+    assert_eq!(lines.len(), 1, "{body}");
+    assert!(
+        lines[0].starts_with("telegram: down for ")
+            && lines[0].contains("cannot connect: getUpdates failed: ")
+            && lines[0].contains("only one bot instance"),
+        "{body}"
+    );
+    assert!(!body.contains(TOKEN), "{body}");
+    // The other instance is gone: the next getUpdates works, and so does the bot.
+    let (_, body) = wait_health(&ops, "ok", |status, _| status == 200).await;
+    assert_eq!(body, "ok\n");
+    bot.stop().await;
+}
+
 /// One sample of the exposition: its name, its labels and its value.
 type Sample = (String, BTreeMap<String, String>, f64);
 

@@ -462,6 +462,10 @@ impl Sink for Matrix {
         self.rooms.waiting_chats()
     }
 
+    fn disconnected(&self) -> Option<crate::platform::Disconnected> {
+        self.rooms.connection.disconnected()
+    }
+
     fn send<'a>(
         &'a self,
         chat: &'a str,
