@@ -285,7 +285,11 @@ fn health_report(view: &View) -> HealthReport {
                 platform,
                 for_,
                 error,
-            } => format!("{platform}: down for {}: {error}", human(*for_)),
+            } => format!(
+                "{platform}: down for {}: {}",
+                human(*for_),
+                without_chat_ids(error)
+            ),
         })
         .collect();
     let waiting: Vec<_> = sinks.iter().flat_map(|sink| sink.waiting_chats()).collect();
@@ -339,6 +343,31 @@ fn health_report(view: &View) -> HealthReport {
         "articles": view.store.article_count(),
     });
     HealthReport { stalled, json }
+}
+
+/// `text` with Matrix room and user ids (`!room:server`, `@user:server`) cut to their sigil:
+/// a platform's error may name the chat it came from, and a private subscriber's is not
+/// shown.
+fn without_chat_ids(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    let mut rest = text;
+    while let Some(at) = rest.find(['!', '@']) {
+        out.push_str(&rest[..at]);
+        let token = &rest[at..];
+        let end = token[1..]
+            .find(|c: char| c.is_whitespace() || "\"'(),;<>[]{}".contains(c))
+            .map_or(token.len(), |i| i + 1);
+        let (id, after) = token.split_at(end);
+        if end > 2 && id[1..].contains(':') && !id[1..].starts_with(':') {
+            out.push_str(&id[..1]);
+            out.push('…');
+        } else {
+            out.push_str(id);
+        }
+        rest = after;
+    }
+    out.push_str(rest);
+    out
 }
 
 async fn metrics(State(view): State<View>) -> Response {
@@ -655,5 +684,17 @@ mod tests {
         );
         sink.0.connected();
         assert!(health_report(&v).stalled.is_empty());
+    }
+
+    #[test]
+    fn platform_errors_shown_name_no_chat() {
+        assert_eq!(
+            without_chat_ids("M_FORBIDDEN: user @ann:example.org not in !AbC123:example.org."),
+            "M_FORBIDDEN: user @… not in !…"
+        );
+        assert_eq!(
+            without_chat_ids("Internal Server Error! (HTTP 500) mail@ x"),
+            "Internal Server Error! (HTTP 500) mail@ x"
+        );
     }
 }

@@ -133,9 +133,7 @@ async fn start_resilient(
         ready: OnceLock::new(),
         connection: Connection::default(),
     });
-    pending
-        .connection
-        .failed(format!("cannot start: {error:#}"));
+    pending.connection.failed(format!("{error:#}"));
     let (service, shutdown, sink) = (service.clone(), shutdown.clone(), pending.clone());
     let task = tokio::spawn(async move {
         let mut wait = Duration::from_secs(5);
@@ -159,7 +157,7 @@ async fn start_resilient(
                 }
                 Ok(None) => return,
                 Err(e) => {
-                    sink.connection.failed(format!("cannot start: {e:#}"));
+                    sink.connection.failed(format!("{e:#}"));
                     wait = (wait * 2).min(MAX_START_RETRY);
                     tracing::warn!(%platform, error = %format!("{e:#}"), retry_in = ?wait, "still cannot start");
                 }
