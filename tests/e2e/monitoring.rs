@@ -11,6 +11,7 @@ use serde_json::Value;
 use crate::support::config::Config;
 use crate::support::feed_server::{Behavior, FeedServer};
 use crate::support::herald::{Ops, Setup};
+use crate::support::synapse::Synapse;
 use crate::support::telegram_api::{BotApi, Fault, chat};
 use crate::support::wp::{Item, rss};
 
@@ -185,6 +186,45 @@ async fn healthz_names_telegram_while_its_listener_cannot_connect() {
     assert!(!body.contains(TOKEN), "{body}");
     // The other instance is gone: the next getUpdates works, and so does the bot.
     let (_, body) = wait_health(&ops, "ok", |status, _| status == 200).await;
+    assert_eq!(body, "ok\n");
+    bot.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn healthz_names_matrix_while_its_homeserver_is_down_and_recovers() {
+    let hs = Synapse::start_private().await;
+    let (user, password) = hs.new_user("herald").await;
+    let feeds = FeedServer::start().await;
+    feeds.set("en.xml", rss("en", &items(1)), RSS);
+    let ops = Ops::on_free_port();
+    let config = Config::new()
+        .matrix("homeserver", hs.url.clone())
+        .matrix("user", user)
+        .feed(&feeds.url("en.xml"), "en")
+        .channel("console", &["*"])
+        .ops(&ops)
+        .set("ops", "delivery_stall_after", "2s");
+    let mut setup = Setup::with_config(&config);
+    setup.env("HERALD_MATRIX_PASSWORD", &password);
+    let bot = setup.start();
+    bot.wait_log("listening for Matrix invites and commands", WAIT)
+        .await;
+    let (_, body) = wait_health(&ops, "ok", |status, _| status == 200).await;
+    assert_eq!(body, "ok\n");
+
+    hs.stop().await;
+    let (_, body) = wait_health(&ops, "matrix down", |status, _| status == 503).await;
+    let lines: Vec<&str> = body.lines().collect();
+    assert_eq!(lines.len(), 1, "{body}");
+    assert!(
+        lines[0].starts_with("matrix: down for ")
+            && lines[0].contains("cannot connect: sync failed"),
+        "{body}"
+    );
+    assert!(!body.contains(&password), "{body}");
+
+    hs.start().await;
+    let (_, body) = wait_health(&ops, "ok again", |status, _| status == 200).await;
     assert_eq!(body, "ok\n");
     bot.stop().await;
 }
