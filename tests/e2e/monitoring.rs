@@ -156,6 +156,35 @@ async fn healthz_names_telegram_while_every_send_fails() {
 }
 
 #[tokio::test(flavor = "multi_thread")]
+async fn healthz_says_the_delivery_is_stuck_while_a_send_hangs() {
+    let api = BotApi::start(TOKEN, "HeraldTestBot").await;
+    // The first send is never answered: the bot's HTTP client gives up on it after 25 s.
+    api.fail_next(CHANNEL, Fault::Hang);
+    let feeds = FeedServer::start().await;
+    feeds.set("en.xml", rss("en", &items(1)), RSS);
+    let ops = Ops::on_free_port();
+    let more = Config::new()
+        .bot("backfill", 1)
+        .set("ops", "delivery_stall_after", "2s");
+    let setup = telegram_bot(&api, &feeds, &ops, more).await;
+    let bot = setup.start();
+    let (_, body) = wait_health(&ops, "delivery stuck", |status, _| status == 503).await;
+    let lines: Vec<&str> = body.lines().collect();
+    assert_eq!(lines.len(), 1, "{body}");
+    assert!(
+        lines[0].starts_with("delivery: stuck for ")
+            && lines[0].ends_with(" (no progress with 1 post queued)"),
+        "{body}"
+    );
+    assert!(api.sent(CHANNEL).is_empty());
+    // Given up, retried, delivered: healthy again.
+    api.wait_sent(CHANNEL, 1, WAIT).await;
+    let (_, body) = wait_health(&ops, "ok", |status, _| status == 200).await;
+    assert_eq!(body, "ok\n");
+    bot.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
 async fn healthz_names_telegram_while_its_listener_cannot_connect() {
     let api = BotApi::start(TOKEN, "HeraldTestBot").await;
     // Another instance polls with the same token: getUpdates is refused, for a while.
