@@ -68,3 +68,55 @@ page-private = { $count ->
 operators-only = Entschuldigung, dieser Befehl ist nur für die Betreiber des Bots.
 operators-private-chat = Bitte frag mich das in einem privaten Chat.
 too-fast = Die Befehle kommen schneller, als ich sie beantworte; ich antworte wieder in { $seconds } Sekunden.
+help-operators =
+    Für Betreiber:
+    { $p }status — der Zustand des Bots
+    { $p }channels — wo der Bot postet, und wie es dort läuft
+    { $p }addchannel CHAT [Sprachen…] [Feeds…] — auch in einem anderen Chat posten
+    { $p }removechannel CHAT — in einem hier hinzugefügten Chat nicht mehr posten
+    { $p }pause [CHAT] — das Posten anhalten (überall oder in einem Chat); Feeds werden weiter gelesen
+    { $p }resume [CHAT] — wieder posten
+    { $p }poll — jetzt alle Feeds lesen
+
+# Befehle für Betreiber, die ändern, wo der Bot postet.
+page-paused = angehalten
+page-added = im Chat hinzugefügt
+channels-none = Noch keine Kanäle. Füge einen mit { $p }addchannel hinzu.
+channel-feeds-all = alle Feeds
+channel-from-config = Konfigurationsdatei
+add-channel-usage = Schreib { $p }addchannel und den Chat, dann Sprachen und Feeds, wenn er nicht alles erhalten soll. Zum Beispiel: { $p }addchannel telegram:@mein_kanal de en
+bad-target = „{ $target }“ ist keine Chat-Adresse. Schreib telegram:@kanal, telegram:-100…, matrix:!raum:server oder matrix:#alias:server.
+unknown-argument = „{ $arg }“ ist weder ein Sprachcode noch einer der Feeds: { $feeds }.
+no-platform = Dieser Bot ist nicht mit { $platform } verbunden.
+channel-in-config = { $target } ist ein Kanal der Konfigurationsdatei; ändere ihn dort.
+cannot-post = Ich kann in { $target } nicht posten: { $reason }
+channel-added = { $target } hinzugefügt: erhält neue Artikel auf { $langs } aus { $feeds }.
+channel-updated = { $target } geändert: erhält neue Artikel auf { $langs } aus { $feeds }.
+remove-channel-usage = Schreib { $p }removechannel und den Chat, so wie { $p }channels ihn nennt.
+channel-remove-config = { $target } ist ein Kanal der Konfigurationsdatei und kann nicht im Chat entfernt werden. Entferne ihn dort und starte den Bot neu.
+channel-removed = { $target } entfernt. Die Beiträge, die darauf warteten, wurden verworfen.
+not-a-channel = { $target } ist keiner der Kanäle; { $p }channels zeigt sie.
+paused-one = Das Posten in { $target } ist angehalten. Feeds werden weiter gelesen; { $queued ->
+        [one] ein Beitrag wartet
+       *[other] { $queued } Beiträge warten
+    }. { $p }resume { $target } postet wieder.
+paused-all = Das Posten ist überall angehalten. Feeds werden weiter gelesen; { $queued ->
+        [one] ein Beitrag wartet
+       *[other] { $queued } Beiträge warten
+    }. { $p }resume postet wieder.
+resumed-one = Das Posten in { $target } geht weiter.
+resumed-all = Das Posten geht weiter.
+not-paused-one = { $target } war nicht angehalten.
+not-paused-all = Das Posten war nicht angehalten.
+still-paused = Weiter einzeln angehalten: { $targets }.
+poll-header = Alle Feeds jetzt gelesen:
+poll-new = { $new ->
+        [one] ein neuer Artikel
+       *[other] { $new } neue Artikel
+    }, { $queued ->
+        [one] ein Beitrag eingereiht
+       *[other] { $queued } Beiträge eingereiht
+    }
+poll-unchanged = nichts Neues
+poll-failed = fehlgeschlagen: { $reason }
+not-running = Das geht gerade nicht: der Bot startet noch. Bitte versuch es gleich noch einmal.

@@ -78,3 +78,56 @@ operators-only = Sorry, this command is only for the bot's operators.
 operators-private-chat = Please ask me this in a private chat.
 # Said once to a chat that sends commands too fast; then it is not answered for a while.
 too-fast = Commands are coming faster than I answer them; I will answer again in { $seconds } seconds.
+# Shown to operators under the command list.
+help-operators =
+    For operators:
+    { $p }status — the bot's state
+    { $p }channels — where the bot posts, and how that goes
+    { $p }addchannel CHAT [languages…] [feeds…] — post in another chat too
+    { $p }removechannel CHAT — stop posting in a chat added here
+    { $p }pause [CHAT] — stop posting (everywhere, or in one chat); feeds are still read
+    { $p }resume [CHAT] — post again
+    { $p }poll — read every feed now
+
+# Operators' commands that change where the bot posts.
+page-paused = paused
+page-added = added from chat
+channels-none = No channels yet. Add one with { $p }addchannel.
+channel-feeds-all = all feeds
+channel-from-config = configuration file
+add-channel-usage = Write { $p }addchannel and the chat, then languages and feeds if it should not receive everything. For example: { $p }addchannel telegram:@my_channel de en
+bad-target = “{ $target }” is not a chat address. Write telegram:@channel, telegram:-100…, matrix:!room:server or matrix:#alias:server.
+unknown-argument = “{ $arg }” is neither a language code nor one of the feeds: { $feeds }.
+no-platform = This bot is not connected to { $platform }.
+channel-in-config = { $target } is a channel of the configuration file; change it there.
+cannot-post = I cannot post in { $target }: { $reason }
+channel-added = Added { $target }: it receives new articles in { $langs } from { $feeds }.
+channel-updated = Changed { $target }: it receives new articles in { $langs } from { $feeds }.
+remove-channel-usage = Write { $p }removechannel and the chat, as { $p }channels lists it.
+channel-remove-config = { $target } is a channel of the configuration file and cannot be removed from chat. Remove it there and restart the bot.
+channel-removed = Removed { $target }. The posts that waited for it were dropped.
+not-a-channel = { $target } is not one of the channels; { $p }channels lists them.
+paused-one = Posting in { $target } is paused. Feeds are still read; { $queued ->
+        [one] one post waits
+       *[other] { $queued } posts wait
+    }. { $p }resume { $target } posts again.
+paused-all = Posting is paused everywhere. Feeds are still read; { $queued ->
+        [one] one post waits
+       *[other] { $queued } posts wait
+    }. { $p }resume posts again.
+resumed-one = Posting in { $target } resumed.
+resumed-all = Posting resumed.
+not-paused-one = { $target } was not paused.
+not-paused-all = Posting was not paused.
+still-paused = Still paused on their own: { $targets }.
+poll-header = Every feed read now:
+poll-new = { $new ->
+        [one] one new article
+       *[other] { $new } new articles
+    }, { $queued ->
+        [one] one post queued
+       *[other] { $queued } posts queued
+    }
+poll-unchanged = nothing new
+poll-failed = failed: { $reason }
+not-running = I cannot do that right now: the bot is still starting. Please try again in a moment.

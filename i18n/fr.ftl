@@ -68,3 +68,55 @@ page-private = { $count ->
 operators-only = Désolé, cette commande est réservée aux opérateurs du bot.
 operators-private-chat = Merci de me demander cela dans une conversation privée.
 too-fast = Les commandes arrivent plus vite que je ne peux y répondre ; je répondrai de nouveau dans { $seconds } secondes.
+help-operators =
+    Pour les opérateurs :
+    { $p }status — l'état du bot
+    { $p }channels — où le bot publie, et comment cela se passe
+    { $p }addchannel CHAT [langues…] [flux…] — publier aussi dans un autre chat
+    { $p }removechannel CHAT — ne plus publier dans un chat ajouté ici
+    { $p }pause [CHAT] — suspendre les publications (partout, ou dans un chat) ; les flux sont toujours lus
+    { $p }resume [CHAT] — publier de nouveau
+    { $p }poll — lire tous les flux maintenant
+
+# Commandes des opérateurs qui changent où le bot publie.
+page-paused = suspendu
+page-added = ajouté depuis le chat
+channels-none = Aucun canal pour l'instant. Ajoutez-en un avec { $p }addchannel.
+channel-feeds-all = tous les flux
+channel-from-config = fichier de configuration
+add-channel-usage = Écrivez { $p }addchannel et le chat, puis les langues et les flux s'il ne doit pas tout recevoir. Par exemple : { $p }addchannel telegram:@mon_canal de en
+bad-target = « { $target } » n'est pas une adresse de chat. Écrivez telegram:@canal, telegram:-100…, matrix:!salon:serveur ou matrix:#alias:serveur.
+unknown-argument = « { $arg } » n'est ni un code de langue ni l'un des flux : { $feeds }.
+no-platform = Ce bot n'est pas connecté à { $platform }.
+channel-in-config = { $target } est un canal du fichier de configuration ; modifiez-le là.
+cannot-post = Je ne peux pas publier dans { $target } : { $reason }
+channel-added = { $target } ajouté : il reçoit les nouveaux articles ({ $langs }) de { $feeds }.
+channel-updated = { $target } modifié : il reçoit les nouveaux articles ({ $langs }) de { $feeds }.
+remove-channel-usage = Écrivez { $p }removechannel et le chat, tel que { $p }channels le nomme.
+channel-remove-config = { $target } est un canal du fichier de configuration et ne peut pas être retiré depuis le chat. Retirez-le là et redémarrez le bot.
+channel-removed = { $target } retiré. Les publications qui l'attendaient ont été abandonnées.
+not-a-channel = { $target } n'est pas l'un des canaux ; { $p }channels les liste.
+paused-one = Les publications dans { $target } sont suspendues. Les flux sont toujours lus ; { $queued ->
+        [one] une publication attend
+       *[other] { $queued } publications attendent
+    }. { $p }resume { $target } les reprend.
+paused-all = Les publications sont suspendues partout. Les flux sont toujours lus ; { $queued ->
+        [one] une publication attend
+       *[other] { $queued } publications attendent
+    }. { $p }resume les reprend.
+resumed-one = Les publications dans { $target } reprennent.
+resumed-all = Les publications reprennent.
+not-paused-one = { $target } n'était pas suspendu.
+not-paused-all = Les publications n'étaient pas suspendues.
+still-paused = Toujours suspendus individuellement : { $targets }.
+poll-header = Tous les flux lus maintenant :
+poll-new = { $new ->
+        [one] un nouvel article
+       *[other] { $new } nouveaux articles
+    }, { $queued ->
+        [one] une publication en file
+       *[other] { $queued } publications en file
+    }
+poll-unchanged = rien de nouveau
+poll-failed = échec : { $reason }
+not-running = Je ne peux pas faire cela maintenant : le bot démarre encore. Réessayez dans un instant.

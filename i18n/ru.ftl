@@ -71,3 +71,59 @@ page-private = { $count ->
 operators-only = Извините, эта команда только для операторов бота.
 operators-private-chat = Пожалуйста, спросите меня об этом в личном чате.
 too-fast = Команды приходят быстрее, чем я успеваю отвечать; я снова отвечу через { $seconds } с.
+help-operators =
+    Для операторов:
+    { $p }status — состояние бота
+    { $p }channels — куда бот публикует и как идут дела
+    { $p }addchannel ЧАТ [языки…] [ленты…] — публиковать ещё и в другом чате
+    { $p }removechannel ЧАТ — перестать публиковать в чате, добавленном здесь
+    { $p }pause [ЧАТ] — остановить публикации (везде или в одном чате); ленты читаются дальше
+    { $p }resume [ЧАТ] — снова публиковать
+    { $p }poll — прочитать все ленты сейчас
+
+# Команды операторов, меняющие, куда бот публикует.
+page-paused = на паузе
+page-added = добавлен в чате
+channels-none = Каналов пока нет. Добавьте канал командой { $p }addchannel.
+channel-feeds-all = все ленты
+channel-from-config = файл конфигурации
+add-channel-usage = Напишите { $p }addchannel и чат, затем языки и ленты, если он должен получать не всё. Например: { $p }addchannel telegram:@my_channel de en
+bad-target = «{ $target }» — не адрес чата. Напишите telegram:@channel, telegram:-100…, matrix:!room:server или matrix:#alias:server.
+unknown-argument = «{ $arg }» — ни код языка, ни одна из лент: { $feeds }.
+no-platform = Этот бот не подключён к { $platform }.
+channel-in-config = { $target } — канал из файла конфигурации; измените его там.
+cannot-post = Я не могу публиковать в { $target }: { $reason }
+channel-added = { $target } добавлен: получает новые статьи ({ $langs }) из { $feeds }.
+channel-updated = { $target } изменён: получает новые статьи ({ $langs }) из { $feeds }.
+remove-channel-usage = Напишите { $p }removechannel и чат так, как его называет { $p }channels.
+channel-remove-config = { $target } — канал из файла конфигурации, его нельзя удалить из чата. Удалите его там и перезапустите бота.
+channel-removed = { $target } удалён. Публикации, ожидавшие его, отброшены.
+not-a-channel = { $target } — не один из каналов; { $p }channels покажет их.
+paused-one = Публикации в { $target } приостановлены. Ленты читаются дальше; { $queued ->
+        [one] ждёт { $queued } публикация
+        [few] ждут { $queued } публикации
+       *[other] ждут { $queued } публикаций
+    }. { $p }resume { $target } возобновит их.
+paused-all = Публикации приостановлены везде. Ленты читаются дальше; { $queued ->
+        [one] ждёт { $queued } публикация
+        [few] ждут { $queued } публикации
+       *[other] ждут { $queued } публикаций
+    }. { $p }resume возобновит их.
+resumed-one = Публикации в { $target } возобновлены.
+resumed-all = Публикации возобновлены.
+not-paused-one = { $target } не был на паузе.
+not-paused-all = Публикации не были приостановлены.
+still-paused = По-прежнему на паузе по отдельности: { $targets }.
+poll-header = Все ленты прочитаны сейчас:
+poll-new = { $new ->
+        [one] { $new } новая статья
+        [few] { $new } новые статьи
+       *[other] { $new } новых статей
+    }, { $queued ->
+        [one] { $queued } публикация в очереди
+        [few] { $queued } публикации в очереди
+       *[other] { $queued } публикаций в очереди
+    }
+poll-unchanged = ничего нового
+poll-failed = ошибка: { $reason }
+not-running = Сейчас это невозможно: бот ещё запускается. Попробуйте чуть позже.

@@ -71,3 +71,59 @@ page-private = { $count ->
 operators-only = Вибачте, ця команда лише для операторів бота.
 operators-private-chat = Будь ласка, запитайте мене про це в особистому чаті.
 too-fast = Команди надходять швидше, ніж я встигаю відповідати; я знову відповім через { $seconds } с.
+help-operators =
+    Для операторів:
+    { $p }status — стан бота
+    { $p }channels — куди бот публікує і як там справи
+    { $p }addchannel ЧАТ [мови…] [стрічки…] — публікувати ще й в іншому чаті
+    { $p }removechannel ЧАТ — припинити публікації в чаті, доданому тут
+    { $p }pause [ЧАТ] — призупинити публікації (скрізь або в одному чаті); стрічки читаються далі
+    { $p }resume [ЧАТ] — знову публікувати
+    { $p }poll — прочитати всі стрічки зараз
+
+# Команди операторів, що змінюють, куди бот публікує.
+page-paused = призупинено
+page-added = додано в чаті
+channels-none = Каналів поки немає. Додайте канал командою { $p }addchannel.
+channel-feeds-all = усі стрічки
+channel-from-config = файл конфігурації
+add-channel-usage = Напишіть { $p }addchannel і чат, потім мови та стрічки, якщо він має отримувати не все. Наприклад: { $p }addchannel telegram:@my_channel de en
+bad-target = «{ $target }» — не адреса чату. Напишіть telegram:@channel, telegram:-100…, matrix:!room:server або matrix:#alias:server.
+unknown-argument = «{ $arg }» — ні код мови, ні одна зі стрічок: { $feeds }.
+no-platform = Цей бот не підключений до { $platform }.
+channel-in-config = { $target } — канал із файлу конфігурації; змініть його там.
+cannot-post = Я не можу публікувати в { $target }: { $reason }
+channel-added = { $target } додано: отримує нові статті ({ $langs }) із { $feeds }.
+channel-updated = { $target } змінено: отримує нові статті ({ $langs }) із { $feeds }.
+remove-channel-usage = Напишіть { $p }removechannel і чат так, як його називає { $p }channels.
+channel-remove-config = { $target } — канал із файлу конфігурації, його не можна видалити з чату. Видаліть його там і перезапустіть бота.
+channel-removed = { $target } видалено. Публікації, що чекали на нього, відкинуто.
+not-a-channel = { $target } — не один із каналів; { $p }channels покаже їх.
+paused-one = Публікації в { $target } призупинено. Стрічки читаються далі; { $queued ->
+        [one] чекає { $queued } публікація
+        [few] чекають { $queued } публікації
+       *[other] чекають { $queued } публікацій
+    }. { $p }resume { $target } відновить їх.
+paused-all = Публікації призупинено скрізь. Стрічки читаються далі; { $queued ->
+        [one] чекає { $queued } публікація
+        [few] чекають { $queued } публікації
+       *[other] чекають { $queued } публікацій
+    }. { $p }resume відновить їх.
+resumed-one = Публікації в { $target } відновлено.
+resumed-all = Публікації відновлено.
+not-paused-one = { $target } не було призупинено.
+not-paused-all = Публікації не було призупинено.
+still-paused = Досі призупинені окремо: { $targets }.
+poll-header = Усі стрічки прочитано зараз:
+poll-new = { $new ->
+        [one] { $new } нова стаття
+        [few] { $new } нові статті
+       *[other] { $new } нових статей
+    }, { $queued ->
+        [one] { $queued } публікація в черзі
+        [few] { $queued } публікації в черзі
+       *[other] { $queued } публікацій у черзі
+    }
+poll-unchanged = нічого нового
+poll-failed = помилка: { $reason }
+not-running = Зараз це неможливо: бот ще запускається. Спробуйте трохи згодом.

@@ -11,6 +11,7 @@ use anyhow::Context as _;
 use tokio_util::sync::CancellationToken;
 
 use crate::article::{Article, LangSet};
+use crate::commands::{Control, FeedPolled};
 use crate::config::Config;
 use crate::delivery::Delivery;
 use crate::metrics::Metrics;
@@ -85,9 +86,13 @@ pub async fn run(config: Config, shutdown: CancellationToken) -> anyhow::Result<
         }
         None => None,
     };
+    // Built before the platforms start (loading the language models takes a moment), so
+    // the operators' `/poll` works from the first command on.
+    let poller = Arc::new(Poller::new(&config)?);
     let started = platform::start_all(&parts.service, true, &shutdown).await;
     let sinks: Vec<Arc<dyn Sink>> = started.iter().map(|s| s.sink.clone()).collect();
     let _ = platforms.set(sinks.clone());
+    let sinks_for_commands = sinks.clone();
     let names: Vec<String> = sinks.iter().map(|s| s.platform().to_string()).collect();
     tracing::info!(
         feeds = config.feeds.len(),
@@ -103,8 +108,14 @@ pub async fn run(config: Config, shutdown: CancellationToken) -> anyhow::Result<
         sinks,
     );
     let delivery_task = tokio::spawn(delivery.clone().run(shutdown.clone()));
-    // Each feed polls on its own schedule, so a slow or broken feed never holds up another.
-    let poller = Arc::new(Poller::new(&config)?);
+    parts.service.attach(control(
+        &config,
+        &parts.store,
+        &parts.metrics,
+        &poller,
+        &delivery,
+        sinks_for_commands,
+    ));
     let mut feed_tasks = tokio::task::JoinSet::new();
     for index in 0..config.feeds.len() {
         let (poller, delivery) = (poller.clone(), delivery.clone());
@@ -215,6 +226,63 @@ pub async fn poll_once(config: Config, shutdown: CancellationToken) -> anyhow::R
 
 /// Says in words what one feed's poll did. `always`: also when nothing changed (a one-shot
 /// run reports every feed; the running bot only what is new).
+/// What the operators' commands act on: `/poll` reads every feed now (counted and logged
+/// like any poll) and wakes the delivery; `/addchannel` checks a
+/// chat through the running platforms.
+fn control(
+    config: &Arc<Config>,
+    store: &Store,
+    metrics: &Arc<Metrics>,
+    poller: &Arc<Poller>,
+    delivery: &Arc<Delivery>,
+    sinks: Vec<Arc<dyn Sink>>,
+) -> Control {
+    let (config, store, metrics, poller) = (
+        config.clone(),
+        store.clone(),
+        metrics.clone(),
+        poller.clone(),
+    );
+    let woken = delivery.clone();
+    Control {
+        poll: Box::new(move || {
+            let (config, store, metrics, poller, delivery) = (
+                config.clone(),
+                store.clone(),
+                metrics.clone(),
+                poller.clone(),
+                woken.clone(),
+            );
+            Box::pin(async move {
+                let results = poller.poll_all(&config, &store, true).await;
+                count_polls(&metrics, &results);
+                delivery.wake();
+                results
+                    .into_iter()
+                    .map(|(key, result)| {
+                        if let Ok(outcome) = &result {
+                            report_poll(&config, &key, outcome, false);
+                        }
+                        let name = config
+                            .feeds
+                            .iter()
+                            .find(|f| f.key() == key)
+                            .and_then(|f| f.name.clone())
+                            .unwrap_or(key);
+                        let result = match result {
+                            Ok(FeedOutcome::Updated { new, queued, .. }) => Ok((new, queued)),
+                            Ok(FeedOutcome::NotModified | FeedOutcome::Waiting) => Ok((0, 0)),
+                            Err(e) => Err(e.to_string()),
+                        };
+                        FeedPolled { name, result }
+                    })
+                    .collect()
+            })
+        }),
+        sinks,
+    }
+}
+
 fn report_poll(config: &Config, key: &str, outcome: &FeedOutcome, always: bool) {
     let name = config
         .feeds

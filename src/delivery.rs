@@ -185,6 +185,7 @@ impl Delivery {
             tokio::select! {
                 _ = shutdown.cancelled() => break,
                 _ = self.wake.notified() => {}
+                _ = self.store.pause_ended() => {}
                 _ = tokio::time::sleep_until(sleep_until) => {}
             }
         }
@@ -291,6 +292,17 @@ impl Delivery {
             if shutdown.is_cancelled() {
                 return (sent, None);
             }
+            // An operator's pause holds the chat's posts in the outbox; `/resume` wakes the
+            // loop again.
+            match self.store.paused(&target) {
+                Ok(None) => {}
+                Ok(Some(_)) => return (sent, None),
+                Err(e) => {
+                    tracing::error!(error = %e, "cannot read whether a chat is paused");
+                    self.metrics.health().delivery_trouble();
+                    return (sent, Some(Instant::now() + Duration::from_secs(10)));
+                }
+            }
             if let Some(wait) = self.chat_wait(&target) {
                 return (sent, Some(wait));
             }
@@ -383,10 +395,10 @@ impl Delivery {
             tracing::warn!(platform = %target.platform, "deliveries wait for a platform that is not configured");
             return Ok(Step::Wait(Instant::now() + Duration::from_secs(300)));
         };
-        let channel = self.config.channel_at(target, |t| self.store.resolve(t))?;
+        let channel = crate::channels::at(&self.config, &self.store, target)?;
         let chat_lang = match self.store.chat(target)? {
             Some(settings) => settings.langs.first().cloned(),
-            None => channel.and_then(|c| c.langs.first().cloned()),
+            None => channel.as_ref().and_then(|c| c.langs.first().cloned()),
         };
         let post = Post {
             article: &article,

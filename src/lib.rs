@@ -17,6 +17,8 @@
 //! - `feed`: fetching (conditional GET, size cap), decoding (any encoding) and parsing feeds
 //!   into articles, isolated so that no feed can crash the bot.
 //! - `store`: the only sled user — articles, feed state, chats, outbox, sent records.
+//! - `channels`: the channels of the configuration file and those added from chat, as one
+//!   list.
 //! - `poll`: polls every feed concurrently and commits what is new with its deliveries.
 //! - `delivery`: drains the outbox through the platforms with pacing and retries.
 //! - `render`: articles and replies as Telegram HTML, Matrix HTML + text, console text.
@@ -44,6 +46,7 @@
 
 pub mod app;
 pub mod article;
+pub(crate) mod channels;
 pub mod commands;
 pub mod config;
 pub mod delivery;

@@ -61,6 +61,9 @@ pub struct Poller {
     /// Built once from the configuration's languages.
     detector: std::sync::Arc<lang::Detector>,
     backoff: Mutex<HashMap<String, Backoff>>,
+    /// One poll of a feed at a time: an operator's `/poll` waits for the feed's scheduled
+    /// poll under way (and the other way round), so the two never commit the same items.
+    running: HashMap<String, tokio::sync::Mutex<()>>,
 }
 
 impl Poller {
@@ -69,6 +72,11 @@ impl Poller {
             fetcher: Fetcher::new(&config.fetch)?,
             detector: std::sync::Arc::new(lang::Detector::for_config(config)),
             backoff: Mutex::new(HashMap::new()),
+            running: config
+                .feeds
+                .iter()
+                .map(|f| (f.key().to_string(), tokio::sync::Mutex::new(())))
+                .collect(),
         })
     }
 
@@ -106,6 +114,10 @@ impl Poller {
         {
             return Ok(FeedOutcome::Waiting);
         }
+        let _one_at_a_time = match self.running.get(key) {
+            Some(lock) => Some(lock.lock().await),
+            None => None,
+        };
         // A panic anywhere in a poll is that feed's failure, never the end of its task.
         let result = futures::FutureExt::catch_unwind(std::panic::AssertUnwindSafe(
             self.poll_feed_now(config, store, feed),
@@ -325,7 +337,7 @@ fn choose(
     chosen
 }
 
-/// Every (chat, article) delivery: configured channels that take the feed and the article's
+/// Every (chat, article) delivery: channels (configured or added from chat) that take the feed and the article's
 /// language, and subscribed chats whose languages include it.
 fn targets_for(
     config: &Config,
@@ -335,9 +347,12 @@ fn targets_for(
 ) -> Result<Vec<(Target, String)>, StoreError> {
     let mut chats: Vec<(Target, crate::article::LangSet)> = Vec::new();
     let mut listed: HashSet<Target> = HashSet::new();
-    for channel in config.channels.iter().filter(|c| c.takes_feed(feed.key())) {
-        // A chat's own settings (changed with /lang) win over the config's.
-        let target = store.resolve(channel.target())?;
+    for channel in crate::channels::all(config, store)?
+        .into_iter()
+        .filter(|c| c.takes_feed(feed.key()))
+    {
+        // A chat's own settings (changed with /lang) win over the channel's.
+        let target = channel.target;
         if !listed.insert(target.clone()) {
             continue;
         }

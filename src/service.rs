@@ -9,8 +9,9 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use crate::article::Target;
-use crate::commands::{self, Command, Context, Reply, Request};
-use crate::config::{ChannelConfig, Config, Operator};
+use crate::channels::Channel;
+use crate::commands::{self, Command, Context, Control, Reply, Request};
+use crate::config::{Config, Operator};
 use crate::i18n::Msg;
 use crate::metrics::Metrics;
 use crate::status::Watch;
@@ -23,6 +24,8 @@ pub struct CommandService {
     /// What `/status` reads.
     watch: Watch,
     flood: FloodGate,
+    /// What the operators' commands act on, set once the bot runs.
+    control: std::sync::OnceLock<Control>,
 }
 
 /// Commands one chat may send within `FLOOD_WINDOW`; more get one note, then silence until
@@ -81,7 +84,14 @@ impl CommandService {
             metrics,
             watch,
             flood: FloodGate::default(),
+            control: std::sync::OnceLock::new(),
         }
+    }
+
+    /// Gives the operators' commands the running bot to act on (once; later calls are
+    /// ignored).
+    pub fn attach(&self, control: Control) {
+        let _ = self.control.set(control);
     }
 
     pub fn config(&self) -> &Config {
@@ -99,6 +109,7 @@ impl CommandService {
             config: &self.config,
             store: &self.store,
             watch: Some(&self.watch),
+            control: self.control.get(),
         };
         match self.flood.admit(&request.chat, Instant::now()) {
             Admit::Answer => {}
@@ -124,9 +135,10 @@ impl CommandService {
         self.config.is_operator(who)
     }
 
-    /// The configured channel that lives at `chat` now (following recorded moves).
-    pub fn channel_at(&self, chat: &Target) -> Result<Option<&ChannelConfig>, StoreError> {
-        self.config.channel_at(chat, |t| self.store.resolve(t))
+    /// The channel (configured or added from chat) that lives at `chat` now, following
+    /// recorded moves.
+    pub fn channel_at(&self, chat: &Target) -> Result<Option<Channel>, StoreError> {
+        crate::channels::at(&self.config, &self.store, chat)
     }
 }
 

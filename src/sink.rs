@@ -74,6 +74,14 @@ pub trait Sink: Send + Sync {
         Box::pin(async { Err(SendError::NotEditable("this platform does not edit".into())) })
     }
 
+    /// Checks, for an operator adding `chat` as a channel, that the bot can post there
+    /// (joining it if the platform needs that). Returns the chat as this platform names it
+    /// from now on (a Telegram `@name` becomes its numeric id, a Matrix alias its room id),
+    /// or why the bot cannot post there, in words.
+    fn verify_channel<'a>(&'a self, chat: &'a str) -> BoxFuture<'a, Result<String, String>> {
+        Box::pin(async move { Ok(chat.to_string()) })
+    }
+
     /// The chats this platform cannot post to yet, and why (for `/healthz` and `/status`):
     /// Matrix rooms whose join is still being retried or was refused.
     fn waiting_chats(&self) -> Vec<ChatWaiting> {

@@ -75,6 +75,8 @@ pub enum ChannelState {
     Failing(String),
     /// Not joined yet (or refused), with the homeserver's reason if there is one.
     Waiting(WaitState, Option<String>),
+    /// An operator stopped posting to it (`/pause`); its posts wait in the outbox.
+    Paused,
 }
 
 #[derive(Clone, Debug)]
@@ -83,6 +85,8 @@ pub struct ChannelStatus {
     pub target: Target,
     pub state: ChannelState,
     pub queued: usize,
+    /// Added from chat (`/addchannel`), not in the configuration file.
+    pub added: bool,
 }
 
 /// Private subscribers per platform: counts, never ids.
@@ -138,13 +142,14 @@ impl Watch {
         // Each configured channel where it lives now (it may have moved).
         let mut here: Vec<Target> = Vec::new();
         let mut channels = Vec::new();
-        for channel in &config.channels {
-            let configured = channel.target();
-            let at = store.resolve(configured)?;
+        for channel in crate::channels::all(config, store)? {
+            let (configured, at) = (&channel.named, channel.target.clone());
             let wait = waiting
                 .iter()
                 .find(|w| w.configured && (&w.target == configured || w.target == at));
             let state = match wait {
+                // An operator's pause is what matters most while it lasts.
+                _ if store.paused(&at)?.is_some() => ChannelState::Paused,
                 Some(w) => ChannelState::Waiting(w.state, w.reason.clone()),
                 None => match store.send_failure(&at)? {
                     Some(failure) => ChannelState::Failing(failure.reason),
@@ -155,6 +160,7 @@ impl Watch {
                 target: configured.clone(),
                 state,
                 queued: store.queued_for(&at),
+                added: !channel.is_configured(),
             });
             here.push(at);
         }
@@ -253,6 +259,7 @@ impl ChannelState {
         let t = |msg: Msg| i18n::text(lang, msg);
         let (word, reason) = match self {
             ChannelState::Fine => (t(Msg::PageFine), None),
+            ChannelState::Paused => (t(Msg::PagePaused), None),
             ChannelState::Failing(reason) => (t(Msg::PageFailing), Some(reason.as_str())),
             ChannelState::Waiting(wait, reason) => (
                 t(match wait {

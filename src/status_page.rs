@@ -102,11 +102,17 @@ pub fn render(s: &Snapshot, lang: &Lang) -> String {
             ChannelState::Fine => "ok",
             ChannelState::Failing(_) => "failing",
             ChannelState::Waiting(..) => "waiting",
+            ChannelState::Paused => "paused",
+        };
+        let name = if channel.added {
+            format!("{} ({})", channel.target, t(Msg::PageAdded))
+        } else {
+            channel.target.to_string()
         };
         let _ = writeln!(
             out,
             "<tr class=\"{class}\"><td>{}</td><td>{}</td><td>{}</td></tr>",
-            e(&channel.target.to_string()),
+            e(&name),
             e(&channel.state.text(lang)),
             channel.queued,
         );
@@ -223,6 +229,7 @@ mod tests {
                 target: Target::console(),
                 state: ChannelState::Failing("the disk is <full>".into()),
                 queued: 4,
+                added: false,
             }],
             subscribers: Subscribers {
                 telegram: 2,

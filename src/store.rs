@@ -127,6 +127,27 @@ pub struct Committed {
     pub edits: usize,
 }
 
+/// A channel an operator added from chat: it takes new articles like a channel of the
+/// configuration file, and can be removed from chat again.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct AddedChannel {
+    pub langs: LangSet,
+    /// Only these feeds (their keys); all when absent.
+    pub feeds: Option<Vec<String>>,
+    /// When an operator added it.
+    pub at: DateTime<Utc>,
+}
+
+/// Posting stopped by an operator; polling goes on and posts wait in the outbox.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Pause {
+    /// When an operator paused it.
+    pub at: DateTime<Utc>,
+}
+
+/// The key of the pause that holds every chat.
+const PAUSE_ALL: &[u8] = b"*";
+
 /// A delivery waiting in the outbox.
 #[derive(Clone, Debug, Serialize, Deserialize)]
 pub struct Delivery {
@@ -188,6 +209,12 @@ pub struct Store {
     feed_polls: sled::Tree,
     /// chat → its last failed send (`Failure`), removed by a send that works.
     send_failures: sled::Tree,
+    /// chat → `AddedChannel`: channels operators added from chat (`/addchannel`).
+    added_channels: sled::Tree,
+    /// chat, or `*` for every chat → `Pause`: posting stopped by an operator (`/pause`).
+    paused: sled::Tree,
+    /// Told when a pause ends, so the delivery looks at the chats it held at once.
+    resumed: Arc<tokio::sync::Notify>,
     flusher: Arc<Flusher>,
     counts: Arc<Counts>,
 }
@@ -314,6 +341,9 @@ impl Store {
             posted: db.open_tree("posted")?,
             feed_polls: db.open_tree("feed_polls")?,
             send_failures: db.open_tree("send_failures")?,
+            added_channels: db.open_tree("added_channels")?,
+            paused: db.open_tree("paused")?,
+            resumed: Arc::default(),
             flusher: Arc::new(Flusher {
                 state: Default::default(),
                 done: tokio::sync::watch::Sender::new((0, None)),
@@ -861,6 +891,93 @@ impl Store {
         Ok(current)
     }
 
+    // ---- channels added and pauses made from chat ----
+
+    /// Adds (or replaces) a channel added from chat; durable once the caller's next
+    /// `flush` returns.
+    pub fn add_channel(&self, target: &Target, channel: &AddedChannel) -> Result<()> {
+        self.added_channels
+            .insert(target.to_string().as_bytes(), to_json(channel)?)?;
+        Ok(())
+    }
+
+    /// Removes a channel added from chat, with its queued posts, settings and pause.
+    /// Returns whether there was one. Durable once the caller's next `flush` returns.
+    pub fn remove_channel(&self, target: &Target) -> Result<bool> {
+        let removed = self
+            .added_channels
+            .remove(target.to_string().as_bytes())?
+            .is_some();
+        if removed {
+            self.paused.remove(target.to_string().as_bytes())?;
+            self.forget_chat(target)?;
+        }
+        Ok(removed)
+    }
+
+    pub fn added_channel(&self, target: &Target) -> Result<Option<AddedChannel>> {
+        get_json(&self.added_channels, target.to_string().as_bytes())
+    }
+
+    /// Every channel added from chat, in the order of their targets.
+    pub fn added_channels(&self) -> Result<Vec<(Target, AddedChannel)>> {
+        let mut out = Vec::new();
+        for entry in self.added_channels.iter() {
+            let (key, value) = entry?;
+            if let Ok(target) = String::from_utf8_lossy(&key).parse::<Target>() {
+                out.push((target, from_json(&value)?));
+            }
+        }
+        Ok(out)
+    }
+
+    /// Stops posting to `target`, or to every chat when `None`. Durable once the caller's
+    /// next `flush` returns.
+    pub fn pause(&self, target: Option<&Target>, pause: &Pause) -> Result<()> {
+        self.paused.insert(pause_key(target), to_json(pause)?)?;
+        Ok(())
+    }
+
+    /// Ends the pause of `target` (or the pause of every chat, when `None`; pauses of
+    /// single chats stay). Returns whether there was one.
+    pub fn resume(&self, target: Option<&Target>) -> Result<bool> {
+        let ended = self.paused.remove(pause_key(target))?.is_some();
+        if ended {
+            self.resumed.notify_one();
+        }
+        Ok(ended)
+    }
+
+    /// Returns when a pause has ended (at once if one ended since the last call).
+    pub async fn pause_ended(&self) {
+        self.resumed.notified().await;
+    }
+
+    /// The pause that holds `target` now: its own, else the pause of every chat.
+    pub fn paused(&self, target: &Target) -> Result<Option<Pause>> {
+        match get_json(&self.paused, &pause_key(Some(target)))? {
+            Some(pause) => Ok(Some(pause)),
+            None => get_json(&self.paused, PAUSE_ALL),
+        }
+    }
+
+    /// The pause of every chat, if there is one.
+    pub fn paused_all(&self) -> Result<Option<Pause>> {
+        get_json(&self.paused, PAUSE_ALL)
+    }
+
+    /// Every chat paused on its own.
+    pub fn paused_chats(&self) -> Result<Vec<(Target, Pause)>> {
+        let mut out = Vec::new();
+        for entry in self.paused.iter() {
+            let (key, value) = entry?;
+            if let Ok(target) = String::from_utf8_lossy(&key).parse::<Target>() {
+                out.push((target, from_json(&value)?));
+            }
+        }
+        Ok(out)
+    }
+
     // ---- outbox ----
 
     /// Chats with deliveries waiting.
@@ -1127,6 +1244,10 @@ fn to_json<T: Serialize>(value: &T) -> Result<Vec<u8>> {
 
 fn from_json<T: DeserializeOwned>(bytes: &[u8]) -> Result<T> {
     Ok(serde_json::from_slice(bytes)?)
+}
+
+fn pause_key(target: Option<&Target>) -> Vec<u8> {
+    target.map_or_else(|| PAUSE_ALL.to_vec(), |t| t.to_string().into_bytes())
 }
 
 fn get_json<T: DeserializeOwned>(tree: &sled::Tree, key: &[u8]) -> Result<Option<T>> {
@@ -1622,5 +1743,46 @@ mod tests {
         drop(store);
         let store = Store::open(dir.path()).unwrap();
         assert_eq!(store.subscribers().unwrap().len(), 50);
+    }
+
+    #[tokio::test]
+    async fn pauses_hold_one_chat_or_all_survive_a_reopen_and_their_end_is_announced() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::open(dir.path()).unwrap();
+        let (a, b): (Target, Target) = (
+            "telegram:-1001".parse().unwrap(),
+            "console".parse().unwrap(),
+        );
+        let pause = Pause { at: Utc::now() };
+        store.pause(Some(&a), &pause).unwrap();
+        assert!(store.paused(&a).unwrap().is_some());
+        assert!(store.paused(&b).unwrap().is_none());
+        store.pause(None, &pause).unwrap();
+        assert!(
+            store.paused(&b).unwrap().is_some(),
+            "the pause of every chat"
+        );
+        store.flush().await.unwrap();
+        drop(store);
+
+        let store = Store::open(dir.path()).unwrap();
+        assert!(
+            store.paused_all().unwrap().is_some(),
+            "kept across a restart"
+        );
+        // Ending the pause of all leaves the chat paused on its own.
+        assert!(store.resume(None).unwrap());
+        tokio::time::timeout(std::time::Duration::from_secs(1), store.pause_ended())
+            .await
+            .expect("the end of a pause is announced");
+        assert!(store.paused(&b).unwrap().is_none());
+        assert!(store.paused(&a).unwrap().is_some());
+        assert_eq!(
+            store.paused_chats().unwrap(),
+            vec![(a.clone(), pause.clone())]
+        );
+        assert!(!store.resume(None).unwrap(), "nothing left to resume");
+        assert!(store.resume(Some(&a)).unwrap());
+        assert!(store.paused(&a).unwrap().is_none());
     }
 }

@@ -21,7 +21,13 @@ pub fn start(ctx: &Context<'_>, req: &Request) -> Result<Reply, StoreError> {
 
 pub fn help(ctx: &Context<'_>, req: &Request) -> Result<Reply, StoreError> {
     let lang = ctx.reply_lang(req, &ctx.settings(&req.chat)?);
-    Ok(Reply::text(&say(&lang, Msg::Help, req, &[])))
+    let mut text = say(&lang, Msg::Help, req, &[]);
+    // Operators also see their own commands (they are not in the platforms' menus).
+    if req.operator {
+        text.push_str("\n\n");
+        text.push_str(&say(&lang, Msg::HelpOperators, req, &[]));
+    }
+    Ok(Reply::text(&text))
 }
 
 pub fn about(ctx: &Context<'_>, req: &Request) -> Result<Reply, StoreError> {

@@ -3,6 +3,7 @@
 //! the store and returns a `Reply` the adapter renders (see `render`). One parser, one set
 //! of localized texts, for Telegram and Matrix alike.
 
+mod admin;
 mod info;
 mod lang;
 mod latest;
@@ -14,6 +15,7 @@ use crate::config::Config;
 use crate::i18n::{self, Msg};
 use crate::status::Watch;
 use crate::store::{ChatSettings, Store, StoreError};
+pub use admin::{Control, FeedPolled};
 
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum Command {
@@ -28,6 +30,18 @@ pub enum Command {
     Unsubscribe,
     /// `status`: the bot's state, for operators.
     Status,
+    /// `channels`: where the bot posts, for operators.
+    Channels,
+    /// `addchannel <chat> [langs…] [feeds…]`: the raw arguments.
+    AddChannel(Vec<String>),
+    /// `removechannel <chat>`.
+    RemoveChannel(Option<String>),
+    /// `pause [chat]`.
+    Pause(Option<String>),
+    /// `resume [chat]`.
+    Resume(Option<String>),
+    /// `poll`: read every feed now.
+    Poll,
     /// A command Herald does not know, as typed (without arguments).
     Unknown(String),
 }
@@ -65,6 +79,12 @@ pub fn parse(text: &str, bot_name: Option<&str>) -> Option<Command> {
         "subscribe" => Command::Subscribe,
         "unsubscribe" | "stop" => Command::Unsubscribe,
         "status" => Command::Status,
+        "channels" => Command::Channels,
+        "addchannel" => Command::AddChannel(args),
+        "removechannel" => Command::RemoveChannel(args.into_iter().next()),
+        "pause" => Command::Pause(args.into_iter().next()),
+        "resume" => Command::Resume(args.into_iter().next()),
+        "poll" => Command::Poll,
         _ => Command::Unknown(format!("{}{name}", &text[..1])),
     })
 }
@@ -140,6 +160,8 @@ pub struct Context<'a> {
     pub store: &'a Store,
     /// What `status` reads (the running bot's; absent where there is none).
     pub watch: Option<&'a Watch>,
+    /// What the operators' commands act on (the running bot's, once it runs).
+    pub control: Option<&'a Control>,
 }
 
 impl Context<'_> {
@@ -149,8 +171,8 @@ impl Context<'_> {
         if let Some(settings) = self.store.chat(chat)? {
             return Ok(settings);
         }
-        let langs = match self.config.channel_at(chat, |t| self.store.resolve(t))? {
-            Some(channel) => channel.langs.clone(),
+        let langs = match crate::channels::at(self.config, self.store, chat)? {
+            Some(channel) => channel.langs,
             None => self.config.bot.default_langs.clone(),
         };
         Ok(ChatSettings {
@@ -187,9 +209,19 @@ impl Context<'_> {
 pub async fn execute(ctx: &Context<'_>, req: &Request, command: &Command) -> Reply {
     let writes = matches!(
         command,
-        Command::Lang(_) | Command::Subscribe | Command::Unsubscribe
+        Command::Lang(_)
+            | Command::Subscribe
+            | Command::Unsubscribe
+            | Command::AddChannel(_)
+            | Command::RemoveChannel(_)
+            | Command::Pause(_)
+            | Command::Resume(_)
     );
-    let result = run(ctx, req, command);
+    let result = match command {
+        Command::AddChannel(args) => admin::add(ctx, req, args).await,
+        Command::Poll => admin::poll(ctx, req).await,
+        other => run(ctx, req, other),
+    };
     let result = match result {
         // The store's group commit: the fsync runs off the async runtime, shared with
         // every other writer waiting.
@@ -218,6 +250,12 @@ fn run(ctx: &Context<'_>, req: &Request, command: &Command) -> Result<Reply, Sto
         Command::Subscribe => subscription::subscribe(ctx, req),
         Command::Unsubscribe => subscription::unsubscribe(ctx, req),
         Command::Status => status::run(ctx, req),
+        Command::Channels => admin::list(ctx, req),
+        Command::RemoveChannel(arg) => admin::remove(ctx, req, arg.as_deref()),
+        Command::Pause(arg) => admin::pause(ctx, req, arg.as_deref(), true),
+        Command::Resume(arg) => admin::pause(ctx, req, arg.as_deref(), false),
+        // Asynchronous: run by `execute`.
+        Command::AddChannel(_) | Command::Poll => Ok(Reply::default()),
     }
 }
 

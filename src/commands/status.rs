@@ -5,8 +5,8 @@
 //! show it to every member: there the operator is asked to use a private chat). Everyone
 //! else gets one neutral sentence.
 
-use super::{ChatKind, Context, Reply, Request, Span};
-use crate::article::{Lang, Platform};
+use super::{Context, Reply, Request, Span};
+use crate::article::Lang;
 use crate::i18n::{self, Msg};
 use crate::status::{REASON_MAX, Snapshot, when};
 use crate::store::StoreError;
@@ -14,11 +14,8 @@ use crate::text::truncate_words;
 
 pub fn run(ctx: &Context<'_>, req: &Request) -> Result<Reply, StoreError> {
     let lang = ctx.reply_lang(req, &ctx.settings(&req.chat)?);
-    if !req.operator {
-        return Ok(Reply::text(i18n::text(&lang, Msg::OperatorsOnly)));
-    }
-    if req.kind != ChatKind::Private && req.chat.platform != Platform::Matrix {
-        return Ok(Reply::text(i18n::text(&lang, Msg::OperatorsPrivateChat)));
+    if let Some(refused) = super::admin::refusal(req, &lang) {
+        return Ok(refused);
     }
     let Some(watch) = ctx.watch else {
         return Ok(Reply::text(i18n::text(&lang, Msg::InternalError)));
@@ -75,10 +72,15 @@ pub fn reply(s: &Snapshot, lang: &Lang) -> Reply {
             Span::Text("• ".into()),
             Span::Bold(channel.target.to_string()),
             Span::Text(format!(
-                " — {} · {}: {}",
+                " — {} · {}: {}{}",
                 channel.state.text(lang),
                 t(Msg::PageQueued),
-                channel.queued
+                channel.queued,
+                if channel.added {
+                    format!(" · {}", t(Msg::PageAdded))
+                } else {
+                    String::new()
+                }
             )),
         ]);
     }
@@ -115,6 +117,7 @@ mod tests {
                 target: "telegram:@news_channel".parse::<Target>().unwrap(),
                 state: ChannelState::Failing("the chat is unreachable".into()),
                 queued: 2,
+                added: false,
             }],
             subscribers: Subscribers {
                 telegram: 4,

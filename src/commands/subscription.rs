@@ -37,11 +37,7 @@ pub fn subscribe(ctx: &Context<'_>, req: &Request) -> Result<Reply, StoreError> 
 pub fn unsubscribe(ctx: &Context<'_>, req: &Request) -> Result<Reply, StoreError> {
     let settings = ctx.settings(&req.chat)?;
     let lang = ctx.reply_lang(req, &settings);
-    if ctx
-        .config
-        .channel_at(&req.chat, |t| ctx.store.resolve(t))?
-        .is_some()
-    {
+    if crate::channels::at(ctx.config, ctx.store, &req.chat)?.is_some() {
         return Ok(Reply::text(&say(
             &lang,
             Msg::ConfiguredByOperators,
@@ -111,6 +107,7 @@ mod tests {
             config: &config,
             store: &store,
             watch: None,
+            control: None,
         };
         for (chat, kind, lang, expected) in [
             (

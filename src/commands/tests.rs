@@ -91,6 +91,7 @@ fn run(f: &Fixture, req: &Request, text: &str) -> String {
         config: &f.config,
         store: &f.store,
         watch: None,
+        control: None,
     };
     crate::render::reply_plain(&block_on(execute(&ctx, req, &parse(text, None).unwrap())))
 }
@@ -154,6 +155,7 @@ fn lang_shows_offers_and_validates() {
         config: &f.config,
         store: &f.store,
         watch: None,
+        control: None,
     };
     let reply = block_on(execute(&ctx, &req, &Command::Lang(vec![])));
     assert!(
@@ -259,6 +261,7 @@ fn status_is_for_operators_in_private_chats_or_matrix_rooms() {
             config: &f.config,
             store: &f.store,
             watch: Some(&watch),
+            control: None,
         };
         crate::render::reply_plain(&block_on(execute(&ctx, req, &Command::Status)))
     };

@@ -100,11 +100,71 @@ pub enum Msg {
     OperatorsOnly,
     /// An operator asking for `/status` in a Telegram group, whose members would read it.
     OperatorsPrivateChat,
+    /// A channel's state while an operator paused posting to it.
+    PagePaused,
+    /// Marks a channel added from chat (`/addchannel`) rather than in the config file.
+    PageAdded,
+    /// The operators' commands, added to `help` for operators; `p`.
+    HelpOperators,
+    /// `/channels` with no channel at all; `p`.
+    ChannelsNone,
+    /// A channel that takes every feed.
+    ChannelFeedsAll,
+    /// Marks a channel of the configuration file.
+    ChannelFromConfig,
+    /// `/addchannel` without a chat; `p`.
+    AddChannelUsage,
+    /// `target`: not a chat address.
+    BadTarget,
+    /// `arg`, `feeds`: neither a language nor a feed.
+    UnknownArgument,
+    /// `platform`: the bot does not run there.
+    NoPlatform,
+    /// `target`: `/addchannel` for a channel of the configuration file.
+    ChannelInConfig,
+    /// `target`, `reason` (the platform's, in English).
+    CannotPost,
+    /// `target`, `langs`, `feeds`.
+    ChannelAdded,
+    /// `target`, `langs`, `feeds`.
+    ChannelUpdated,
+    /// `/removechannel` without a chat; `p`.
+    RemoveChannelUsage,
+    /// `target`: `/removechannel` for a channel of the configuration file.
+    ChannelRemoveConfig,
+    /// `target`.
+    ChannelRemoved,
+    /// `target`, `p`.
+    NotAChannel,
+    /// `target`, `queued` (a number), `p`.
+    PausedOne,
+    /// `queued` (a number), `p`.
+    PausedAll,
+    /// `target`.
+    ResumedOne,
+    /// Posting resumed everywhere.
+    ResumedAll,
+    /// `target`.
+    NotPausedOne,
+    /// `/resume` when nothing was paused.
+    NotPausedAll,
+    /// `targets`: chats paused on their own after `/resume` of all.
+    StillPaused,
+    /// The first line of `/poll`'s answer.
+    PollHeader,
+    /// `new`, `queued` (numbers).
+    PollNew,
+    /// A feed with nothing new.
+    PollUnchanged,
+    /// `reason` (in English).
+    PollFailed,
+    /// An operators' command that needs the running bot, before it is up.
+    NotRunning,
 }
 
 impl Msg {
     /// Every message, for tests and the template table.
-    pub const ALL: [Msg; 47] = [
+    pub const ALL: [Msg; 77] = [
         Msg::LanguageName,
         Msg::ReadMore,
         Msg::Start,
@@ -152,6 +212,36 @@ impl Msg {
         Msg::PageFeedArticles,
         Msg::OperatorsOnly,
         Msg::OperatorsPrivateChat,
+        Msg::PagePaused,
+        Msg::PageAdded,
+        Msg::HelpOperators,
+        Msg::ChannelsNone,
+        Msg::ChannelFeedsAll,
+        Msg::ChannelFromConfig,
+        Msg::AddChannelUsage,
+        Msg::BadTarget,
+        Msg::UnknownArgument,
+        Msg::NoPlatform,
+        Msg::ChannelInConfig,
+        Msg::CannotPost,
+        Msg::ChannelAdded,
+        Msg::ChannelUpdated,
+        Msg::RemoveChannelUsage,
+        Msg::ChannelRemoveConfig,
+        Msg::ChannelRemoved,
+        Msg::NotAChannel,
+        Msg::PausedOne,
+        Msg::PausedAll,
+        Msg::ResumedOne,
+        Msg::ResumedAll,
+        Msg::NotPausedOne,
+        Msg::NotPausedAll,
+        Msg::StillPaused,
+        Msg::PollHeader,
+        Msg::PollNew,
+        Msg::PollUnchanged,
+        Msg::PollFailed,
+        Msg::NotRunning,
     ];
 
     /// The message's name in the `.ftl` files.
@@ -204,6 +294,36 @@ impl Msg {
             Msg::PageFeedArticles => "page-feed-articles",
             Msg::OperatorsOnly => "operators-only",
             Msg::OperatorsPrivateChat => "operators-private-chat",
+            Msg::PagePaused => "page-paused",
+            Msg::PageAdded => "page-added",
+            Msg::HelpOperators => "help-operators",
+            Msg::ChannelsNone => "channels-none",
+            Msg::ChannelFeedsAll => "channel-feeds-all",
+            Msg::ChannelFromConfig => "channel-from-config",
+            Msg::AddChannelUsage => "add-channel-usage",
+            Msg::BadTarget => "bad-target",
+            Msg::UnknownArgument => "unknown-argument",
+            Msg::NoPlatform => "no-platform",
+            Msg::ChannelInConfig => "channel-in-config",
+            Msg::CannotPost => "cannot-post",
+            Msg::ChannelAdded => "channel-added",
+            Msg::ChannelUpdated => "channel-updated",
+            Msg::RemoveChannelUsage => "remove-channel-usage",
+            Msg::ChannelRemoveConfig => "channel-remove-config",
+            Msg::ChannelRemoved => "channel-removed",
+            Msg::NotAChannel => "not-a-channel",
+            Msg::PausedOne => "paused-one",
+            Msg::PausedAll => "paused-all",
+            Msg::ResumedOne => "resumed-one",
+            Msg::ResumedAll => "resumed-all",
+            Msg::NotPausedOne => "not-paused-one",
+            Msg::NotPausedAll => "not-paused-all",
+            Msg::StillPaused => "still-paused",
+            Msg::PollHeader => "poll-header",
+            Msg::PollNew => "poll-new",
+            Msg::PollUnchanged => "poll-unchanged",
+            Msg::PollFailed => "poll-failed",
+            Msg::NotRunning => "not-running",
         }
     }
 }

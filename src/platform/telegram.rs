@@ -277,25 +277,7 @@ impl Telegram {
                 .store()
                 .resolve(configured)
                 .unwrap_or_else(|_| configured.clone());
-            let verdict = match self.bot.get_chat(recipient(&target.chat)).await {
-                Err(e) => Err(self.redact(e)),
-                Ok(chat) => {
-                    match self.bot.get_chat_member(chat.id, me).await {
-                        Err(e) => Err(self.redact(e)),
-                        Ok(member) if chat.is_channel() => {
-                            if member.kind.can_post_messages() {
-                                Ok(())
-                            } else {
-                                Err("the bot is not an administrator allowed to post messages there; \
-                                 make it one"
-                                .to_string())
-                            }
-                        }
-                        Ok(member) if member.kind.is_present() => Ok(()),
-                        Ok(_) => Err("the bot is not a member of this chat; add it".to_string()),
-                    }
-                }
-            };
+            let verdict = self.can_post(&target.chat, me).await.map(|_| ());
             match verdict {
                 Ok(()) => tracing::info!(channel = %configured, "the bot can post here"),
                 Err(reason) => tracing::warn!(
@@ -303,6 +285,32 @@ impl Telegram {
                     "the bot cannot post here yet (its posts wait in the outbox): {reason}"
                 ),
             }
+        }
+    }
+
+    /// Whether the bot (`me`) can post in `chat`: in a channel it must be an administrator
+    /// allowed to post, in a group a member. Returns the chat's numeric id.
+    async fn can_post(&self, chat: &str, me: UserId) -> Result<ChatId, String> {
+        let chat = self
+            .bot
+            .get_chat(recipient(chat))
+            .await
+            .map_err(|e| self.redact(e))?;
+        match self.bot.get_chat_member(chat.id, me).await {
+            Err(e) => Err(self.redact(e)),
+            Ok(member) if chat.is_channel() => {
+                if member.kind.can_post_messages() {
+                    Ok(chat.id)
+                } else {
+                    Err(
+                        "the bot is not an administrator allowed to post messages there; \
+                     make it one"
+                            .to_string(),
+                    )
+                }
+            }
+            Ok(member) if member.kind.is_present() => Ok(chat.id),
+            Ok(_) => Err("the bot is not a member of this chat; add it".to_string()),
         }
     }
 
@@ -510,6 +518,13 @@ impl Sink for Telegram {
 
     fn global_rate(&self) -> u32 {
         self.settings.global_rate
+    }
+
+    fn verify_channel<'a>(&'a self, chat: &'a str) -> BoxFuture<'a, Result<String, String>> {
+        Box::pin(async move {
+            let me = self.bot.get_me().await.map_err(|e| self.redact(e))?;
+            self.can_post(chat, me.id).await.map(|id| id.0.to_string())
+        })
     }
 
     fn send<'a>(

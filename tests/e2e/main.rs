@@ -3,6 +3,7 @@
 
 mod support;
 
+mod admin;
 mod core;
 mod crash;
 mod delivery;

@@ -327,8 +327,14 @@ async fn idle_footprint() {
         .matrix("user", bot_user.clone())
         .ops(&ops)
         .channel(&format!("matrix:{room}"), &["*"]);
+    // HERALD_SCALE_NO_DETECT=1: language detection off (what the detector's models cost).
+    let detect = std::env::var_os("HERALD_SCALE_NO_DETECT").is_none();
     for name in names {
-        config = config.feed(&format!("{}/{name}", proxy.url), "en");
+        config = config.feed_with(
+            &format!("{}/{name}", proxy.url),
+            "en",
+            &[("detect_lang", detect.into())],
+        );
     }
     let mut setup = Setup::with_config(&config);
     setup.env("HERALD_TELEGRAM_TOKEN", TOKEN);
@@ -356,6 +362,14 @@ async fn idle_footprint() {
     let polls = names.iter().map(|n| feeds.requests(n)).sum::<usize>() - polls0;
     let not_modified = names.iter().map(|n| feeds.not_modified(n)).sum::<usize>() - not_modified0;
     let (now, peak) = rss_kib(pid);
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap_or_default();
+    // Resident memory split: the heap and other anonymous pages, and the pages of the
+    // binary and libraries read from disk.
+    let parts: Vec<String> = status
+        .lines()
+        .filter(|l| l.starts_with("RssAnon:") || l.starts_with("RssFile:"))
+        .map(|l| l.split_whitespace().collect::<Vec<_>>().join(" "))
+        .collect();
     let out = bot.stop().await;
     let min = samples.iter().min().copied().unwrap_or_default();
     let max = samples.iter().max().copied().unwrap_or_default();
@@ -363,11 +377,14 @@ async fn idle_footprint() {
         "idle footprint: `herald run` with 5 feeds (polled every 5 s), Telegram and Matrix \
          connected, idle {:.0} s\n  resident memory {min}–{max} KiB while idle, {now} KiB at \
          the end, peak since start {peak} KiB\n  {polls} polls, {not_modified} answered 304: \
-         {:.0} bytes sent and {:.0} received per unchanged-feed poll (the full feed is {} bytes)",
+         {:.0} bytes sent and {:.0} received per unchanged-feed poll (the full feed is {} bytes)\n  \
+         at the end: {} (language detection {})",
         idle.as_secs_f64(),
         (up - up0) as f64 / polls.max(1) as f64,
         (down - down0) as f64 / polls.max(1) as f64,
         fixture(0).len(),
+        parts.join(", "),
+        if detect { "on" } else { "off" },
     );
     assert_eq!(out.code, Some(0), "{}", out.stderr);
     assert_eq!(polls, not_modified, "every idle poll answered 304");

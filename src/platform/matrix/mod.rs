@@ -210,6 +210,9 @@ fn via_servers(client: &Client, room_id: &RoomId) -> Vec<OwnedServerName> {
     via
 }
 
+/// How long adding a channel from chat waits for the bot to join its room.
+const VERIFY_JOIN_PATIENCE: Duration = Duration::from_secs(20);
+
 /// Posting to rooms.
 pub struct Matrix {
     client: Client,
@@ -464,6 +467,46 @@ impl Sink for Matrix {
 
     fn disconnected(&self) -> Option<crate::platform::Disconnected> {
         self.rooms.connection.disconnected()
+    }
+
+    fn verify_channel<'a>(&'a self, chat: &'a str) -> BoxFuture<'a, Result<String, String>> {
+        Box::pin(async move {
+            let (room_id, via) = resolve(&self.client, chat)
+                .await
+                .map_err(|e| e.to_string())?;
+            if !is_joined(&self.client, &room_id) {
+                let room: &matrix_sdk::ruma::RoomOrAliasId = (&*room_id).into();
+                match tokio::time::timeout(
+                    VERIFY_JOIN_PATIENCE,
+                    self.client.join_room_by_id_or_alias(room, &via),
+                )
+                .await
+                {
+                    Err(_) => return Err("the homeserver did not let the bot join in time".into()),
+                    Ok(Err(e)) => return Err(format!("the bot cannot join the room: {e}")),
+                    Ok(Ok(_)) => {}
+                }
+            }
+            let room = self
+                .client
+                .get_room(&room_id)
+                .ok_or_else(|| "the bot is not in the room".to_string())?;
+            let me = self
+                .client
+                .user_id()
+                .ok_or_else(|| "the bot is not logged in".to_string())?;
+            match room.power_levels().await {
+                Ok(levels)
+                    if !levels.user_can_send_message(
+                        me,
+                        matrix_sdk::ruma::events::MessageLikeEventType::RoomMessage,
+                    ) =>
+                {
+                    Err("the bot's power level in the room is too low to post messages".into())
+                }
+                _ => Ok(room_id.to_string()),
+            }
+        })
     }
 
     fn send<'a>(
