@@ -558,6 +558,15 @@ mod tests {
         dir: &std::path::Path,
         answer: Answer,
     ) -> (View, Arc<Flaky>, CancellationToken) {
+        delivering_paused(dir, answer, false).await
+    }
+
+    /// The same, with every chat paused by an operator first when `paused`.
+    async fn delivering_paused(
+        dir: &std::path::Path,
+        answer: Answer,
+        paused: bool,
+    ) -> (View, Arc<Flaky>, CancellationToken) {
         let sink = Arc::new(Flaky {
             answer,
             works: Default::default(),
@@ -576,6 +585,12 @@ mod tests {
             .commit_poll("en.xml", &Default::default(), &[article], &deliveries, None)
             .await
             .unwrap();
+        if paused {
+            let pause = crate::store::Pause {
+                at: chrono::Utc::now(),
+            };
+            v.store.pause(None, &pause).unwrap();
+        }
         let delivery = crate::delivery::Delivery::new(
             v.config.clone(),
             v.store.clone(),
@@ -594,6 +609,24 @@ mod tests {
         tokio::time::sleep(Duration::from_secs(4 * 60)).await;
         assert!(health_report(&v).stalled.is_empty());
         tokio::time::sleep(Duration::from_secs(2 * 60)).await;
+        assert_eq!(
+            health_report(&v).stalled,
+            ["delivery: stuck for 6m (no progress with 2 posts queued)"]
+        );
+        shutdown.cancel();
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn posts_held_by_an_operators_pause_are_no_stall() {
+        let dir = tempfile::tempdir().unwrap();
+        let (v, _, shutdown) = delivering_paused(dir.path(), Answer::Hang, true).await;
+        tokio::time::sleep(Duration::from_secs(30 * 60)).await;
+        let report = health_report(&v);
+        assert!(report.stalled.is_empty(), "{:?}", report.stalled);
+        assert_eq!(report.json["queued_posts"], 2);
+        // Resumed, the posts are due again: their send hangs, and that is a stall.
+        assert!(v.store.resume(None).unwrap());
+        tokio::time::sleep(Duration::from_secs(6 * 60)).await;
         assert_eq!(
             health_report(&v).stalled,
             ["delivery: stuck for 6m (no progress with 2 posts queued)"]
