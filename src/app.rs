@@ -2,8 +2,10 @@
 //! service, the delivery loop, the poller), hands each adapter what it needs and runs them
 //! until shutdown. Nothing else in the crate imports this module. Shutdown is a parameter
 //! (a `CancellationToken`), so tests and the binary stop the bot the same way. Also the
-//! one-shot jobs behind `herald poll --once` and `herald latest`.
+//! one-shot jobs behind `herald poll --once`, `herald latest`, `herald backup` and
+//! `herald restore`.
 
+use std::path::Path;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -11,6 +13,8 @@ use anyhow::Context as _;
 use tokio_util::sync::CancellationToken;
 
 use crate::article::{Article, LangSet};
+use crate::backup;
+use crate::check::Check;
 use crate::commands::{Control, FeedPolled};
 use crate::config::Config;
 use crate::delivery::Delivery;
@@ -390,4 +394,34 @@ pub fn default_log_filter() -> String {
 pub fn latest(config: Config, n: usize, langs: &LangSet) -> anyhow::Result<Vec<Article>> {
     let store = Store::open(&config.bot.data_dir)?;
     store.latest(langs, n).context("reading the store")
+}
+
+/// `herald backup PATH`: the whole store in one file (refused while a bot holds the store).
+pub fn backup(config: &Config, path: &Path) -> anyhow::Result<backup::Summary> {
+    backup::backup(&config.bot.data_dir, path)
+}
+
+/// `herald restore PATH`: a backup into the empty `data_dir`.
+pub fn restore(config: &Config, path: &Path) -> anyhow::Result<backup::Summary> {
+    backup::restore(&config.bot.data_dir, path)
+}
+
+/// `herald check --online`: reads every feed (counting its items) and reaches every
+/// platform the config uses, all side by side; one result per feed, platform and channel.
+pub async fn check_online(config: &Config) -> anyhow::Result<Vec<Check>> {
+    let fetcher = crate::feed::Fetcher::new(&config.fetch)?;
+    let feeds = futures::future::join_all(config.feeds.iter().map(|feed| {
+        let fetcher = &fetcher;
+        async move {
+            let subject = format!("feed {}", feed.label());
+            match Poller::check_feed(fetcher, feed).await {
+                Ok(1) => Check::ok(subject, "1 item"),
+                Ok(n) => Check::ok(subject, format!("{n} items")),
+                Err(e) => Check::failed(subject, e.to_string()),
+            }
+        }
+    }));
+    let (mut checks, platforms) = futures::join!(feeds, platform::check_online(config));
+    checks.extend(platforms);
+    Ok(checks)
 }

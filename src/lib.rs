@@ -17,6 +17,8 @@
 //! - `feed`: fetching (conditional GET, size cap), decoding (any encoding) and parsing feeds
 //!   into articles, isolated so that no feed can crash the bot.
 //! - `store`: the only sled user — articles, feed state, chats, outbox, sent records.
+//! - `backup`: the whole store as one portable file (`herald backup`, `herald restore`).
+//! - `check`: one result of `herald check --online` (feeds and platforms reached).
 //! - `channels`: the channels of the configuration file and those added from chat, as one
 //!   list.
 //! - `poll`: polls every feed concurrently and commits what is new with its deliveries.
@@ -46,7 +48,9 @@
 
 pub mod app;
 pub mod article;
+pub mod backup;
 pub(crate) mod channels;
+pub mod check;
 pub mod commands;
 pub mod config;
 pub mod delivery;

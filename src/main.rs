@@ -49,7 +49,25 @@ enum Command {
         once: bool,
     },
     /// Validate the configuration and exit.
-    Check,
+    Check {
+        /// Also read every feed and reach every platform: Telegram's getMe and channels,
+        /// the Matrix login and rooms. Exits 1 when any of them fails.
+        #[arg(long)]
+        online: bool,
+    },
+    /// Copy the whole store (articles, chats, queued posts, sent records, feed state) into
+    /// one portable file. Refused while a bot runs on the store; the Matrix device in
+    /// `data_dir/matrix` is not included (see the README).
+    Backup {
+        /// The file to write (replaced atomically if it exists).
+        path: PathBuf,
+    },
+    /// Restore a file made by `herald backup` into the configured `data_dir`, which must be
+    /// empty.
+    Restore {
+        /// The backup file.
+        path: PathBuf,
+    },
     /// Print the newest stored articles.
     Latest {
         #[arg(short = 'n', default_value_t = 5)]
@@ -87,12 +105,41 @@ fn main() -> ExitCode {
 fn run(command: Command, config: Config) -> anyhow::Result<ExitCode> {
     let runtime = tokio::runtime::Runtime::new()?;
     match command {
-        Command::Check => {
+        Command::Check { online } => {
             println!(
                 "{}: OK — {} feeds, {} channels",
                 config.path.display(),
                 config.feeds.len(),
                 config.channels.len()
+            );
+            if !online {
+                return Ok(ExitCode::SUCCESS);
+            }
+            let checks = runtime.block_on(herald::app::check_online(&config))?;
+            for check in &checks {
+                println!("{check}");
+            }
+            Ok(if checks.iter().all(|c| c.passed()) {
+                ExitCode::SUCCESS
+            } else {
+                ExitCode::FAILURE
+            })
+        }
+        Command::Backup { path } => {
+            let summary = herald::app::backup(&config, &path)?;
+            println!(
+                "backed up the store in {} to {}: {summary}",
+                config.bot.data_dir.display(),
+                path.display()
+            );
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Restore { path } => {
+            let summary = herald::app::restore(&config, &path)?;
+            println!(
+                "restored {} into {}: {summary}",
+                path.display(),
+                config.bot.data_dir.display()
             );
             Ok(ExitCode::SUCCESS)
         }

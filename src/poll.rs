@@ -169,6 +169,34 @@ impl Poller {
         result
     }
 
+    /// Reads the feed once, as a poll would but without the store (no validators, nothing
+    /// written): the number of items it carries, or why it cannot be read. For
+    /// `herald check --online`.
+    pub async fn check_feed(fetcher: &Fetcher, feed: &FeedConfig) -> Result<usize, FeedError> {
+        let source = feed.source();
+        let (bytes, charset) = match fetcher.fetch(source, &Default::default()).await? {
+            Fetched::Body { bytes, charset, .. } => (bytes, charset),
+            // Not asked conditionally, so not expected; the server says the feed is there.
+            Fetched::NotModified => return Err(FeedError::Status(304)),
+        };
+        let base = match source {
+            FeedSource::Http(url) => Some(url.to_string()),
+            FeedSource::File(_) => None,
+        };
+        let (key, lang) = (feed.key().to_string(), feed.lang.clone());
+        let parsed = crate::feed::isolated(move || {
+            let info = FeedInfo {
+                key: &key,
+                lang: &lang,
+                detector: None,
+                base: base.as_deref(),
+            };
+            parse_document(&bytes, charset.as_deref(), &info, Utc::now())
+        })
+        .await?;
+        Ok(parsed.articles.len() + parsed.skipped)
+    }
+
     async fn poll_feed_now(
         &self,
         config: &Config,

@@ -109,6 +109,46 @@ pub fn reply_telegram(reply: &Reply) -> String {
     reply_html(reply, "\n")
 }
 
+/// A command reply cut into parts Telegram takes (each at most `TELEGRAM_MAX` UTF-16 units
+/// of HTML, so surely within the limit on the text shown), between lines; a single line
+/// longer than that is cut at a word. The buttons go with the last part.
+pub fn split_reply_telegram(reply: &Reply) -> Vec<Reply> {
+    let mut parts: Vec<Reply> = Vec::new();
+    let mut current = Reply::default();
+    let mut size = 0;
+    for line in &reply.lines {
+        let mut line = line.clone();
+        let mut len = utf16_len(&reply_html(&Reply::from_lines(vec![line.clone()]), "\n"));
+        if len > TELEGRAM_MAX {
+            // One overlong line: kept as plain text, cut to fit.
+            let text = reply_plain(&Reply::from_lines(vec![line]));
+            let mut max = TELEGRAM_MAX;
+            let mut cut = truncate_words(&text, max);
+            while utf16_len(&escape_html(&cut)) > TELEGRAM_MAX {
+                max /= 2;
+                cut = truncate_words(&text, max);
+            }
+            len = utf16_len(&escape_html(&cut));
+            line = vec![Span::Text(cut)];
+        }
+        let joined = if current.lines.is_empty() {
+            len
+        } else {
+            size + 1 + len
+        };
+        if joined > TELEGRAM_MAX && !current.lines.is_empty() {
+            parts.push(std::mem::take(&mut current));
+            size = len;
+        } else {
+            size = joined;
+        }
+        current.lines.push(line);
+    }
+    current.buttons = reply.buttons.clone();
+    parts.push(current);
+    parts
+}
+
 /// A command reply for Matrix: plain body and HTML.
 pub fn reply_matrix(reply: &Reply) -> (String, String) {
     (reply_plain(reply), reply_html(reply, "<br>"))
@@ -275,5 +315,44 @@ mod tests {
             "<b>A &amp; B</b>\n• <a href=\"https://e.org/?a=1&amp;b=2\">&lt;t&gt;</a>"
         );
         assert_eq!(reply_plain(&reply), "A & B\n• <t> (https://e.org/?a=1&b=2)");
+    }
+
+    #[test]
+    fn a_long_reply_is_split_between_lines_within_telegrams_limit_with_buttons_last() {
+        let line = |n: usize| {
+            vec![
+                Span::Bold(format!("channel {n}")),
+                Span::Text(format!(" — fine & well · {}", "x".repeat(90))),
+            ]
+        };
+        let mut reply = Reply::from_lines((0..120).map(line).collect());
+        // One line far over the limit, of characters that grow when escaped.
+        reply.lines.push(vec![Span::Text("& ".repeat(5000))]);
+        reply.buttons = vec![crate::commands::Button {
+            label: "More".into(),
+            command: "/more".into(),
+        }];
+        let parts = split_reply_telegram(&reply);
+        assert!(parts.len() >= 4, "{}", parts.len());
+        for (n, part) in parts.iter().enumerate() {
+            assert!(utf16_len(&reply_telegram(part)) <= TELEGRAM_MAX, "part {n}");
+            assert_eq!(part.buttons.is_empty(), n + 1 < parts.len());
+        }
+        // Every line, in order, each whole (but the overlong one, cut).
+        let lines: Vec<String> = parts
+            .iter()
+            .flat_map(|p| p.lines.iter())
+            .map(|l| reply_plain(&Reply::from_lines(vec![l.clone()])))
+            .collect();
+        assert_eq!(lines.len(), 121);
+        for (n, text) in lines.iter().take(120).enumerate() {
+            assert!(
+                text.starts_with(&format!("channel {n} — fine & well")),
+                "{text}"
+            );
+        }
+        assert!(lines[120].starts_with("& & "));
+        // A short reply stays one message.
+        assert_eq!(split_reply_telegram(&Reply::text("hello")).len(), 1);
     }
 }

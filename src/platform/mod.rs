@@ -20,6 +20,8 @@ use std::time::Duration;
 use tokio_util::sync::CancellationToken;
 
 use crate::article::Platform;
+use crate::check::Check;
+use crate::config::Config;
 use crate::service::CommandService;
 
 pub use crate::sink::{
@@ -71,6 +73,35 @@ pub async fn start_all(
         started.extend(start_resilient(platform, service, listen, shutdown, start).await);
     }
     started
+}
+
+/// `herald check --online` for every platform the config uses: Telegram's `getMe` and
+/// channels, Matrix's login and rooms, side by side. A platform this build leaves out is a
+/// failed check when the config uses it.
+pub async fn check_online(config: &Config) -> Vec<Check> {
+    #[cfg(feature = "telegram")]
+    let telegram = telegram::check_online(config);
+    #[cfg(not(feature = "telegram"))]
+    let telegram = async { not_built_check(Platform::Telegram, config.telegram.is_some()) };
+    #[cfg(feature = "matrix")]
+    let matrix = matrix::check_online(config);
+    #[cfg(not(feature = "matrix"))]
+    let matrix = async { not_built_check(Platform::Matrix, config.matrix.is_some()) };
+    let (mut checks, more) = futures::join!(telegram, matrix);
+    checks.extend(more);
+    checks
+}
+
+#[cfg(not(all(feature = "telegram", feature = "matrix")))]
+fn not_built_check(platform: Platform, configured: bool) -> Vec<Check> {
+    if configured {
+        vec![Check::failed(
+            platform.to_string(),
+            format!("this Herald was built without the `{platform}` feature"),
+        )]
+    } else {
+        Vec::new()
+    }
 }
 
 /// The start of a platform whose adapter this build leaves out: nothing to start, and when

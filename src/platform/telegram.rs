@@ -29,8 +29,9 @@ use tokio_util::sync::CancellationToken;
 use super::dispatch::Dispatcher;
 use super::{BoxFuture, Connection, Disconnected, Post, SendError, Sink, Started};
 use crate::article::{Lang, Platform, Target};
+use crate::check::{Check, with_causes};
 use crate::commands::{self, ChatKind, Command, Reply, Request};
-use crate::config::{Operator, TelegramConfig};
+use crate::config::{Config, Operator, TelegramConfig};
 use crate::i18n::{self, Msg};
 use crate::render;
 use crate::service::CommandService;
@@ -78,6 +79,53 @@ pub async fn start(
         sink: telegram,
         task,
     }))
+}
+
+/// `herald check --online` for Telegram: `getMe` (the bot's @username), then whether the
+/// bot can post in each configured Telegram channel. No result contains the token.
+pub async fn check_online(config: &Config) -> Vec<Check> {
+    let Some(settings) = config.telegram.as_ref() else {
+        return Vec::new();
+    };
+    let Some(token) = config.telegram_token() else {
+        return vec![Check::failed(
+            "telegram",
+            "no bot token: set HERALD_TELEGRAM_TOKEN (or `[telegram] token`)",
+        )];
+    };
+    let telegram = match Telegram::new(token.expose(), settings) {
+        Ok(t) => t,
+        Err(e) => return vec![Check::failed("telegram", format!("{e:#}"))],
+    };
+    let me = match telegram.bot.get_me().await {
+        Ok(me) => Ok(me),
+        Err(RequestError::Api(ApiError::InvalidToken)) => {
+            Err("401 Unauthorized: the token was refused".to_string())
+        }
+        Err(e) => Err(telegram.redact(with_causes(&e))),
+    };
+    let mut checks = vec![match &me {
+        Ok(me) => Check::ok(
+            "telegram",
+            format!("@{}", me.username.as_deref().unwrap_or_default()),
+        ),
+        Err(reason) => Check::failed("telegram", reason.clone()),
+    }];
+    for channel in &config.channels {
+        let target = channel.target();
+        if target.platform != Platform::Telegram {
+            continue;
+        }
+        let subject = format!("telegram channel {}", target.chat);
+        checks.push(match &me {
+            Ok(me) => match telegram.can_post(&target.chat, me.id).await {
+                Ok(_) => Check::ok(subject, "the bot can post here"),
+                Err(reason) => Check::failed(subject, reason),
+            },
+            Err(_) => Check::failed(subject, "not checked: Telegram did not answer getMe"),
+        });
+    }
+    checks
 }
 
 impl Telegram {
@@ -390,7 +438,12 @@ impl Telegram {
                 .parse()
                 .expect("built from a numeric chat id"),
         );
-        self.send_reply(chat, &reply, reply_to).await;
+        // A long answer (`/status`, `/channels` with many channels) goes in several
+        // messages within Telegram's limit, in order.
+        for (n, part) in render::split_reply_telegram(&reply).iter().enumerate() {
+            self.send_reply(chat, part, reply_to.filter(|_| n == 0))
+                .await;
+        }
     }
 
     /// Whether the sender may change a group's settings: a chat administrator (asked of

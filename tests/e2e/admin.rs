@@ -390,3 +390,60 @@ async fn matrix_operators_add_a_room_as_a_channel_and_others_are_refused() {
     let out = bot.stop().await;
     assert_eq!(out.code, Some(0), "{}", out.stderr);
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_status_longer_than_one_telegram_message_arrives_whole_in_several() {
+    let api = BotApi::start(TOKEN, BOT).await;
+    api.allow_flooding();
+    let feeds = FeedServer::start().await;
+    let mut config = Config::new()
+        .bot("poll_interval", "1h")
+        .bot("admins", list(&[&format!("telegram:{OPERATOR}")]))
+        .telegram("api_url", api.api_url());
+    // Sixty feeds with long names, none of them there: each is listed with its error.
+    for n in 0..60 {
+        config = config.feed_with(
+            &feeds.url(&format!("missing-{n}.xml")),
+            "en",
+            &[(
+                "name",
+                format!("The {n}th regional edition of the organization's newsletter").into(),
+            )],
+        );
+    }
+    let mut setup = Setup::with_config(&config);
+    setup.env("HERALD_TELEGRAM_TOKEN", TOKEN);
+    let bot = setup.start();
+    api.wait_calls("getUpdates", 1, WAIT).await;
+    bot.wait_log("feed failed", WAIT).await;
+
+    api.push_message(OPERATOR, person(OPERATOR, "en"), "/status");
+    // The answer's last line closes the last message.
+    let mut parts = Vec::new();
+    for n in 1.. {
+        parts = api.wait_sent(OPERATOR, n, WAIT).await;
+        if parts[n - 1]
+            .text
+            .ends_with("Private subscribers: 0 on Telegram, 0 on Matrix.")
+        {
+            break;
+        }
+    }
+    assert!(parts.len() >= 2, "{} message(s)", parts.len());
+    let text: String = parts
+        .iter()
+        .map(|m| m.text.as_str())
+        .collect::<Vec<_>>()
+        .join("\n");
+    assert!(text.starts_with("Herald status\n"), "{text}");
+    for n in 0..60 {
+        assert!(
+            text.contains(&format!(
+                "• The {n}th regional edition of the organization's newsletter — failing"
+            )),
+            "feed {n} is listed: {text}"
+        );
+    }
+    let out = bot.stop().await;
+    assert_eq!(out.code, Some(0), "{}", out.stderr);
+}

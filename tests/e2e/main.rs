@@ -4,6 +4,8 @@
 mod support;
 
 mod admin;
+mod backup;
+mod check_online;
 mod core;
 mod crash;
 mod delivery;

@@ -8,6 +8,7 @@
 //! Room and user ids are private (the readers may be at risk): they are logged at debug
 //! level only.
 
+mod check;
 mod listen;
 mod rooms;
 mod session;
@@ -33,6 +34,7 @@ use crate::article::{Platform, Target};
 use crate::config::{MatrixConfig, MsgType};
 use crate::render;
 use crate::service::CommandService;
+pub use check::check_online;
 use rooms::Rooms;
 
 /// Log directives for matrix-sdk in the default filter. The SDK speaks up at `warn` and

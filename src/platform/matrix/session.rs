@@ -24,7 +24,7 @@ use serde::{Deserialize, Serialize};
 use crate::config::{MatrixConfig, Secret};
 
 /// How long one request to the homeserver may take (a sync adds its own long-poll time).
-const REQUEST_TIMEOUT: Duration = Duration::from_secs(30);
+pub(super) const REQUEST_TIMEOUT: Duration = Duration::from_secs(30);
 
 /// Where the Matrix data lives under `data_dir`.
 pub(super) struct Paths {
@@ -298,6 +298,11 @@ fn save(client: &Client, homeserver: &str, path: &Path) -> anyhow::Result<()> {
     )
 }
 
+/// The user and access token of the saved session, if there is one (read only).
+pub(super) fn saved_login(paths: &Paths) -> anyhow::Result<Option<(String, Secret)>> {
+    Ok(read_session(&paths.session)?.map(|s| (s.user_id, Secret::new(s.access_token))))
+}
+
 fn read_session(path: &Path) -> anyhow::Result<Option<SavedSession>> {
     match std::fs::read_to_string(path) {
         Ok(text) => Ok(Some(serde_json::from_str(&text).with_context(|| {
@@ -339,7 +344,10 @@ fn create_private_dir(dir: &Path) -> anyhow::Result<()> {
 
 /// The user and device an access token belongs to; `None` when the homeserver does not
 /// know the token.
-async fn whoami(homeserver: &str, token: &Secret) -> anyhow::Result<Option<(String, String)>> {
+pub(super) async fn whoami(
+    homeserver: &str,
+    token: &Secret,
+) -> anyhow::Result<Option<(String, String)>> {
     #[derive(Deserialize)]
     struct WhoAmI {
         user_id: String,
