@@ -22,7 +22,16 @@ const WAIT: Duration = Duration::from_secs(60);
 
 /// `GET /healthz` until `done` holds for its status and body; returns them.
 async fn wait_health(ops: &Ops, what: &str, done: impl Fn(u16, &str) -> bool) -> (u16, String) {
-    let deadline = tokio::time::Instant::now() + WAIT;
+    wait_health_within(ops, WAIT, what, done).await
+}
+
+async fn wait_health_within(
+    ops: &Ops,
+    timeout: Duration,
+    what: &str,
+    done: impl Fn(u16, &str) -> bool,
+) -> (u16, String) {
+    let deadline = tokio::time::Instant::now() + timeout;
     let mut last = None;
     loop {
         if let Some((status, body)) = ops.get("/healthz").await {
@@ -253,7 +262,11 @@ async fn healthz_names_matrix_while_its_homeserver_is_down_and_recovers() {
     assert!(!body.contains(&password), "{body}");
 
     hs.start().await;
-    let (_, body) = wait_health(&ops, "ok again", |status, _| status == 200).await;
+    // The sync is retried with a backoff of up to a minute while the homeserver was away.
+    let (_, body) = wait_health_within(&ops, Duration::from_secs(180), "ok again", |status, _| {
+        status == 200
+    })
+    .await;
     assert_eq!(body, "ok\n");
     bot.stop().await;
 }
