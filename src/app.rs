@@ -366,9 +366,13 @@ fn count_polls(metrics: &Metrics, results: &[(String, Result<FeedOutcome, PollEr
     for (feed, result) in results {
         match result {
             Ok(FeedOutcome::Waiting) => {}
-            Ok(FeedOutcome::NotModified) => metrics.count_poll(feed, "not_modified", None),
-            Ok(FeedOutcome::Updated { skipped, .. }) => {
+            Ok(FeedOutcome::NotModified) => {
+                metrics.count_poll(feed, "not_modified", None);
+                metrics.count_new_articles(feed, 0);
+            }
+            Ok(FeedOutcome::Updated { skipped, new, .. }) => {
                 metrics.count_poll(feed, "updated", None);
+                metrics.count_new_articles(feed, *new);
                 metrics.count_skipped(feed, *skipped);
             }
             Err(e) => metrics.count_poll(feed, "error", Some(e.to_string())),

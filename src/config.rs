@@ -402,7 +402,7 @@ fn one_second_half() -> Duration {
     Duration::from_millis(500)
 }
 
-#[derive(Debug, Deserialize, Default)]
+#[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct OpsConfig {
     /// `host:port` for `/healthz` and `/metrics`; off when absent.
@@ -414,6 +414,42 @@ pub struct OpsConfig {
     /// Required by every request to the endpoint when set (a bearer token or `?token=`);
     /// needed when `listen` is not a loopback address. HERALD_OPS_TOKEN wins.
     pub token: Option<Secret>,
+    /// `/healthz` turns 503 for a feed failing without a success for longer than this.
+    /// Unset: an hour, or three poll intervals when that is longer (see `feed_stall_after`).
+    #[serde(default, with = "humantime_serde")]
+    pub stall_after: Option<Duration>,
+    /// `/healthz` turns 503 when the delivery loop makes no progress for this long while
+    /// posts are due, or when every send to a platform has failed for this long.
+    #[serde(default = "ten_minutes", with = "humantime_serde")]
+    pub delivery_stall_after: Duration,
+}
+
+fn ten_minutes() -> Duration {
+    Duration::from_secs(600)
+}
+
+impl Default for OpsConfig {
+    fn default() -> OpsConfig {
+        OpsConfig {
+            listen: None,
+            log_format: LogFormat::default(),
+            token: None,
+            stall_after: None,
+            delivery_stall_after: ten_minutes(),
+        }
+    }
+}
+
+impl Config {
+    /// How long a feed may fail without a success before `/healthz` calls it stalled:
+    /// `[ops] stall_after`, else an hour, or three poll intervals when that is longer (a
+    /// feed's server is someone else's, and a WordPress site down for a few minutes is
+    /// ordinary; one failing for an hour is worth a look).
+    pub fn feed_stall_after(&self) -> Duration {
+        self.ops.stall_after.unwrap_or_else(|| {
+            Duration::from_secs(3600).max(self.bot.poll_interval.saturating_mul(3))
+        })
+    }
 }
 
 /// How log lines are written to standard error.
@@ -723,6 +759,19 @@ mod tests {
         assert!(c.is_operator(&Operator::Telegram(42)));
         assert!(c.is_operator(&Operator::Matrix("@op:example.org".into())));
         assert!(!c.is_operator(&Operator::Telegram(43)));
+    }
+
+    #[test]
+    fn stall_thresholds_default_to_an_hour_for_feeds_and_ten_minutes_for_delivery() {
+        let c = parse("").unwrap();
+        assert_eq!(c.feed_stall_after(), Duration::from_secs(3600));
+        assert_eq!(c.ops.delivery_stall_after, Duration::from_secs(600));
+        // A feed polled every 30 minutes gets three polls before it counts as stalled.
+        let c = parse("[bot]\npoll_interval = \"30m\"\n").unwrap();
+        assert_eq!(c.feed_stall_after(), Duration::from_secs(3 * 1800));
+        let c = parse("[ops]\nstall_after = \"2h\"\ndelivery_stall_after = \"5m\"\n").unwrap();
+        assert_eq!(c.feed_stall_after(), Duration::from_secs(7200));
+        assert_eq!(c.ops.delivery_stall_after, Duration::from_secs(300));
     }
 
     #[test]

@@ -224,6 +224,8 @@ impl Delivery {
         let mut read_all = false;
         let mut tasks = tokio::task::JoinSet::new();
         let mut report = DrainReport::default();
+        let health = self.metrics.health();
+        health.delivery_pass_started();
         loop {
             while tasks.len() < CONCURRENT_CHATS && !shutdown.is_cancelled() {
                 if page.is_empty() && !read_all {
@@ -238,6 +240,7 @@ impl Delivery {
                         }
                         Err(e) => {
                             tracing::error!(error = %e, "cannot read the outbox");
+                            health.delivery_trouble();
                             read_all = true;
                             report.next_due = earliest(
                                 report.next_due,
@@ -272,6 +275,8 @@ impl Delivery {
             .expect("delivery state")
             .chats
             .retain(|_, c| c.failures > 0 || c.not_before.is_some_and(|t| t > now));
+        // For /healthz: the loop is alive, and what waits is due at `next_due`.
+        health.delivery_pass_ended(report.next_due);
         report
     }
 
@@ -294,13 +299,21 @@ impl Delivery {
                 Ok(Some(_)) => return (sent, None),
                 Err(e) => {
                     tracing::error!(error = %e, "cannot read whether a chat is paused");
+                    self.metrics.health().delivery_trouble();
                     return (sent, Some(Instant::now() + Duration::from_secs(10)));
                 }
             }
             if let Some(wait) = self.chat_wait(&target) {
                 return (sent, Some(wait));
             }
-            match self.deliver_next(&target, shutdown).await {
+            let step = self.deliver_next(&target, shutdown).await;
+            // For /healthz: each step done is the loop's heartbeat; a store error is none.
+            match &step {
+                Ok(Step::Empty | Step::Stopped) => {}
+                Ok(_) => self.metrics.health().delivery_step(),
+                Err(_) => self.metrics.health().delivery_trouble(),
+            }
+            match step {
                 Ok(Step::Sent) => sent += 1,
                 Ok(Step::Skipped) => {}
                 Ok(Step::Empty | Step::Stopped) => return (sent, None),
@@ -424,6 +437,14 @@ impl Delivery {
             Err(SendError::Rejected(_)) => "rejected",
         };
         self.metrics.count_send(target.platform.name(), outcome);
+        // For /healthz: a platform is down while every answer is a temporary failure.
+        let temporary = match &result {
+            Err(SendError::Temporary(reason)) => Some(reason.as_str()),
+            _ => None,
+        };
+        self.metrics
+            .health()
+            .platform_answered(target.platform.name(), temporary);
         // An operator's channel is named in logs and kept when unreachable; a private
         // subscriber is neither.
         let public = channel.is_some();
@@ -466,6 +487,7 @@ impl Delivery {
             }
             Err(SendError::RetryAfter(wait)) => {
                 tracing::warn!(chat = %label, wait = ?wait, "rate limited; waiting as told");
+                self.metrics.count_retry(target.platform.name());
                 self.after(target, Some(wait), false);
                 self.pause_platform(target.platform, wait.min(MAX_PLATFORM_PAUSE));
                 Ok(Step::Wait(Instant::now() + wait))
@@ -478,6 +500,7 @@ impl Delivery {
             }
             Err(SendError::Gone(reason)) if public => {
                 let wait = self.after(target, None, true);
+                self.metrics.count_retry(target.platform.name());
                 tracing::error!(chat = %label, %reason, retry_in = ?wait, "cannot post to a configured channel; check the bot's rights there");
                 Ok(Step::Wait(Instant::now() + wait))
             }
@@ -489,6 +512,7 @@ impl Delivery {
             }
             Err(SendError::Temporary(reason)) => {
                 let wait = self.after(target, None, true);
+                self.metrics.count_retry(target.platform.name());
                 tracing::warn!(chat = %label, %reason, retry_in = ?wait, "send failed; will retry");
                 Ok(Step::Wait(Instant::now() + wait))
             }

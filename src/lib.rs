@@ -28,7 +28,7 @@
 //! - `i18n`: the bot's own texts in en, de, ru, uk, fr, from the Fluent files in `i18n/`.
 //! - `sink`: the `Sink` trait the core sends through, `Post` and `SendError`.
 //! - `platform`: the adapters — console, Telegram, Matrix — and their start-up.
-//! - `metrics`: the counters every layer shares.
+//! - `metrics`: the counters every layer shares, and the health `/healthz` judges by.
 //! - `service`: the command service the platform adapters answer commands through.
 //! - `status`: the running bot as operators see it (`/status`, the status page).
 //! - `status_page`: that status as an HTML page.

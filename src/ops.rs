@@ -1,5 +1,5 @@
-//! What operators watch: `/` (a status page for a browser), `/healthz` (is the bot alive,
-//! are its feeds readable, is anything stuck) and `/metrics` in Prometheus' text format,
+//! What operators watch: `/` (a status page for a browser), `/healthz` (200 while polling
+//! and delivery are alive, 503 naming what is stalled) and `/metrics` in Prometheus' text format,
 //! served on `[ops] listen` with axum. With `[ops] token`, every request must carry it (a
 //! bearer token, or `?token=`). The endpoint only reads: it is handed the store, the metrics
 //! and the config, nothing that steers.
@@ -18,7 +18,7 @@ use tokio::sync::Semaphore;
 use tokio_util::sync::CancellationToken;
 
 use crate::config::{Config, Secret};
-use crate::metrics::Metrics;
+use crate::metrics::{Failing, Metrics, Stall, human};
 use crate::sink::{Sink, WaitState};
 use crate::status::Watch;
 use crate::store::Store;
@@ -165,34 +165,144 @@ async fn not_found() -> (StatusCode, &'static str) {
     )
 }
 
-/// 200 when every feed's last poll worked and no configured channel was refused, 503
-/// naming what fails otherwise.
-async fn health(State(view): State<View>) -> Response {
-    let (status, body) = health_report(&view);
-    (
-        status,
-        [(header::CONTENT_TYPE, "application/json")],
-        format!("{body}\n"),
-    )
-        .into_response()
+/// 200 while polling and delivery are alive; 503 naming each stalled thing, one a line (see
+/// `health_report`). Plain text for people and probes; `?format=json` (or `Accept:
+/// application/json`) gives the details as JSON for tools, with the same status.
+async fn health(State(view): State<View>, request: Request) -> Response {
+    let json = request.uri().query().is_some_and(|q| {
+        url::form_urlencoded::parse(q.as_bytes()).any(|(k, v)| k == "format" && v == "json")
+    }) || request
+        .headers()
+        .get(header::ACCEPT)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.contains("application/json"));
+    // The store's counts walk a few trees at most: cheap, but off the async runtime.
+    let report = match tokio::task::spawn_blocking(move || health_report(&view)).await {
+        Ok(report) => report,
+        Err(e) => {
+            tracing::error!(error = %e, "judging the health failed");
+            return (
+                StatusCode::INTERNAL_SERVER_ERROR,
+                "judging the health failed\n",
+            )
+                .into_response();
+        }
+    };
+    let status = if report.stalled.is_empty() {
+        StatusCode::OK
+    } else {
+        StatusCode::SERVICE_UNAVAILABLE
+    };
+    let headers = |kind| {
+        [
+            (header::CONTENT_TYPE, kind),
+            (header::CACHE_CONTROL, "no-store"),
+        ]
+    };
+    if json {
+        (
+            status,
+            headers("application/json"),
+            format!("{}\n", report.json),
+        )
+            .into_response()
+    } else if report.stalled.is_empty() {
+        (
+            status,
+            headers("text/plain; charset=utf-8"),
+            "ok\n".to_string(),
+        )
+            .into_response()
+    } else {
+        let mut body = report.stalled.join("\n");
+        body.push('\n');
+        (status, headers("text/plain; charset=utf-8"), body).into_response()
+    }
 }
 
-/// The health status and its JSON body. Chats the platforms cannot post to yet (a Matrix
-/// room still being joined, or whose join was refused) are listed; a configured channel is
-/// named by its target as the operator wrote it, a room the bot was invited to only counted,
-/// since its id is private.
-fn health_report(view: &View) -> (StatusCode, serde_json::Value) {
-    let failing = view.metrics.failing();
-    let waiting: Vec<_> = view
-        .platforms
-        .get()
-        .into_iter()
-        .flatten()
-        .flat_map(|sink| sink.waiting_chats())
-        .collect();
-    let refused = waiting
+/// What `/healthz` says: the stalled things, one line each, and the details as JSON.
+struct HealthReport {
+    stalled: Vec<String>,
+    json: serde_json::Value,
+}
+
+/// Stalled is: a feed failing without a success for longer than `[ops] stall_after`; the
+/// delivery loop without progress for longer than `[ops] delivery_stall_after` while posts
+/// are due (not while they only wait for a rate limit or a backoff); a platform whose every
+/// send failed for that long (an outage, not one chat's refusal), or whose listener could
+/// not connect for that long; a configured channel whose join was refused. Chats the
+/// platforms cannot post to yet (a Matrix room still being joined) are listed in the JSON;
+/// a configured channel is named by its target as the operator wrote it, a room the bot was
+/// invited to only counted, since its id is private.
+fn health_report(view: &View) -> HealthReport {
+    let config = &view.config;
+    let queued = view.store.outbox_len();
+    let sinks = view.platforms.get().map(Vec::as_slice).unwrap_or_default();
+    let disconnected: Vec<(&'static str, Failing)> = sinks
         .iter()
-        .any(|w| w.configured && w.state == WaitState::Refused);
+        .filter_map(|sink| {
+            let d = sink.disconnected()?;
+            let error = format!("cannot connect: {}", d.error);
+            Some((
+                sink.platform().name(),
+                Failing {
+                    since: d.since,
+                    error,
+                },
+            ))
+        })
+        .collect();
+    let stalls = view.metrics.health().stalled(
+        config.feed_stall_after(),
+        config.ops.delivery_stall_after,
+        queued,
+        &disconnected,
+    );
+    let feed_label = |key: &str| {
+        config
+            .feeds
+            .iter()
+            .find(|f| f.key() == key)
+            .map_or(key, |f| f.label())
+            .to_owned()
+    };
+    let mut stalled: Vec<String> = stalls
+        .iter()
+        .map(|stall| match stall {
+            Stall::Feed { feed, for_, error } => {
+                format!(
+                    "feed {}: failing for {}: {error}",
+                    feed_label(feed),
+                    human(*for_)
+                )
+            }
+            Stall::Delivery { for_, queued } => format!(
+                "delivery: stuck for {} (no progress with {queued} {} queued)",
+                human(*for_),
+                if *queued == 1 { "post" } else { "posts" }
+            ),
+            Stall::Platform {
+                platform,
+                for_,
+                error,
+            } => format!(
+                "{platform}: down for {}: {}",
+                human(*for_),
+                without_chat_ids(error)
+            ),
+        })
+        .collect();
+    let waiting: Vec<_> = sinks.iter().flat_map(|sink| sink.waiting_chats()).collect();
+    for w in waiting
+        .iter()
+        .filter(|w| w.configured && w.state == WaitState::Refused)
+    {
+        stalled.push(format!(
+            "channel {}: refused: {}",
+            w.target,
+            w.reason.as_deref().unwrap_or("no reason given")
+        ));
+    }
     let channels: Vec<serde_json::Value> = waiting
         .iter()
         .filter(|w| w.configured)
@@ -208,22 +318,56 @@ fn health_report(view: &View) -> (StatusCode, serde_json::Value) {
             })
         })
         .collect();
-    let healthy = failing.is_empty() && !refused;
-    let body = serde_json::json!({
-        "status": if healthy { "ok" } else { "degraded" },
+    let now = tokio::time::Instant::now();
+    let failing: serde_json::Map<String, serde_json::Value> = view
+        .metrics
+        .health()
+        .failing_feeds()
+        .into_iter()
+        .map(|(feed, f)| {
+            let value = serde_json::json!({
+                "error": f.error,
+                "failing_for_seconds": (now - f.since).as_secs(),
+            });
+            (feed, value)
+        })
+        .collect();
+    let json = serde_json::json!({
+        "status": if stalled.is_empty() { "ok" } else { "stalled" },
+        "stalled": stalled,
         "failing_feeds": failing,
         "channels_not_joined": channels,
         "other_chats_not_joined": waiting.iter().filter(|w| !w.configured).count(),
-        "queued_posts": view.store.outbox_len(),
+        "queued_posts": queued,
         "undeliverable_posts": view.store.dead_count(),
         "articles": view.store.article_count(),
     });
-    let status = if healthy {
-        StatusCode::OK
-    } else {
-        StatusCode::SERVICE_UNAVAILABLE
-    };
-    (status, body)
+    HealthReport { stalled, json }
+}
+
+/// `text` with Matrix room and user ids (`!room:server`, `@user:server`) cut to their sigil:
+/// a platform's error may name the chat it came from, and a private subscriber's is not
+/// shown.
+fn without_chat_ids(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    let mut rest = text;
+    while let Some(at) = rest.find(['!', '@']) {
+        out.push_str(&rest[..at]);
+        let token = &rest[at..];
+        let end = token[1..]
+            .find(|c: char| c.is_whitespace() || "\"'(),;<>[]{}".contains(c))
+            .map_or(token.len(), |i| i + 1);
+        let (id, after) = token.split_at(end);
+        if end > 2 && id[1..].contains(':') && !id[1..].starts_with(':') {
+            out.push_str(&id[..1]);
+            out.push('…');
+        } else {
+            out.push_str(id);
+        }
+        rest = after;
+    }
+    out.push_str(rest);
+    out
 }
 
 async fn metrics(State(view): State<View>) -> Response {
@@ -247,6 +391,7 @@ mod tests {
     use super::*;
     use crate::article::{Platform, Target};
     use crate::sink::{BoxFuture, ChatWaiting, Post, SendError};
+    use tokio_util::sync::CancellationToken;
 
     /// A platform that reports the given chats as not joined.
     struct Waiting(Vec<ChatWaiting>);
@@ -284,12 +429,16 @@ mod tests {
     }
 
     fn view(dir: &std::path::Path, chats: Vec<ChatWaiting>) -> View {
-        let platforms = Arc::new(OnceLock::new());
         let sink: Arc<dyn Sink> = Arc::new(Waiting(chats));
-        let _ = platforms.set(vec![sink]);
-        let config = Config::parse("", &dir.join("herald.toml"), |_| None).unwrap();
+        view_with(dir, "", vec![sink])
+    }
+
+    fn view_with(dir: &std::path::Path, config: &str, sinks: Vec<Arc<dyn Sink>>) -> View {
+        let platforms = Arc::new(OnceLock::new());
+        let _ = platforms.set(sinks);
+        let config = Config::parse(config, &dir.join("herald.toml"), |_| None).unwrap();
         View {
-            store: Store::open(dir).unwrap(),
+            store: Store::open(&dir.join("data")).unwrap(),
             metrics: Arc::default(),
             platforms,
             config: Arc::new(config),
@@ -307,8 +456,9 @@ mod tests {
                 waiting("!private:example.org", false, WaitState::Joining),
             ],
         );
-        let (status, body) = health_report(&v);
-        assert_eq!(status, StatusCode::OK, "{body}");
+        let report = health_report(&v);
+        let body = &report.json;
+        assert!(report.stalled.is_empty(), "{body}");
         assert_eq!(
             body["channels_not_joined"][0]["channel"],
             "matrix:#news:example.org"
@@ -324,9 +474,260 @@ mod tests {
             dir.path(),
             vec![waiting("#news:example.org", true, WaitState::Refused)],
         );
-        let (status, body) = health_report(&v);
-        assert_eq!(status, StatusCode::SERVICE_UNAVAILABLE, "{body}");
-        assert_eq!(body["status"], "degraded");
-        assert_eq!(body["channels_not_joined"][0]["state"], "refused");
+        let report = health_report(&v);
+        assert_eq!(
+            report.stalled,
+            ["channel matrix:#news:example.org: refused: M_LIMIT_EXCEEDED"]
+        );
+        assert_eq!(report.json["status"], "stalled");
+        assert_eq!(report.json["channels_not_joined"][0]["state"], "refused");
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_feed_is_stalled_once_it_fails_for_longer_than_the_threshold() {
+        let dir = tempfile::tempdir().unwrap();
+        let url = "https://example.org/de/feed/";
+        let config = format!(
+            "[ops]\nstall_after = \"1h\"\n[[feeds]]\nurl = \"{url}\"\nlang = \"de\"\nname = \"wp-de\"\n"
+        );
+        let v = view_with(dir.path(), &config, vec![]);
+        v.metrics.count_poll(url, "error", Some("HTTP 500".into()));
+        tokio::time::advance(Duration::from_secs(59 * 60)).await;
+        // Failing, but not for long: a site down for a while is ordinary.
+        v.metrics.count_poll(url, "error", Some("HTTP 502".into()));
+        let report = health_report(&v);
+        assert!(report.stalled.is_empty(), "{:?}", report.stalled);
+        assert_eq!(report.json["failing_feeds"][url]["error"], "HTTP 502");
+        tokio::time::advance(Duration::from_secs(64 * 60)).await;
+        assert_eq!(
+            health_report(&v).stalled,
+            ["feed wp-de: failing for 2h 3m: HTTP 502"]
+        );
+        // One success ends it; a new failure starts the count again.
+        v.metrics.count_poll(url, "updated", None);
+        v.metrics.count_poll(url, "error", Some("HTTP 500".into()));
+        tokio::time::advance(Duration::from_secs(30 * 60)).await;
+        assert!(health_report(&v).stalled.is_empty());
+    }
+
+    /// A Telegram-like platform whose sends hang, are rate limited, or fail as an outage
+    /// does, until `works` is set.
+    struct Flaky {
+        answer: Answer,
+        works: std::sync::atomic::AtomicBool,
+    }
+
+    #[derive(Clone, Copy)]
+    enum Answer {
+        Hang,
+        RateLimited,
+        Down,
+    }
+
+    impl Sink for Flaky {
+        fn platform(&self) -> Platform {
+            Platform::Telegram
+        }
+        fn chat_interval(&self, _: &str) -> Duration {
+            Duration::from_secs(1)
+        }
+        fn global_rate(&self) -> u32 {
+            30
+        }
+        fn send<'a>(
+            &'a self,
+            _: &'a str,
+            _: &'a Post<'a>,
+        ) -> BoxFuture<'a, Result<String, SendError>> {
+            Box::pin(async move {
+                if self.works.load(std::sync::atomic::Ordering::SeqCst) {
+                    return Ok("1".into());
+                }
+                match self.answer {
+                    Answer::Hang => std::future::pending().await,
+                    Answer::RateLimited => Err(SendError::RetryAfter(Duration::from_secs(3600))),
+                    Answer::Down => Err(SendError::Temporary("HTTP 502: Bad Gateway".into())),
+                }
+            })
+        }
+    }
+
+    /// A running delivery loop to `answer`'s platform, with two posts queued for two chats,
+    /// judged stalled after five minutes.
+    async fn delivering(
+        dir: &std::path::Path,
+        answer: Answer,
+    ) -> (View, Arc<Flaky>, CancellationToken) {
+        delivering_paused(dir, answer, false).await
+    }
+
+    /// The same, with every chat paused by an operator first when `paused`.
+    async fn delivering_paused(
+        dir: &std::path::Path,
+        answer: Answer,
+        paused: bool,
+    ) -> (View, Arc<Flaky>, CancellationToken) {
+        let sink = Arc::new(Flaky {
+            answer,
+            works: Default::default(),
+        });
+        let v = view_with(
+            dir,
+            "[ops]\ndelivery_stall_after = \"5m\"\n",
+            vec![sink.clone() as Arc<dyn Sink>],
+        );
+        let article = crate::article::Article::sample(1, "en");
+        let deliveries: Vec<(Target, String)> = ["1", "2"]
+            .into_iter()
+            .map(|chat| (Target::new(Platform::Telegram, chat), article.id.clone()))
+            .collect();
+        v.store
+            .commit_poll("en.xml", &Default::default(), &[article], &deliveries, None)
+            .await
+            .unwrap();
+        if paused {
+            let pause = crate::store::Pause {
+                at: chrono::Utc::now(),
+            };
+            v.store.pause(None, &pause).unwrap();
+        }
+        let delivery = crate::delivery::Delivery::new(
+            v.config.clone(),
+            v.store.clone(),
+            v.metrics.clone(),
+            vec![sink.clone() as Arc<dyn Sink>],
+        );
+        let shutdown = CancellationToken::new();
+        tokio::spawn(delivery.run(shutdown.clone()));
+        (v, sink, shutdown)
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_delivery_loop_without_progress_is_stuck() {
+        let dir = tempfile::tempdir().unwrap();
+        let (v, _, shutdown) = delivering(dir.path(), Answer::Hang).await;
+        tokio::time::sleep(Duration::from_secs(4 * 60)).await;
+        assert!(health_report(&v).stalled.is_empty());
+        tokio::time::sleep(Duration::from_secs(2 * 60)).await;
+        assert_eq!(
+            health_report(&v).stalled,
+            ["delivery: stuck for 6m (no progress with 2 posts queued)"]
+        );
+        shutdown.cancel();
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn posts_held_by_an_operators_pause_are_no_stall() {
+        let dir = tempfile::tempdir().unwrap();
+        let (v, _, shutdown) = delivering_paused(dir.path(), Answer::Hang, true).await;
+        tokio::time::sleep(Duration::from_secs(30 * 60)).await;
+        let report = health_report(&v);
+        assert!(report.stalled.is_empty(), "{:?}", report.stalled);
+        assert_eq!(report.json["queued_posts"], 2);
+        // Resumed, the posts are due again: their send hangs, and that is a stall.
+        assert!(v.store.resume(None).unwrap());
+        tokio::time::sleep(Duration::from_secs(6 * 60)).await;
+        assert_eq!(
+            health_report(&v).stalled,
+            ["delivery: stuck for 6m (no progress with 2 posts queued)"]
+        );
+        shutdown.cancel();
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn posts_waiting_for_a_rate_limit_are_no_stall() {
+        let dir = tempfile::tempdir().unwrap();
+        let (v, _, shutdown) = delivering(dir.path(), Answer::RateLimited).await;
+        // Told to wait an hour, twice over: the loop waits as told, and a 429 is an answer.
+        tokio::time::sleep(Duration::from_secs(150 * 60)).await;
+        let report = health_report(&v);
+        assert!(report.stalled.is_empty(), "{:?}", report.stalled);
+        assert_eq!(report.json["queued_posts"], 2);
+        let text = v.metrics.exposition(0, 2, 0);
+        assert!(
+            text.contains("herald_posts_retried_total{platform=\"telegram\"} 6"),
+            "{text}"
+        );
+        shutdown.cancel();
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_platform_failing_every_send_is_down_until_a_send_works() {
+        let dir = tempfile::tempdir().unwrap();
+        let (v, sink, shutdown) = delivering(dir.path(), Answer::Down).await;
+        tokio::time::sleep(Duration::from_secs(4 * 60)).await;
+        assert!(health_report(&v).stalled.is_empty());
+        // Retried with backoff all along: the loop is not stuck, the platform is down.
+        tokio::time::sleep(Duration::from_secs(7 * 60)).await;
+        assert_eq!(
+            health_report(&v).stalled,
+            ["telegram: down for 11m: HTTP 502: Bad Gateway"]
+        );
+        sink.works.store(true, std::sync::atomic::Ordering::SeqCst);
+        // The next retry comes within the longest backoff (15 minutes).
+        tokio::time::sleep(Duration::from_secs(16 * 60)).await;
+        let report = health_report(&v);
+        assert!(report.stalled.is_empty(), "{:?}", report.stalled);
+        assert_eq!(report.json["queued_posts"], 0);
+        shutdown.cancel();
+    }
+
+    /// A platform whose listener cannot connect.
+    struct Offline(crate::sink::Connection);
+
+    impl Sink for Offline {
+        fn platform(&self) -> Platform {
+            Platform::Telegram
+        }
+        fn chat_interval(&self, _: &str) -> Duration {
+            Duration::from_secs(1)
+        }
+        fn global_rate(&self) -> u32 {
+            30
+        }
+        fn send<'a>(
+            &'a self,
+            _: &'a str,
+            _: &'a Post<'a>,
+        ) -> BoxFuture<'a, Result<String, SendError>> {
+            Box::pin(async { Ok("1".into()) })
+        }
+        fn disconnected(&self) -> Option<crate::sink::Disconnected> {
+            self.0.disconnected()
+        }
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_platform_whose_listener_cannot_connect_is_down_after_the_threshold() {
+        let dir = tempfile::tempdir().unwrap();
+        let sink = Arc::new(Offline(Default::default()));
+        let v = view_with(
+            dir.path(),
+            "[ops]\ndelivery_stall_after = \"10m\"\n",
+            vec![sink.clone() as Arc<dyn Sink>],
+        );
+        sink.0.failed("getUpdates failed: a network error");
+        tokio::time::advance(Duration::from_secs(9 * 60)).await;
+        sink.0.failed("getUpdates failed: Conflict");
+        assert!(health_report(&v).stalled.is_empty());
+        tokio::time::advance(Duration::from_secs(2 * 60)).await;
+        assert_eq!(
+            health_report(&v).stalled,
+            ["telegram: down for 11m: cannot connect: getUpdates failed: Conflict"]
+        );
+        sink.0.connected();
+        assert!(health_report(&v).stalled.is_empty());
+    }
+
+    #[test]
+    fn platform_errors_shown_name_no_chat() {
+        assert_eq!(
+            without_chat_ids("M_FORBIDDEN: user @ann:example.org not in !AbC123:example.org."),
+            "M_FORBIDDEN: user @… not in !…"
+        );
+        assert_eq!(
+            without_chat_ids("Internal Server Error! (HTTP 500) mail@ x"),
+            "Internal Server Error! (HTTP 500) mail@ x"
+        );
     }
 }

@@ -87,6 +87,49 @@ pub trait Sink: Send + Sync {
     fn waiting_chats(&self) -> Vec<ChatWaiting> {
         Vec::new()
     }
+
+    /// Since when this platform's listener has failed to connect, and its latest error (for
+    /// `/healthz`); `None` while it is connected, or when it does not listen.
+    fn disconnected(&self) -> Option<Disconnected> {
+        None
+    }
+}
+
+/// A listener failing to connect: since when, and its latest error.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Disconnected {
+    pub since: tokio::time::Instant,
+    pub error: String,
+}
+
+/// The state of a platform's connection, noted by its listener, read by `/healthz`.
+#[derive(Debug, Default)]
+pub struct Connection(std::sync::Mutex<Option<Disconnected>>);
+
+impl Connection {
+    /// An attempt to connect failed: failing since the first such attempt in a row.
+    pub fn failed(&self, error: impl std::fmt::Display) {
+        let error = error.to_string();
+        let mut state = self.0.lock().expect("connection");
+        match state.as_mut() {
+            Some(failing) => failing.error = error,
+            None => {
+                *state = Some(Disconnected {
+                    since: tokio::time::Instant::now(),
+                    error,
+                })
+            }
+        }
+    }
+
+    /// Connected (an answer came).
+    pub fn connected(&self) {
+        *self.0.lock().expect("connection") = None;
+    }
+
+    pub fn disconnected(&self) -> Option<Disconnected> {
+        self.0.lock().expect("connection").clone()
+    }
 }
 
 /// A chat the bot was told to post to but is not in yet.

@@ -24,7 +24,9 @@ use crate::check::Check;
 use crate::config::Config;
 use crate::service::CommandService;
 
-pub use crate::sink::{BoxFuture, ChatWaiting, Post, SendError, Sink, WaitState};
+pub use crate::sink::{
+    BoxFuture, ChatWaiting, Connection, Disconnected, Post, SendError, Sink, WaitState,
+};
 
 /// A running platform: its sink, and the task listening for commands (when listening).
 pub struct Started {
@@ -160,7 +162,9 @@ async fn start_resilient(
     let pending = Arc::new(Pending {
         platform,
         ready: OnceLock::new(),
+        connection: Connection::default(),
     });
+    pending.connection.failed(format!("{error:#}"));
     let (service, shutdown, sink) = (service.clone(), shutdown.clone(), pending.clone());
     let task = tokio::spawn(async move {
         let mut wait = Duration::from_secs(5);
@@ -184,6 +188,7 @@ async fn start_resilient(
                 }
                 Ok(None) => return,
                 Err(e) => {
+                    sink.connection.failed(format!("{e:#}"));
                     wait = (wait * 2).min(MAX_START_RETRY);
                     tracing::warn!(%platform, error = %format!("{e:#}"), retry_in = ?wait, "still cannot start");
                 }
@@ -200,6 +205,8 @@ async fn start_resilient(
 struct Pending {
     platform: Platform,
     ready: OnceLock<Arc<dyn Sink>>,
+    /// Why it has not started yet, for `/healthz`.
+    connection: Connection,
 }
 
 impl Sink for Pending {
@@ -219,6 +226,13 @@ impl Sink for Pending {
 
     fn waiting_chats(&self) -> Vec<ChatWaiting> {
         self.ready.get().map_or(Vec::new(), |s| s.waiting_chats())
+    }
+
+    fn disconnected(&self) -> Option<Disconnected> {
+        match self.ready.get() {
+            Some(sink) => sink.disconnected(),
+            None => self.connection.disconnected(),
+        }
     }
 
     fn send<'a>(

@@ -27,7 +27,7 @@ use teloxide::types::{
 use tokio_util::sync::CancellationToken;
 
 use super::dispatch::Dispatcher;
-use super::{BoxFuture, Post, SendError, Sink, Started};
+use super::{BoxFuture, Connection, Disconnected, Post, SendError, Sink, Started};
 use crate::article::{Lang, Platform, Target};
 use crate::check::{Check, with_causes};
 use crate::commands::{self, ChatKind, Command, Reply, Request};
@@ -54,6 +54,8 @@ pub struct Telegram {
     bot: Bot,
     token: String,
     settings: Settings,
+    /// Whether getMe and getUpdates reach Telegram, for `/healthz`.
+    connection: Connection,
 }
 
 struct Settings {
@@ -149,6 +151,7 @@ impl Telegram {
                 global_rate: config.global_rate,
                 max_command_age: config.max_command_age,
             },
+            connection: Connection::default(),
         })
     }
 
@@ -211,13 +214,16 @@ impl Telegram {
             match self.bot.get_me().await {
                 Ok(me) => break me,
                 Err(RequestError::Api(ApiError::InvalidToken)) => {
+                    self.connection.failed("Telegram refused the bot token");
                     tracing::error!(
                         "Telegram refused the bot token; not answering commands (posts will be retried)"
                     );
                     return;
                 }
                 Err(e) => {
-                    tracing::warn!(error = %self.redact(e), "cannot reach Telegram yet; retrying");
+                    let error = self.redact(e);
+                    self.connection.failed(format!("getMe failed: {error}"));
+                    tracing::warn!(%error, "cannot reach Telegram yet; retrying");
                     tokio::select! {
                         _ = shutdown.cancelled() => return,
                         _ = tokio::time::sleep(Duration::from_secs(5)) => {}
@@ -225,6 +231,7 @@ impl Telegram {
                 }
             }
         };
+        self.connection.connected();
         let username = me.username.clone().unwrap_or_default();
         tracing::info!("connected to Telegram as @{username}");
         if let Err(e) = self.bot.delete_webhook().await {
@@ -269,9 +276,15 @@ impl Telegram {
                 result = request.into_future() => result,
             };
             let updates = match updates {
-                Ok(updates) => updates,
+                Ok(updates) => {
+                    self.connection.connected();
+                    updates
+                }
                 Err(e) => {
-                    tracing::warn!(error = %self.redact(e), "getUpdates failed; retrying");
+                    let error = self.redact(e);
+                    self.connection
+                        .failed(format!("getUpdates failed: {error}"));
+                    tracing::warn!(%error, "getUpdates failed; retrying");
                     tokio::select! {
                         _ = shutdown.cancelled() => break,
                         _ = tokio::time::sleep(Duration::from_secs(2)) => {}
@@ -582,6 +595,10 @@ impl Telegram {
 impl Sink for Telegram {
     fn platform(&self) -> Platform {
         Platform::Telegram
+    }
+
+    fn disconnected(&self) -> Option<Disconnected> {
+        self.connection.disconnected()
     }
 
     fn chat_interval(&self, chat: &str) -> Duration {

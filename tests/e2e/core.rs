@@ -394,9 +394,11 @@ async fn operators_see_health_and_metrics() {
     server.set("en.xml", rss("en", &old_items()), RSS);
     server.behave("broken.xml", Behavior::Status(503));
     let ops = Ops::on_free_port();
+    // Any failure of a feed is a stall here (`stall_after = "0s"`), so one failed poll shows.
     let built = config(&[(&server.url("en.xml"), "en")])
         .bot("backfill", 2)
-        .ops(&ops);
+        .ops(&ops)
+        .set("ops", "stall_after", "0s");
     let setup = Setup::with_config(&built);
     let bot = setup.start();
     bot.wait_posts(2, Duration::from_secs(20)).await;
@@ -410,6 +412,8 @@ async fn operators_see_health_and_metrics() {
         async move { ops.get(path).await.expect("ops endpoint answers") }
     };
     let (status, health) = get("/healthz").await;
+    assert_eq!((status, health.as_str()), (200, "ok\n"));
+    let (status, health) = get("/healthz?format=json").await;
     assert_eq!(status, 200, "{health}");
     assert!(
         health.contains("\"status\":\"ok\"") && health.contains("\"articles\":3"),

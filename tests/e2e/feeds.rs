@@ -207,7 +207,7 @@ async fn a_running_bot_survives_a_crashing_feed_and_stops_cleanly_on_ctrl_c() {
     ];
     let text = config(&feeds, "backfill = 5").replace(
         "[fetch]",
-        &format!("[ops]\nlisten = \"127.0.0.1:{port}\"\n\n[fetch]"),
+        &format!("[ops]\nlisten = \"127.0.0.1:{port}\"\nstall_after = \"0s\"\n\n[fetch]"),
     );
     let setup = Setup::new(&text);
     let bot = setup.start();

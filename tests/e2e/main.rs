@@ -14,6 +14,7 @@ mod feeds;
 mod languages;
 mod matrix;
 mod matrix_limits;
+mod monitoring;
 mod operator_logs;
 mod scale;
 mod status;

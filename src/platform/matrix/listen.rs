@@ -131,6 +131,7 @@ async fn sync_until_ok(
         match result {
             Ok(_) => {
                 rooms.set_synced();
+                rooms.connection.connected();
                 if failures > 0 {
                     tracing::info!("Matrix sync recovered");
                 }
@@ -138,6 +139,7 @@ async fn sync_until_ok(
             }
             Err(e) => {
                 failures += 1;
+                rooms.connection.failed(format!("sync failed: {e}"));
                 let wait = Duration::from_secs(1 << failures.min(6)).min(MAX_SYNC_BACKOFF);
                 tracing::warn!(error = %e, retry_in = ?wait, "Matrix sync failed");
                 tokio::select! {

@@ -467,6 +467,10 @@ impl Sink for Matrix {
         self.rooms.waiting_chats()
     }
 
+    fn disconnected(&self) -> Option<crate::platform::Disconnected> {
+        self.rooms.connection.disconnected()
+    }
+
     fn verify_channel<'a>(&'a self, chat: &'a str) -> BoxFuture<'a, Result<String, String>> {
         Box::pin(async move {
             let (room_id, via) = resolve(&self.client, chat)

@@ -28,7 +28,7 @@ use tokio_util::sync::CancellationToken;
 
 use super::classify;
 use crate::article::{Platform, Target};
-use crate::platform::{ChatWaiting, SendError, WaitState};
+use crate::platform::{ChatWaiting, Connection, SendError, WaitState};
 
 /// The slowest pace the homeserver's answers can teach.
 const MAX_INTERVAL: Duration = Duration::from_secs(60);
@@ -125,6 +125,8 @@ pub(super) struct Rooms {
     synced: AtomicBool,
     pub shutdown: CancellationToken,
     joins: Mutex<HashMap<OwnedRoomId, Join>>,
+    /// Whether syncs reach the homeserver, for `/healthz`.
+    pub connection: Connection,
 }
 
 impl Rooms {
@@ -135,6 +137,7 @@ impl Rooms {
             synced: AtomicBool::new(false),
             shutdown,
             joins: Mutex::new(HashMap::new()),
+            connection: Connection::default(),
         })
     }
 
