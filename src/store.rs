@@ -306,21 +306,42 @@ impl Store {
         })?;
         // sled keeps up to 1 GB of pages in memory by default; Herald's working set (feeds,
         // chats, the outbox) is far smaller, and memory should not grow with the store.
-        let db = match sled::Config::new()
-            .path(dir.join("herald.sled"))
-            .cache_capacity(CACHE_BYTES)
-            .open()
-        {
+        let open = || {
+            sled::Config::new()
+                .path(dir.join("herald.sled"))
+                .cache_capacity(CACHE_BYTES)
+                .open()
+        };
+        let locked = |e: &sled::Error| {
+            matches!(e, sled::Error::Io(e)
+                if e.kind() == std::io::ErrorKind::WouldBlock || e.to_string().contains("lock"))
+        };
+        let holder = || -> Option<u32> {
+            std::fs::read_to_string(dir.join(PID_FILE))
+                .ok()
+                .and_then(|s| s.trim().parse().ok())
+        };
+        let db = match open() {
             Ok(db) => db,
-            Err(sled::Error::Io(e))
-                if e.kind() == std::io::ErrorKind::WouldBlock || e.to_string().contains("lock") =>
-            {
-                let pid = std::fs::read_to_string(dir.join(PID_FILE))
-                    .ok()
-                    .and_then(|s| s.trim().parse().ok());
+            // This process held it, and sled's threads are still closing it (a store just
+            // dropped and opened again): wait for them, then open.
+            Err(e) if locked(&e) && holder() == Some(std::process::id()) => {
+                wait_until_closed(&dir.join(DB_DIR));
+                match open() {
+                    Ok(db) => db,
+                    Err(e) if locked(&e) => {
+                        return Err(StoreError::Locked {
+                            dir: dir.to_path_buf(),
+                            pid: holder(),
+                        });
+                    }
+                    Err(e) => return Err(e.into()),
+                }
+            }
+            Err(e) if locked(&e) => {
                 return Err(StoreError::Locked {
                     dir: dir.to_path_buf(),
-                    pid,
+                    pid: holder(),
                 });
             }
             Err(e) => return Err(e.into()),
