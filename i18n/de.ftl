@@ -79,6 +79,7 @@ help-operators =
     { $p }poll — jetzt alle Feeds lesen
 
 # Befehle für Betreiber, die ändern, wo der Bot postet.
+page-stalled = Braucht Aufmerksamkeit
 page-paused = angehalten
 page-added = im Chat hinzugefügt
 channels-none = Noch keine Kanäle. Füge einen mit { $p }addchannel hinzu.

@@ -90,6 +90,7 @@ help-operators =
     { $p }poll — read every feed now
 
 # Operators' commands that change where the bot posts.
+page-stalled = Needs attention
 page-paused = paused
 page-added = added from chat
 channels-none = No channels yet. Add one with { $p }addchannel.

@@ -79,6 +79,7 @@ help-operators =
     { $p }poll — lire tous les flux maintenant
 
 # Commandes des opérateurs qui changent où le bot publie.
+page-stalled = À surveiller
 page-paused = suspendu
 page-added = ajouté depuis le chat
 channels-none = Aucun canal pour l'instant. Ajoutez-en un avec { $p }addchannel.

@@ -124,7 +124,12 @@ async fn page(State(view): State<View>, request: Request) -> Response {
         started: view.started,
     };
     // Reading the store walks a few trees: off the async runtime.
-    match tokio::task::spawn_blocking(move || watch.snapshot()).await {
+    let read = move || {
+        let mut snapshot = watch.snapshot()?;
+        snapshot.stalled = health_report(&view).stalled;
+        Ok::<_, crate::store::StoreError>(snapshot)
+    };
+    match tokio::task::spawn_blocking(read).await {
         Ok(Ok(snapshot)) => (
             [
                 (header::CONTENT_TYPE, "text/html; charset=utf-8"),

@@ -52,6 +52,8 @@ pub struct Snapshot {
     pub set_aside: usize,
     /// The newest articles, newest first.
     pub latest: Vec<ArticleStatus>,
+    /// What `/healthz` calls stalled, one line each (filled in by the status page).
+    pub stalled: Vec<String>,
 }
 
 #[derive(Clone, Debug)]
@@ -206,6 +208,7 @@ impl Watch {
             queued: store.outbox_len(),
             set_aside: store.dead_count(),
             latest,
+            stalled: Vec::new(),
         })
     }
 }

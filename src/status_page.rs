@@ -52,6 +52,18 @@ pub fn render(s: &Snapshot, lang: &Lang) -> String {
          <title>{title}</title>\n<style>{STYLE}</style>\n</head>\n<body>\n<h1>{title}</h1>\n"
     );
     let _ = writeln!(out, "<p id=\"summary\">{}</p>", e(&s.summary(lang)));
+    // What `/healthz` reports as stalled, first: what an operator must look at.
+    if !s.stalled.is_empty() {
+        let _ = writeln!(
+            out,
+            "<h2>{}</h2>\n<ul id=\"stalled\">",
+            e(t(Msg::PageStalled))
+        );
+        for line in &s.stalled {
+            let _ = writeln!(out, "<li>{}</li>", e(line));
+        }
+        out.push_str("</ul>\n");
+    }
 
     // Feeds.
     let never = t(Msg::PageNever);
@@ -245,6 +257,7 @@ mod tests {
                 ),
                 article("Evil", "javascript:alert(4)", None),
             ],
+            stalled: vec!["feed <b>x</b>: failing for 2h: HTTP 500".into()],
         };
         let html = render(&s, &Lang::parse("en").unwrap());
         for hostile in [
@@ -265,6 +278,10 @@ mod tests {
             "{html}"
         );
         assert!(html.contains("<td>Evil <small>"), "{html}");
+        assert!(
+            html.contains("<h2>Needs attention</h2>\n<ul id=\"stalled\">\n<li>feed &lt;b&gt;x&lt;/b&gt;: failing for 2h: HTTP 500</li>\n</ul>"),
+            "{html}"
+        );
         assert!(
             html.contains("<tr class=\"failing\"><td>console</td><td>failing: the disk is &lt;full&gt;</td><td>4</td></tr>"),
             "{html}"

@@ -126,6 +126,7 @@ mod tests {
             queued: 3,
             set_aside: 0,
             latest: vec![],
+            stalled: vec![],
         };
         let text = crate::render::reply_plain(&reply(&s, &Lang::parse("de").unwrap()));
         let lines: Vec<&str> = text.lines().collect();

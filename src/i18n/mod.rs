@@ -160,11 +160,13 @@ pub enum Msg {
     PollFailed,
     /// An operators' command that needs the running bot, before it is up.
     NotRunning,
+    /// The status page's heading over what `/healthz` reports as stalled.
+    PageStalled,
 }
 
 impl Msg {
     /// Every message, for tests and the template table.
-    pub const ALL: [Msg; 77] = [
+    pub const ALL: [Msg; 78] = [
         Msg::LanguageName,
         Msg::ReadMore,
         Msg::Start,
@@ -242,6 +244,7 @@ impl Msg {
         Msg::PollUnchanged,
         Msg::PollFailed,
         Msg::NotRunning,
+        Msg::PageStalled,
     ];
 
     /// The message's name in the `.ftl` files.
@@ -324,6 +327,7 @@ impl Msg {
             Msg::PollUnchanged => "poll-unchanged",
             Msg::PollFailed => "poll-failed",
             Msg::NotRunning => "not-running",
+            Msg::PageStalled => "page-stalled",
         }
     }
 }

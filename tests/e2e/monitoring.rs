@@ -107,10 +107,21 @@ async fn healthz_names_a_feed_failing_longer_than_stall_after_and_recovers() {
         lines[0].starts_with("feed wp-de: failing for ") && lines[0].contains("HTTP 500"),
         "{body}"
     );
+    // The status page shows it first, too.
+    let (status, page) = ops.get("/").await.expect("answers");
+    assert_eq!(status, 200);
+    assert!(
+        page.contains(
+            "<h2>Needs attention</h2>\n<ul id=\"stalled\">\n<li>feed wp-de: failing for "
+        ),
+        "{page}"
+    );
 
     server.behave("de.xml", Behavior::Serve);
     let (_, body) = wait_health(&ops, "ok again", |status, _| status == 200).await;
     assert_eq!(body, "ok\n");
+    let (_, page) = ops.get("/").await.expect("answers");
+    assert!(!page.contains("id=\"stalled\""), "nothing stalled: {page}");
     bot.stop().await;
 }
 
