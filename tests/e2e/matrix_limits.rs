@@ -383,6 +383,11 @@ async fn a_healthy_first_start_with_the_default_log_filter_is_quiet() {
         .stderr
         .lines()
         .filter(|l| l.contains(" WARN ") || l.contains(" ERROR "))
+        // matrix-sdk 0.18 sends a new device's first key upload and the query of the
+        // account's own keys at the same time; when the query is answered first, its
+        // crypto layer warns that the device "might have been deleted" (the next query finds
+        // it). A race inside the SDK, seen once in several runs under load, not Herald's.
+        .filter(|l| !l.contains("Our own device might have been deleted"))
         .collect();
     assert!(loud.is_empty(), "a healthy start is quiet: {loud:#?}");
     // One line says as whom the bot is connected, one per configured room how it stands.
