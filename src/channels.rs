@@ -7,7 +7,7 @@
 use chrono::{DateTime, Utc};
 
 use crate::article::{LangSet, Target};
-use crate::config::Config;
+use crate::config::{ChannelConfig, Config};
 use crate::store::{Store, StoreError};
 
 /// Where a channel comes from.
@@ -44,6 +44,20 @@ impl Channel {
     }
 }
 
+/// A channel of the configuration file, living at `target`.
+fn configured(channel: &ChannelConfig, target: Target) -> Channel {
+    Channel {
+        target,
+        named: channel.target().clone(),
+        langs: channel.langs.clone(),
+        feeds: channel
+            .feeds
+            .as_ref()
+            .map(|list| list.iter().map(|f| f.get_ref().clone()).collect()),
+        origin: Origin::Config,
+    }
+}
+
 /// Every channel: the configuration's first, in its order, then those added from chat.
 /// A chat appears once (the file's entry wins).
 pub fn all(config: &Config, store: &Store) -> Result<Vec<Channel>, StoreError> {
@@ -53,16 +67,7 @@ pub fn all(config: &Config, store: &Store) -> Result<Vec<Channel>, StoreError> {
         if out.iter().any(|c| c.target == target) {
             continue;
         }
-        out.push(Channel {
-            target,
-            named: channel.target().clone(),
-            langs: channel.langs.clone(),
-            feeds: channel
-                .feeds
-                .as_ref()
-                .map(|list| list.iter().map(|f| f.get_ref().clone()).collect()),
-            origin: Origin::Config,
-        });
+        out.push(configured(channel, target));
     }
     for (named, added) in store.added_channels()? {
         let target = store.resolve(&named)?;
@@ -83,17 +88,7 @@ pub fn all(config: &Config, store: &Store) -> Result<Vec<Channel>, StoreError> {
 /// The channel that lives at `chat` now, whether it was named by its old or its new id.
 pub fn at(config: &Config, store: &Store, chat: &Target) -> Result<Option<Channel>, StoreError> {
     if let Some(channel) = config.channel_at(chat, |t| store.resolve(t))? {
-        let target = store.resolve(channel.target())?;
-        return Ok(Some(Channel {
-            target,
-            named: channel.target().clone(),
-            langs: channel.langs.clone(),
-            feeds: channel
-                .feeds
-                .as_ref()
-                .map(|list| list.iter().map(|f| f.get_ref().clone()).collect()),
-            origin: Origin::Config,
-        }));
+        return Ok(Some(configured(channel, store.resolve(channel.target())?)));
     }
     // Channels added from chat are few; a chat that moved is found under its old name.
     Ok(all(config, store)?

@@ -14,6 +14,7 @@ use crate::article::{Lang, LangSet, Platform, Target};
 use crate::channels::{self, Channel};
 use crate::i18n::{self, Msg};
 use crate::sink::{BoxFuture, Sink};
+use crate::status::ChannelState;
 use crate::store::{AddedChannel, Pause, StoreError};
 
 /// One feed's result of `/poll`.
@@ -65,18 +66,16 @@ pub fn list(ctx: &Context<'_>, req: &Request) -> Result<Reply, StoreError> {
     let t = |msg: Msg| i18n::text(&lang, msg);
     let mut lines = vec![vec![Span::Bold(t(Msg::PageChannels).into())]];
     for channel in &all {
+        // In the words of the status page and `/status`.
         let state = if ctx.store.paused(&channel.target)?.is_some() {
-            t(Msg::PagePaused).to_string()
+            ChannelState::Paused
         } else {
             match ctx.store.send_failure(&channel.target)? {
-                Some(failure) => format!(
-                    "{}: {}",
-                    t(Msg::PageFailing),
-                    crate::text::truncate_words(&failure.reason, crate::status::REASON_MAX)
-                ),
-                None => t(Msg::PageFine).to_string(),
+                Some(failure) => ChannelState::Failing(failure.reason),
+                None => ChannelState::Fine,
             }
-        };
+        }
+        .text(&lang);
         let langs = ctx
             .store
             .chat(&channel.target)?
