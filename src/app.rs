@@ -112,6 +112,11 @@ pub async fn run(config: Config, shutdown: CancellationToken) -> anyhow::Result<
         sinks,
     );
     let delivery_task = tokio::spawn(delivery.clone().run(shutdown.clone()));
+    let forget_task = tokio::spawn(forget_old(
+        config.clone(),
+        parts.store.clone(),
+        shutdown.clone(),
+    ));
     parts.service.attach(control(
         &config,
         &parts.store,
@@ -158,6 +163,10 @@ pub async fn run(config: Config, shutdown: CancellationToken) -> anyhow::Result<
         }
     }
 
+    if let Err(e) = forget_task.await {
+        tracing::error!(error = %e, "forgetting old records failed");
+    }
+
     tracing::info!("stopping: finishing the send in progress");
     if let Err(e) = delivery_task.await {
         tracing::error!(error = %e, "the delivery loop failed");
@@ -178,6 +187,38 @@ pub async fn run(config: Config, shutdown: CancellationToken) -> anyhow::Result<
         "stopped; undelivered posts stay queued for the next start"
     );
     Ok(())
+}
+
+/// How often the store is cleaned of what `[bot] retention` lets go: a quarter of it,
+/// at most every 6 hours (the first pass a minute after start, or sooner).
+const FORGET_AT_MOST_EVERY: Duration = Duration::from_secs(6 * 3600);
+
+/// Forgets, until `shutdown`, what the store no longer needs (see `Store::forget`).
+async fn forget_old(config: Arc<Config>, store: Store, shutdown: CancellationToken) {
+    let keep = config.bot.retention;
+    let every = (keep / 4).clamp(Duration::from_secs(1), FORGET_AT_MOST_EVERY);
+    let feeds: Vec<String> = config.feeds.iter().map(|f| f.key().to_string()).collect();
+    let mut wait = every.min(Duration::from_secs(60));
+    loop {
+        tokio::select! {
+            _ = shutdown.cancelled() => return,
+            _ = tokio::time::sleep(wait) => {}
+        }
+        wait = every;
+        match store.forget(chrono::Utc::now(), keep, &feeds).await {
+            Ok(done) if done.is_empty() => {}
+            Ok(done) => tracing::info!(
+                articles = done.articles,
+                feed_items = done.feed_items,
+                feeds = done.feeds,
+                retention = %humantime::format_duration(keep),
+                "forgot articles no feed lists any more and older than the retention, feeds' records of items they stopped listing, and feeds no longer configured"
+            ),
+            Err(e) => {
+                tracing::warn!(error = %e, "forgetting old records failed; trying again at the next pass")
+            }
+        }
+    }
 }
 
 /// One cycle: fetch every feed, store, deliver everything due. Returns whether every feed

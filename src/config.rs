@@ -64,6 +64,10 @@ pub struct BotConfig {
     /// Only messages younger than this are edited.
     #[serde(with = "humantime_serde")]
     pub edit_window: Duration,
+    /// How long an article no feed lists any more is remembered (with where it was
+    /// posted), and a feed's record of an item it stopped listing; see `Store::forget`.
+    #[serde(with = "humantime_serde")]
+    pub retention: Duration,
 }
 
 impl Default for BotConfig {
@@ -78,6 +82,7 @@ impl Default for BotConfig {
             mass_change_limit: 20,
             edits: true,
             edit_window: Duration::from_secs(7 * 24 * 3600),
+            retention: Duration::from_secs(180 * 24 * 3600),
         }
     }
 }
@@ -584,6 +589,16 @@ impl Config {
         if self.bot.poll_interval < Duration::from_secs(1) {
             return Err((None, "`[bot] poll_interval` must be at least 1s".into()));
         }
+        if self.bot.retention < self.bot.max_age {
+            return Err((
+                None,
+                format!(
+                    "`[bot] retention` ({}) must not be shorter than `max_age` ({}): an item forgotten sooner would be posted again if its feed listed it again",
+                    humantime::format_duration(self.bot.retention),
+                    humantime::format_duration(self.bot.max_age)
+                ),
+            ));
+        }
         let mut keys = HashSet::new();
         for feed in &self.feeds {
             if !keys.insert(feed.key()) {
@@ -731,6 +746,17 @@ mod tests {
         assert!(e.message.contains("telegram:@channelname"), "{e}");
         let e = parse("[[feeds]]\nurl = \"x\"\nlang = \"german\"\n").unwrap_err();
         assert_eq!(e.line, Some(3), "{e}");
+    }
+
+    #[test]
+    fn retention_defaults_to_half_a_year_and_may_not_be_shorter_than_max_age() {
+        let c = parse("[bot]\n").unwrap();
+        assert_eq!(c.bot.retention, Duration::from_secs(180 * 24 * 3600));
+        let e = parse("[bot]\nmax_age = \"30days\"\nretention = \"20days\"\n").unwrap_err();
+        assert!(e.message.contains("`[bot] retention` (20days)"), "{e}");
+        assert!(e.message.contains("`max_age` (30days)"), "{e}");
+        let c = parse("[bot]\nmax_age = \"1s\"\nretention = \"2s\"\n").unwrap();
+        assert_eq!(c.bot.retention, Duration::from_secs(2));
     }
 
     #[test]

@@ -23,6 +23,16 @@
 //! articles already stored count as seen by it (exactly what the old rule did), and from
 //! then on the feed's own record decides. So an upgrade reposts nothing.
 //!
+//! Forgetting (`Store::forget`, run by the bot every few hours): an article is kept while
+//! any feed lists it, while it waits in an outbox, and for `[bot] retention` after that;
+//! then it goes, with the record of where it was posted. A feed's record of an item goes
+//! once the feed has not listed it for `retention`, and everything about a feed that left
+//! the configuration goes once it has not been polled for `retention`. The order of the
+//! removals makes a pass that a crash cut short safe to repeat. What may repeat: an item
+//! *without a date* that comes back to its feed after it was forgotten is new again; one
+//! with a date is then older than `max_age` (which `retention` may not be shorter than)
+//! and is stored, not posted.
+//!
 //! The numbers shown on `/metrics` and `/healthz` (articles, queued, set aside) are kept
 //! as counters: counted once when the store opens, then updated by each write, because
 //! sled's `Tree::len()` walks the whole tree.
@@ -196,8 +206,10 @@ pub struct Store {
     sent: sled::Tree,
     moved: sled::Tree,
     dead: sled::Tree,
-    /// feed NUL article id → (): the articles each feed has listed. `feed NUL` alone marks
-    /// a feed whose items are recorded (see the module doc on upgrades).
+    /// feed NUL article id → when the feed last listed it (milliseconds since the epoch,
+    /// big-endian; empty in stores from before the stamps): the articles each feed has
+    /// listed. `feed NUL` alone marks a feed whose items are recorded (see the module doc on
+    /// upgrades), stamped with the feed's last poll that brought a body.
     feed_items: sled::Tree,
     /// chat (or platform name) → when Herald last posted there, in milliseconds since the
     /// epoch: a restarted process paces from the killed one's last sends.
@@ -215,6 +227,9 @@ pub struct Store {
     paused: sled::Tree,
     /// Told when a pause ends, so the delivery looks at the chats it held at once.
     resumed: Arc<tokio::sync::Notify>,
+    /// Held shared by the writes that list or queue articles (a poll's commit, a chat's
+    /// move) and alone by `forget`, which must not remove what such a write needs.
+    commits: Arc<tokio::sync::RwLock<()>>,
     flusher: Arc<Flusher>,
     counts: Arc<Counts>,
 }
@@ -365,6 +380,7 @@ impl Store {
             added_channels: db.open_tree("added_channels")?,
             paused: db.open_tree("paused")?,
             resumed: Arc::default(),
+            commits: Arc::default(),
             flusher: Arc::new(Flusher {
                 state: Default::default(),
                 done: tokio::sync::watch::Sender::new((0, None)),
@@ -482,6 +498,7 @@ impl Store {
         deliveries: &[(Target, String)],
         edit_window: Option<std::time::Duration>,
     ) -> Result<Committed> {
+        let _commit = self.commits.read().await;
         if deliveries.len() <= DELIVERY_CHUNK {
             return self
                 .commit_poll_at_once(feed, state, articles, deliveries, edit_window)
@@ -624,8 +641,18 @@ impl Store {
         );
         let committed = trees.transaction(
             |(articles_t, by_time_t, feeds_t, items_t, outbox_t, sent_t, dead_t)| {
-                let tracked = items_t.get(&marker)?.is_some();
+                let previous = items_t.get(&marker)?;
+                let tracked = previous.is_some();
                 let legacy = !tracked && feeds_t.get(feed.as_bytes())?.is_some();
+                // Later than the previous poll's stamp, also within one millisecond or
+                // after the clock went back: "older than the marker" means "not listed now".
+                let previous = previous
+                    .and_then(|v| <[u8; 8]>::try_from(v.as_ref()).ok())
+                    .map_or(i64::MIN, i64::from_be_bytes);
+                let stamp = now
+                    .timestamp_millis()
+                    .max(previous.saturating_add(1))
+                    .to_be_bytes();
                 let mut done = Committed::default();
                 // The stored time of each article new to this feed: the outbox key of any
                 // copy another feed queued already.
@@ -692,10 +719,10 @@ impl Store {
                     } else {
                         tracked && items_t.get(&item)?.is_some()
                     };
-                    if seen && !legacy {
-                        continue;
-                    }
-                    items_t.insert(item, &[][..])?;
+                    // Every item listed now is stamped with this poll's time, as is the
+                    // feed's marker: an item whose stamp is older than the marker's is no
+                    // longer listed (see `Store::forget`).
+                    items_t.insert(item, &stamp[..])?;
                     if !seen {
                         let time = match &stored {
                             Some(bytes) => from_json::<Article>(bytes)
@@ -706,7 +733,7 @@ impl Store {
                         new_to_feed.insert(id, time);
                     }
                 }
-                items_t.insert(marker.as_slice(), &[][..])?;
+                items_t.insert(marker.as_slice(), &stamp[..])?;
                 done.new_to_feed = new_to_feed.len();
                 for (target, id) in deliveries {
                     let Some(time) = new_to_feed.get(id.as_str()) else {
@@ -872,6 +899,7 @@ impl Store {
     /// A chat changed its id (a Telegram group became a supergroup, a Matrix room was
     /// upgraded): remember the move and carry over its settings, queue and sent records.
     pub async fn move_chat(&self, from: &Target, to: &Target) -> Result<()> {
+        let _commit = self.commits.read().await;
         self.moved
             .insert(from.to_string().as_bytes(), to.to_string().as_bytes())?;
         if let Some(settings) = self.chats.remove(from.to_string().as_bytes())? {
@@ -1207,6 +1235,181 @@ impl Store {
     }
 }
 
+/// What one pass of [`Store::forget`] removed.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Forgotten {
+    /// Articles, with their records of where they were posted.
+    pub articles: usize,
+    /// Feeds' records of items they stopped listing.
+    pub feed_items: usize,
+    /// Feeds no longer configured, with their state and their records.
+    pub feeds: usize,
+}
+
+impl Forgotten {
+    pub fn is_empty(&self) -> bool {
+        *self == Forgotten::default()
+    }
+}
+
+impl Store {
+    /// Forgets what is older than `keep` at `now` and no longer needed (see the module doc):
+    /// feeds' records of items they stopped listing, feeds not among `configured` (keys)
+    /// with their state, and articles that no feed lists, that wait in no outbox, and whose
+    /// time is before `now - keep`, with their sent, posted and set-aside records.
+    ///
+    /// It runs on a blocking thread (it walks the feeds' records, the outbox and the oldest
+    /// articles) while no poll commits, and is flushed before it returns; a pass cut short
+    /// is repeated by the next one.
+    pub async fn forget(
+        &self,
+        now: DateTime<Utc>,
+        keep: std::time::Duration,
+        configured: &[String],
+    ) -> Result<Forgotten> {
+        let _alone = self.commits.write().await;
+        let (store, configured) = (self.clone(), configured.to_vec());
+        let done = tokio::task::spawn_blocking(move || store.forget_now(now, keep, &configured))
+            .await
+            .map_err(|e| StoreError::Flush(format!("forgetting stopped: {e}")))??;
+        self.flush().await?;
+        Ok(done)
+    }
+
+    fn forget_now(
+        &self,
+        now: DateTime<Utc>,
+        keep: std::time::Duration,
+        configured: &[String],
+    ) -> Result<Forgotten> {
+        let keep = chrono::Duration::from_std(keep).unwrap_or(chrono::Duration::MAX);
+        let Some(cutoff) = now.checked_sub_signed(keep) else {
+            return Ok(Forgotten::default());
+        };
+        let cutoff = cutoff.timestamp_millis();
+        let now_stamp = now.timestamp_millis().to_be_bytes();
+        let mut done = Forgotten::default();
+
+        // Each feed's records: its marker's stamp and its items' stamps. A record without a
+        // stamp (written before stamps) is stamped now, so it is kept `keep` from now on.
+        struct FeedRecords {
+            marker: Option<i64>,
+            items: Vec<(Vec<u8>, i64)>,
+        }
+        let mut feeds: HashMap<String, FeedRecords> = HashMap::new();
+        for entry in self.feed_items.iter() {
+            let (key, value) = entry?;
+            let Some(nul) = key.iter().position(|&b| b == 0) else {
+                continue;
+            };
+            let feed = String::from_utf8_lossy(&key[..nul]).into_owned();
+            let stamp = match <[u8; 8]>::try_from(value.as_ref()) {
+                Ok(bytes) => i64::from_be_bytes(bytes),
+                Err(_) => {
+                    self.feed_items.insert(&key, &now_stamp[..])?;
+                    now.timestamp_millis()
+                }
+            };
+            let records = feeds.entry(feed).or_insert(FeedRecords {
+                marker: None,
+                items: Vec::new(),
+            });
+            if key.len() == nul + 1 {
+                records.marker = Some(stamp);
+            } else {
+                records.items.push((key.to_vec(), stamp));
+            }
+        }
+
+        // Articles some feed still lists (or listed less than `keep` ago).
+        let mut listed: HashSet<Vec<u8>> = HashSet::new();
+        for (feed, records) in &feeds {
+            let marker = records.marker.unwrap_or(i64::MAX);
+            let gone = !configured.iter().any(|c| c == feed) && marker < cutoff;
+            if gone {
+                for (key, _) in &records.items {
+                    self.feed_items.remove(key)?;
+                }
+                self.feed_polls.remove(feed.as_bytes())?;
+                self.feeds.remove(feed.as_bytes())?;
+                // The marker last: until it goes, the next pass finds the feed again.
+                self.feed_items.remove(feed_item_key(feed, ""))?;
+                done.feeds += 1;
+                continue;
+            }
+            for (key, stamp) in &records.items {
+                // Not in the feed's last body, and not for `keep`.
+                if *stamp < marker && *stamp < cutoff {
+                    self.feed_items.remove(key)?;
+                    done.feed_items += 1;
+                } else {
+                    listed.insert(key[feed.len() + 1..].to_vec());
+                }
+            }
+        }
+        // A feed polled before the per-feed records (and not since) lists, as far as Herald
+        // knows, every stored article: forget no article until it has been polled again.
+        for feed in self.feeds.iter().keys() {
+            let feed = feed?;
+            if !feeds.contains_key(String::from_utf8_lossy(&feed).as_ref()) {
+                return Ok(done);
+            }
+        }
+
+        // Articles waiting in an outbox (an edit of a sent one too).
+        let mut queued: HashSet<Vec<u8>> = HashSet::new();
+        for key in self.outbox.iter().keys() {
+            let key = key?;
+            if let Some(id) = outbox_key_article(&key) {
+                queued.insert(id.to_vec());
+            }
+        }
+
+        let mut forgotten: HashSet<Vec<u8>> = HashSet::new();
+        for key in self.by_time.iter().keys() {
+            let key = key?;
+            if key.len() < 8 {
+                continue;
+            }
+            let time =
+                (u64::from_be_bytes(key[..8].try_into().expect("8 bytes")) ^ (1 << 63)) as i64;
+            if time >= cutoff {
+                break;
+            }
+            let id = &key[8..];
+            if listed.contains(id) || queued.contains(id) {
+                continue;
+            }
+            let id_text = std::str::from_utf8(id)?;
+            // Where it was posted first, then the article, then its place in time: a pass
+            // cut short finds the article again by its time.
+            for target in self.posted_to(id_text)? {
+                self.sent.remove(sent_key(&target, id_text))?;
+            }
+            for posted in self.posted.scan_prefix(posted_prefix(id_text)).keys() {
+                self.posted.remove(posted?)?;
+            }
+            if self.articles.remove(id)?.is_some() {
+                Counts::add(&self.counts.articles, -1);
+                done.articles += 1;
+            }
+            self.by_time.remove(&key)?;
+            forgotten.insert(id.to_vec());
+        }
+        if !forgotten.is_empty() {
+            for key in self.dead.iter().keys() {
+                let key = key?;
+                if outbox_key_article(&key).is_some_and(|id| forgotten.contains(id))
+                    && self.dead.remove(&key)?.is_some()
+                {
+                    Counts::add(&self.counts.dead, -1);
+                }
+            }
+        }
+        Ok(done)
+    }
+}
+
 // ---- whole-database copies, for `herald backup` and `herald restore` ----
 
 /// The folder sled keeps the database in, under `data_dir`.
@@ -1402,6 +1605,12 @@ fn outbox_key(target: &Target, t: DateTime<Utc>, id: &str) -> Vec<u8> {
     key.extend_from_slice(&time_bytes(t));
     key.extend_from_slice(id.as_bytes());
     key
+}
+
+/// The article id in an outbox (or set-aside) key: after the chat, its NUL and the time.
+fn outbox_key_article(key: &[u8]) -> Option<&[u8]> {
+    let nul = key.iter().position(|&b| b == 0)?;
+    key.get(nul + 1 + 8..)
 }
 
 fn posted_prefix(id: &str) -> Vec<u8> {
@@ -1951,6 +2160,177 @@ mod tests {
             .await
             .unwrap();
         assert_eq!((done.changed, done.edits), (0, 0));
+    }
+
+    #[tokio::test]
+    async fn forgetting_keeps_what_a_feed_lists_or_an_outbox_holds_and_drops_the_rest() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::open(dir.path()).unwrap();
+        let state = FeedState::default();
+        let (gone, waiting, listed) = (article(1, "en"), article(2, "en"), article(3, "en"));
+        let reader = chat("telegram:7");
+        let all = [gone.clone(), waiting.clone(), listed.clone()];
+        store
+            .commit_poll(
+                "en.xml",
+                &state,
+                &all,
+                &to(&[&reader], &[&gone, &waiting, &listed]),
+                None,
+            )
+            .await
+            .unwrap();
+        // The oldest is sent, the newest too; the middle one still waits.
+        let first = store.next_for(&reader).unwrap().unwrap();
+        assert_eq!(first.delivery.article, gone.id);
+        store.mark_sent(&first, "m1", None).await.unwrap();
+        let key = outbox_key(&reader, listed.time(), &listed.id);
+        let last = Pending {
+            key,
+            target: reader.clone(),
+            delivery: Delivery {
+                article: listed.id.clone(),
+                enqueued: Utc::now(),
+                edit: false,
+            },
+        };
+        store.mark_sent(&last, "m3", None).await.unwrap();
+        // A feed that left the configuration, with an article of its own.
+        let orphan = article(4, "de");
+        store
+            .commit_poll("old.xml", &state, std::slice::from_ref(&orphan), &[], None)
+            .await
+            .unwrap();
+        // The feed now lists only the newest article.
+        store
+            .commit_poll("en.xml", &state, std::slice::from_ref(&listed), &[], None)
+            .await
+            .unwrap();
+        let configured = ["en.xml".to_string()];
+        let keep = Duration::from_secs(30 * 24 * 3600);
+        let day = chrono::Duration::days(1);
+
+        let now = Utc::now();
+        assert!(
+            store
+                .forget(now, keep, &configured)
+                .await
+                .unwrap()
+                .is_empty(),
+            "nothing has been unlisted for 30 days yet"
+        );
+        assert_eq!(store.article_count(), 4);
+
+        let later = now + day * 31;
+        let done = store.forget(later, keep, &configured).await.unwrap();
+        assert_eq!(
+            done,
+            Forgotten {
+                articles: 2,
+                feed_items: 2,
+                feeds: 1
+            }
+        );
+        assert!(store.article(&gone.id).unwrap().is_none());
+        assert!(store.was_sent(&reader, &gone.id).unwrap().is_none());
+        assert!(store.posted_to(&gone.id).unwrap().is_empty());
+        assert!(store.article(&orphan.id).unwrap().is_none());
+        assert!(store.feed_state("old.xml").unwrap().is_none());
+        assert_eq!(store.poll_record("old.xml").unwrap(), PollRecord::default());
+        // Kept: the article in the outbox, and the one the feed still lists (with its
+        // record of where it went, for edits).
+        assert!(store.article(&waiting.id).unwrap().is_some());
+        assert_eq!(
+            queued(&store),
+            vec![("telegram:7".into(), waiting.id.clone())]
+        );
+        assert!(store.article(&listed.id).unwrap().is_some());
+        assert!(store.was_sent(&reader, &listed.id).unwrap().is_some());
+        assert_eq!(store.posted_to(&listed.id).unwrap(), vec![reader.clone()]);
+        assert_eq!(store.article_count(), 2);
+        assert_eq!(
+            store
+                .seen_by_feed("en.xml", [listed.id.as_str(), gone.id.as_str()])
+                .unwrap(),
+            HashSet::from([listed.id.as_str()])
+        );
+        // A second pass finds nothing more; the counters match a fresh count.
+        assert!(
+            store
+                .forget(later, keep, &configured)
+                .await
+                .unwrap()
+                .is_empty()
+        );
+        let reopened_count = store.articles.len();
+        assert_eq!(store.article_count(), reopened_count);
+
+        // Once sent, the waiting article goes too (its feed stopped listing it long ago).
+        let pending = store.next_for(&reader).unwrap().unwrap();
+        store.mark_sent(&pending, "m2", None).await.unwrap();
+        let done = store.forget(later, keep, &configured).await.unwrap();
+        assert_eq!(done.articles, 1);
+        assert_eq!(store.article_count(), 1);
+    }
+
+    #[tokio::test]
+    async fn records_from_before_the_stamps_are_kept_for_the_whole_retention_from_the_upgrade() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::open(dir.path()).unwrap();
+        let state = FeedState::default();
+        let (old, new) = (article(1, "en"), article(2, "en"));
+        store
+            .commit_poll("en.xml", &state, &[old.clone(), new.clone()], &[], None)
+            .await
+            .unwrap();
+        store
+            .commit_poll("en.xml", &state, std::slice::from_ref(&new), &[], None)
+            .await
+            .unwrap();
+        // What a Herald without stamps left: empty values.
+        for key in store.feed_items.iter().keys() {
+            store.feed_items.insert(key.unwrap(), &[][..]).unwrap();
+        }
+        let configured = ["en.xml".to_string()];
+        let keep = Duration::from_secs(30 * 24 * 3600);
+        let upgrade = Utc::now() + chrono::Duration::days(100);
+        assert!(
+            store
+                .forget(upgrade, keep, &configured)
+                .await
+                .unwrap()
+                .is_empty()
+        );
+        // The next poll of the feed stamps what it lists; the unlisted record keeps the
+        // upgrade's stamp, and goes `keep` after it.
+        store
+            .commit_poll("en.xml", &state, std::slice::from_ref(&new), &[], None)
+            .await
+            .unwrap();
+        let soon = upgrade + chrono::Duration::days(29);
+        assert!(
+            store
+                .forget(soon, keep, &configured)
+                .await
+                .unwrap()
+                .is_empty()
+        );
+        let done = store
+            .forget(upgrade + chrono::Duration::days(31), keep, &configured)
+            .await
+            .unwrap();
+        assert_eq!((done.articles, done.feed_items), (1, 1));
+        assert!(store.article(&new.id).unwrap().is_some());
+
+        // A feed with a state but no records at all (polled only before per-feed records):
+        // it may list any stored article, so no article is forgotten.
+        store.feed_items.clear().unwrap();
+        let done = store
+            .forget(upgrade + chrono::Duration::days(400), keep, &configured)
+            .await
+            .unwrap();
+        assert_eq!(done, Forgotten::default());
+        assert!(store.article(&new.id).unwrap().is_some());
     }
 
     #[tokio::test]

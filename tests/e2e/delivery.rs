@@ -142,3 +142,69 @@ async fn unsubscribe_in_a_configured_group_changes_nothing() {
         out.stderr
     );
 }
+
+/// `[bot] retention`: articles no feed lists any more leave the store once they are older
+/// than the retention (the store does not grow forever), and when the feed lists them again
+/// after that, they are not posted a second time: they are dated, and older than `max_age`.
+#[tokio::test(flavor = "multi_thread")]
+async fn articles_a_feed_dropped_are_forgotten_after_the_retention_and_never_posted_again() {
+    use crate::support::config::Config;
+    use crate::support::herald::{Ops, wait_until};
+
+    const TOKEN: &str = "123456:TEST-TOKEN-retention";
+    const CHANNEL: i64 = -1001000000091;
+    let api = BotApi::start(TOKEN, "HeraldTestBot").await;
+    api.add_chat(chat(CHANNEL, "channel", "News"));
+    api.allow_flooding();
+    let feeds = FeedServer::start().await;
+    let (old, older) = (
+        Item::new(901, "Rent strike spreads to three more houses", 60),
+        Item::new(900, "Solidarity kitchen opens on Sundays", 61),
+    );
+    feeds.set("en.xml", rss("en", &[old.clone(), older.clone()]), RSS);
+    let ops = Ops::on_free_port();
+    let config = Config::new()
+        .bot("backfill", 10)
+        .bot("max_age", "10s")
+        .bot("retention", "10s")
+        .telegram("api_url", api.api_url())
+        .telegram("chat_interval", "100ms")
+        .feed_with(&feeds.url("en.xml"), "en", &[("detect_lang", false.into())])
+        .channel(&format!("telegram:{CHANNEL}"), &["*"])
+        .ops(&ops);
+    let mut setup = Setup::with_config(&config);
+    setup.env("HERALD_TELEGRAM_TOKEN", TOKEN);
+    let bot = setup.start();
+    // The first fetch posts both (the backfill), then the feed moves on to a new article.
+    api.wait_sent(CHANNEL, 2, WAIT).await;
+    let fresh = Item::new(902, "Assembly on Thursday at the union hall", 0);
+    feeds.set("en.xml", rss("en", std::slice::from_ref(&fresh)), RSS);
+    let posts = api.wait_sent(CHANNEL, 3, WAIT).await;
+    assert!(
+        posts[2].text.starts_with("Assembly on Thursday"),
+        "{}",
+        posts[2].text
+    );
+    ops.wait_metric("herald_articles", 3.0, WAIT).await;
+
+    // Ten seconds after the feed stopped listing them, the two older articles are gone.
+    bot.wait_log(
+        "forgot articles no feed lists any more",
+        Duration::from_secs(40),
+    )
+    .await;
+    ops.wait_metric("herald_articles", 1.0, WAIT).await;
+
+    // The feed lists them again: stored anew, not posted again.
+    let polls = feeds.requests("en.xml");
+    feeds.set("en.xml", rss("en", &[fresh, old, older]), RSS);
+    ops.wait_metric("herald_articles", 3.0, WAIT).await;
+    wait_until("two more polls", WAIT, || {
+        feeds.requests("en.xml") >= polls + 2
+    })
+    .await;
+    ops.wait_outbox_empty(WAIT).await;
+    let texts: Vec<String> = api.sent(CHANNEL).into_iter().map(|m| m.text).collect();
+    assert_eq!(texts.len(), 3, "nothing posted twice: {texts:#?}");
+    bot.stop().await;
+}
