@@ -48,6 +48,7 @@ fn open(config: Config) -> anyhow::Result<Parts> {
     let watch = Watch {
         config: config.clone(),
         store: store.clone(),
+        metrics: metrics.clone(),
         platforms: Default::default(),
         started: std::time::SystemTime::now(),
     };
@@ -79,13 +80,7 @@ pub async fn run(config: Config, shutdown: CancellationToken) -> anyhow::Result<
                 .await
                 .with_context(|| format!("cannot listen on `[ops] listen = \"{addr}\"`"))?;
             tracing::info!(%addr, "serving the status page (/), /healthz and /metrics");
-            let view = ops::View {
-                store: parts.store.clone(),
-                metrics: parts.metrics.clone(),
-                platforms: platforms.clone(),
-                config: parts.config.clone(),
-                started: parts.watch.started,
-            };
+            let view = parts.watch.clone();
             Some(tokio::spawn(ops::serve(listener, view, shutdown.clone())))
         }
         None => None,
@@ -98,9 +93,12 @@ pub async fn run(config: Config, shutdown: CancellationToken) -> anyhow::Result<
     let _ = platforms.set(sinks.clone());
     let sinks_for_commands = sinks.clone();
     let names: Vec<String> = sinks.iter().map(|s| s.platform().to_string()).collect();
+    // Channels added from chat (`/addchannel`) count as much as the configuration's.
+    let channels =
+        crate::channels::all(&config, &parts.store).map_or(config.channels.len(), |c| c.len());
     tracing::info!(
         feeds = config.feeds.len(),
-        channels = config.channels.len(),
+        channels,
         platforms = %names.join(", "),
         poll_interval = ?config.bot.poll_interval,
         "Herald is running"

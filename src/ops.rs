@@ -4,8 +4,8 @@
 //! bearer token, or `?token=`). The endpoint only reads: it is handed the store, the metrics
 //! and the config, nothing that steers.
 
-use std::sync::{Arc, OnceLock};
-use std::time::{Duration, SystemTime};
+use std::sync::Arc;
+use std::time::Duration;
 
 use axum::Router;
 use axum::extract::{Request, State};
@@ -17,31 +17,16 @@ use tokio::net::TcpListener;
 use tokio::sync::Semaphore;
 use tokio_util::sync::CancellationToken;
 
-use crate::config::{Config, Secret};
-use crate::metrics::{Failing, Metrics, Stall, human};
-use crate::sink::{Sink, WaitState};
+use crate::config::Secret;
 use crate::status::Watch;
-use crate::store::Store;
 
 /// Requests served at once; more get 503 at once instead of piling up.
 const MAX_CONCURRENT: usize = 32;
 /// How long one request may take.
 const REQUEST_TIMEOUT: Duration = Duration::from_secs(10);
 
-/// What the endpoint reads.
-#[derive(Clone)]
-pub struct View {
-    pub store: Store,
-    pub metrics: Arc<Metrics>,
-    /// The platforms, once started: asked which chats they cannot post to yet.
-    pub platforms: Arc<OnceLock<Vec<Arc<dyn Sink>>>>,
-    pub config: Arc<Config>,
-    /// When the bot started (for the uptime).
-    pub started: SystemTime,
-}
-
 /// Serves `/healthz` and `/metrics` on `listener` until `shutdown`.
-pub async fn serve(listener: TcpListener, view: View, shutdown: CancellationToken) {
+pub async fn serve(listener: TcpListener, view: Watch, shutdown: CancellationToken) {
     let limit = Arc::new(Semaphore::new(MAX_CONCURRENT));
     let token = view.config.ops.token.clone().map(Arc::new);
     let app = Router::new()
@@ -111,25 +96,14 @@ async fn authorized(token: Option<Arc<Secret>>, request: Request, next: Next) ->
 }
 
 /// The status page, in the browser's language where the bot speaks it.
-async fn page(State(view): State<View>, request: Request) -> Response {
+async fn page(State(watch): State<Watch>, request: Request) -> Response {
     let accept = request
         .headers()
         .get(header::ACCEPT_LANGUAGE)
         .and_then(|v| v.to_str().ok());
     let lang = crate::status_page::page_lang(accept);
-    let watch = Watch {
-        config: view.config.clone(),
-        store: view.store.clone(),
-        platforms: view.platforms.clone(),
-        started: view.started,
-    };
     // Reading the store walks a few trees: off the async runtime.
-    let read = move || {
-        let mut snapshot = watch.snapshot()?;
-        snapshot.stalled = health_report(&view).stalled;
-        Ok::<_, crate::store::StoreError>(snapshot)
-    };
-    match tokio::task::spawn_blocking(read).await {
+    match tokio::task::spawn_blocking(move || watch.snapshot()).await {
         Ok(Ok(snapshot)) => (
             [
                 (header::CONTENT_TYPE, "text/html; charset=utf-8"),
@@ -171,9 +145,9 @@ async fn not_found() -> (StatusCode, &'static str) {
 }
 
 /// 200 while polling and delivery are alive; 503 naming each stalled thing, one a line (see
-/// `health_report`). Plain text for people and probes; `?format=json` (or `Accept:
+/// `Watch::health`). Plain text for people and probes; `?format=json` (or `Accept:
 /// application/json`) gives the details as JSON for tools, with the same status.
-async fn health(State(view): State<View>, request: Request) -> Response {
+async fn health(State(view): State<Watch>, request: Request) -> Response {
     let json = request.uri().query().is_some_and(|q| {
         url::form_urlencoded::parse(q.as_bytes()).any(|(k, v)| k == "format" && v == "json")
     }) || request
@@ -182,7 +156,7 @@ async fn health(State(view): State<View>, request: Request) -> Response {
         .and_then(|v| v.to_str().ok())
         .is_some_and(|v| v.contains("application/json"));
     // The store's counts walk a few trees at most: cheap, but off the async runtime.
-    let report = match tokio::task::spawn_blocking(move || health_report(&view)).await {
+    let report = match tokio::task::spawn_blocking(move || view.health()).await {
         Ok(report) => report,
         Err(e) => {
             tracing::error!(error = %e, "judging the health failed");
@@ -225,157 +199,7 @@ async fn health(State(view): State<View>, request: Request) -> Response {
     }
 }
 
-/// What `/healthz` says: the stalled things, one line each, and the details as JSON.
-struct HealthReport {
-    stalled: Vec<String>,
-    json: serde_json::Value,
-}
-
-/// Stalled is: a feed failing without a success for longer than `[ops] stall_after`; the
-/// delivery loop without progress for longer than `[ops] delivery_stall_after` while posts
-/// are due (not while they only wait for a rate limit or a backoff); a platform whose every
-/// send failed for that long (an outage, not one chat's refusal), or whose listener could
-/// not connect for that long; a configured channel whose join was refused. Chats the
-/// platforms cannot post to yet (a Matrix room still being joined) are listed in the JSON;
-/// a configured channel is named by its target as the operator wrote it, a room the bot was
-/// invited to only counted, since its id is private.
-fn health_report(view: &View) -> HealthReport {
-    let config = &view.config;
-    let queued = view.store.outbox_len();
-    let sinks = view.platforms.get().map(Vec::as_slice).unwrap_or_default();
-    let disconnected: Vec<(&'static str, Failing)> = sinks
-        .iter()
-        .filter_map(|sink| {
-            let d = sink.disconnected()?;
-            let error = format!("cannot connect: {}", d.error);
-            Some((
-                sink.platform().name(),
-                Failing {
-                    since: d.since,
-                    error,
-                },
-            ))
-        })
-        .collect();
-    let stalls = view.metrics.health().stalled(
-        config.feed_stall_after(),
-        config.ops.delivery_stall_after,
-        queued,
-        &disconnected,
-    );
-    let feed_label = |key: &str| {
-        config
-            .feeds
-            .iter()
-            .find(|f| f.key() == key)
-            .map_or(key, |f| f.label())
-            .to_owned()
-    };
-    let mut stalled: Vec<String> = stalls
-        .iter()
-        .map(|stall| match stall {
-            Stall::Feed { feed, for_, error } => {
-                format!(
-                    "feed {}: failing for {}: {error}",
-                    feed_label(feed),
-                    human(*for_)
-                )
-            }
-            Stall::Delivery { for_, queued } => format!(
-                "delivery: stuck for {} (no progress with {queued} {} queued)",
-                human(*for_),
-                if *queued == 1 { "post" } else { "posts" }
-            ),
-            Stall::Platform {
-                platform,
-                for_,
-                error,
-            } => format!(
-                "{platform}: down for {}: {}",
-                human(*for_),
-                without_chat_ids(error)
-            ),
-        })
-        .collect();
-    let waiting: Vec<_> = sinks.iter().flat_map(|sink| sink.waiting_chats()).collect();
-    for w in waiting
-        .iter()
-        .filter(|w| w.configured && w.state == WaitState::Refused)
-    {
-        stalled.push(format!(
-            "channel {}: refused: {}",
-            w.target,
-            w.reason.as_deref().unwrap_or("no reason given")
-        ));
-    }
-    let channels: Vec<serde_json::Value> = waiting
-        .iter()
-        .filter(|w| w.configured)
-        .map(|w| {
-            serde_json::json!({
-                "channel": w.target.to_string(),
-                "state": match w.state {
-                    WaitState::Joining => "joining",
-                    WaitState::Retrying => "retrying",
-                    WaitState::Refused => "refused",
-                },
-                "reason": w.reason,
-            })
-        })
-        .collect();
-    let now = tokio::time::Instant::now();
-    let failing: serde_json::Map<String, serde_json::Value> = view
-        .metrics
-        .health()
-        .failing_feeds()
-        .into_iter()
-        .map(|(feed, f)| {
-            let value = serde_json::json!({
-                "error": f.error,
-                "failing_for_seconds": (now - f.since).as_secs(),
-            });
-            (feed, value)
-        })
-        .collect();
-    let json = serde_json::json!({
-        "status": if stalled.is_empty() { "ok" } else { "stalled" },
-        "stalled": stalled,
-        "failing_feeds": failing,
-        "channels_not_joined": channels,
-        "other_chats_not_joined": waiting.iter().filter(|w| !w.configured).count(),
-        "queued_posts": queued,
-        "undeliverable_posts": view.store.dead_count(),
-        "articles": view.store.article_count(),
-    });
-    HealthReport { stalled, json }
-}
-
-/// `text` with Matrix room and user ids (`!room:server`, `@user:server`) cut to their sigil:
-/// a platform's error may name the chat it came from, and a private subscriber's is not
-/// shown.
-fn without_chat_ids(text: &str) -> String {
-    let mut out = String::with_capacity(text.len());
-    let mut rest = text;
-    while let Some(at) = rest.find(['!', '@']) {
-        out.push_str(&rest[..at]);
-        let token = &rest[at..];
-        let end = token[1..]
-            .find(|c: char| c.is_whitespace() || "\"'(),;<>[]{}".contains(c))
-            .map_or(token.len(), |i| i + 1);
-        let (id, after) = token.split_at(end);
-        if end > 2 && id[1..].contains(':') && !id[1..].starts_with(':') {
-            out.push_str(&id[..1]);
-            out.push('…');
-        } else {
-            out.push_str(id);
-        }
-        rest = after;
-    }
-    out.push_str(rest);
-    out
-}
-
-async fn metrics(State(view): State<View>) -> Response {
+async fn metrics(State(view): State<Watch>) -> Response {
     let text = view.metrics.exposition(
         view.store.article_count(),
         view.store.outbox_len(),
@@ -395,7 +219,11 @@ async fn metrics(State(view): State<View>) -> Response {
 mod tests {
     use super::*;
     use crate::article::{Platform, Target};
-    use crate::sink::{BoxFuture, ChatWaiting, Post, SendError};
+    use crate::config::Config;
+    use crate::sink::{BoxFuture, ChatWaiting, Post, SendError, Sink, WaitState};
+    use crate::store::Store;
+    use std::sync::OnceLock;
+    use std::time::SystemTime;
     use tokio_util::sync::CancellationToken;
 
     /// A platform that reports the given chats as not joined.
@@ -433,16 +261,16 @@ mod tests {
         }
     }
 
-    fn view(dir: &std::path::Path, chats: Vec<ChatWaiting>) -> View {
+    fn view(dir: &std::path::Path, chats: Vec<ChatWaiting>) -> Watch {
         let sink: Arc<dyn Sink> = Arc::new(Waiting(chats));
         view_with(dir, "", vec![sink])
     }
 
-    fn view_with(dir: &std::path::Path, config: &str, sinks: Vec<Arc<dyn Sink>>) -> View {
+    fn view_with(dir: &std::path::Path, config: &str, sinks: Vec<Arc<dyn Sink>>) -> Watch {
         let platforms = Arc::new(OnceLock::new());
         let _ = platforms.set(sinks);
         let config = Config::parse(config, &dir.join("herald.toml"), |_| None).unwrap();
-        View {
+        Watch {
             store: Store::open(&dir.join("data")).unwrap(),
             metrics: Arc::default(),
             platforms,
@@ -461,7 +289,7 @@ mod tests {
                 waiting("!private:example.org", false, WaitState::Joining),
             ],
         );
-        let report = health_report(&v);
+        let report = v.health();
         let body = &report.json;
         assert!(report.stalled.is_empty(), "{body}");
         assert_eq!(
@@ -479,7 +307,7 @@ mod tests {
             dir.path(),
             vec![waiting("#news:example.org", true, WaitState::Refused)],
         );
-        let report = health_report(&v);
+        let report = v.health();
         assert_eq!(
             report.stalled,
             ["channel matrix:#news:example.org: refused: M_LIMIT_EXCEEDED"]
@@ -500,19 +328,19 @@ mod tests {
         tokio::time::advance(Duration::from_secs(59 * 60)).await;
         // Failing, but not for long: a site down for a while is ordinary.
         v.metrics.count_poll(url, "error", Some("HTTP 502".into()));
-        let report = health_report(&v);
+        let report = v.health();
         assert!(report.stalled.is_empty(), "{:?}", report.stalled);
         assert_eq!(report.json["failing_feeds"][url]["error"], "HTTP 502");
         tokio::time::advance(Duration::from_secs(64 * 60)).await;
         assert_eq!(
-            health_report(&v).stalled,
+            v.health().stalled,
             ["feed wp-de: failing for 2h 3m: HTTP 502"]
         );
         // One success ends it; a new failure starts the count again.
         v.metrics.count_poll(url, "updated", None);
         v.metrics.count_poll(url, "error", Some("HTTP 500".into()));
         tokio::time::advance(Duration::from_secs(30 * 60)).await;
-        assert!(health_report(&v).stalled.is_empty());
+        assert!(v.health().stalled.is_empty());
     }
 
     /// A Telegram-like platform whose sends hang, are rate limited, or fail as an outage
@@ -562,7 +390,7 @@ mod tests {
     async fn delivering(
         dir: &std::path::Path,
         answer: Answer,
-    ) -> (View, Arc<Flaky>, CancellationToken) {
+    ) -> (Watch, Arc<Flaky>, CancellationToken) {
         delivering_paused(dir, answer, false).await
     }
 
@@ -571,7 +399,7 @@ mod tests {
         dir: &std::path::Path,
         answer: Answer,
         paused: bool,
-    ) -> (View, Arc<Flaky>, CancellationToken) {
+    ) -> (Watch, Arc<Flaky>, CancellationToken) {
         let sink = Arc::new(Flaky {
             answer,
             works: Default::default(),
@@ -612,10 +440,10 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let (v, _, shutdown) = delivering(dir.path(), Answer::Hang).await;
         tokio::time::sleep(Duration::from_secs(4 * 60)).await;
-        assert!(health_report(&v).stalled.is_empty());
+        assert!(v.health().stalled.is_empty());
         tokio::time::sleep(Duration::from_secs(2 * 60)).await;
         assert_eq!(
-            health_report(&v).stalled,
+            v.health().stalled,
             ["delivery: stuck for 6m (no progress with 2 posts queued)"]
         );
         shutdown.cancel();
@@ -626,14 +454,14 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let (v, _, shutdown) = delivering_paused(dir.path(), Answer::Hang, true).await;
         tokio::time::sleep(Duration::from_secs(30 * 60)).await;
-        let report = health_report(&v);
+        let report = v.health();
         assert!(report.stalled.is_empty(), "{:?}", report.stalled);
         assert_eq!(report.json["queued_posts"], 2);
         // Resumed, the posts are due again: their send hangs, and that is a stall.
         assert!(v.store.resume(None).unwrap());
         tokio::time::sleep(Duration::from_secs(6 * 60)).await;
         assert_eq!(
-            health_report(&v).stalled,
+            v.health().stalled,
             ["delivery: stuck for 6m (no progress with 2 posts queued)"]
         );
         shutdown.cancel();
@@ -645,7 +473,7 @@ mod tests {
         let (v, _, shutdown) = delivering(dir.path(), Answer::RateLimited).await;
         // Told to wait an hour, twice over: the loop waits as told, and a 429 is an answer.
         tokio::time::sleep(Duration::from_secs(150 * 60)).await;
-        let report = health_report(&v);
+        let report = v.health();
         assert!(report.stalled.is_empty(), "{:?}", report.stalled);
         assert_eq!(report.json["queued_posts"], 2);
         let text = v.metrics.exposition(0, 2, 0);
@@ -661,17 +489,17 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let (v, sink, shutdown) = delivering(dir.path(), Answer::Down).await;
         tokio::time::sleep(Duration::from_secs(4 * 60)).await;
-        assert!(health_report(&v).stalled.is_empty());
+        assert!(v.health().stalled.is_empty());
         // Retried with backoff all along: the loop is not stuck, the platform is down.
         tokio::time::sleep(Duration::from_secs(7 * 60)).await;
         assert_eq!(
-            health_report(&v).stalled,
+            v.health().stalled,
             ["telegram: down for 11m: HTTP 502: Bad Gateway"]
         );
         sink.works.store(true, std::sync::atomic::Ordering::SeqCst);
         // The next retry comes within the longest backoff (15 minutes).
         tokio::time::sleep(Duration::from_secs(16 * 60)).await;
-        let report = health_report(&v);
+        let report = v.health();
         assert!(report.stalled.is_empty(), "{:?}", report.stalled);
         assert_eq!(report.json["queued_posts"], 0);
         shutdown.cancel();
@@ -714,25 +542,13 @@ mod tests {
         sink.0.failed("getUpdates failed: a network error");
         tokio::time::advance(Duration::from_secs(9 * 60)).await;
         sink.0.failed("getUpdates failed: Conflict");
-        assert!(health_report(&v).stalled.is_empty());
+        assert!(v.health().stalled.is_empty());
         tokio::time::advance(Duration::from_secs(2 * 60)).await;
         assert_eq!(
-            health_report(&v).stalled,
+            v.health().stalled,
             ["telegram: down for 11m: cannot connect: getUpdates failed: Conflict"]
         );
         sink.0.connected();
-        assert!(health_report(&v).stalled.is_empty());
-    }
-
-    #[test]
-    fn platform_errors_shown_name_no_chat() {
-        assert_eq!(
-            without_chat_ids("M_FORBIDDEN: user @ann:example.org not in !AbC123:example.org."),
-            "M_FORBIDDEN: user @… not in !…"
-        );
-        assert_eq!(
-            without_chat_ids("Internal Server Error! (HTTP 500) mail@ x"),
-            "Internal Server Error! (HTTP 500) mail@ x"
-        );
+        assert!(v.health().stalled.is_empty());
     }
 }

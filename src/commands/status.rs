@@ -1,5 +1,5 @@
 //! `status`: the running bot as operators see it — what the status page shows, but the
-//! latest articles: feeds, channels, the private subscribers (counts only), the outbox,
+//! latest articles: what `/healthz` calls stalled (first), feeds, channels, the private subscribers (counts only), the outbox,
 //! version and uptime — in the operator's language. Only for operators (`[bot] admins`), in
 //! a private chat with the bot or, on Matrix, any room they write in (a Telegram group would
 //! show it to every member: there the operator is asked to use a private chat). Everyone
@@ -34,8 +34,16 @@ pub fn reply(s: &Snapshot, lang: &Lang) -> Reply {
         vec![Span::Bold(t(Msg::PageTitle).into())],
         vec![Span::Text(s.summary(lang))],
         vec![],
-        vec![Span::Bold(t(Msg::PageFeeds).into())],
     ];
+    // What `/healthz` calls stalled comes first, as on the status page.
+    if !s.stalled.is_empty() {
+        lines.push(vec![Span::Bold(t(Msg::PageStalled).into())]);
+        for stall in &s.stalled {
+            lines.push(vec![Span::Text(format!("⚠ {stall}"))]);
+        }
+        lines.push(vec![]);
+    }
+    lines.push(vec![Span::Bold(t(Msg::PageFeeds).into())]);
     for feed in &s.feeds {
         let facts = [
             feed.state_text(lang).to_string(),
@@ -154,5 +162,17 @@ mod tests {
         // Feed names are escaped like every other text in a Telegram reply.
         let html = crate::render::reply_telegram(&reply(&s, &Lang::parse("en").unwrap()));
         assert!(html.contains("<b>Nachrichten &lt;b&gt;</b>"), "{html}");
+
+        // What `/healthz` calls stalled comes right after the summary.
+        let stalled = Snapshot {
+            stalled: vec!["feed Nachrichten <b>: failing for 2h: HTTP 503".into()],
+            ..s
+        };
+        let text = crate::render::reply_plain(&reply(&stalled, &Lang::parse("en").unwrap()));
+        let lines: Vec<&str> = text.lines().collect();
+        assert_eq!(lines[3], "Needs attention", "{text}");
+        assert_eq!(lines[4], "⚠ feed Nachrichten <b>: failing for 2h: HTTP 503");
+        assert_eq!(lines[5], "");
+        assert_eq!(lines[6], "Feeds");
     }
 }

@@ -253,6 +253,7 @@ fn status_is_for_operators_in_private_chats_or_matrix_rooms() {
             .unwrap(),
         ),
         store: f.store.clone(),
+        metrics: Default::default(),
         platforms: Default::default(),
         started: std::time::SystemTime::now(),
     };

@@ -91,8 +91,13 @@ impl Setup {
 
     /// The binary with `args`, run in `dir`. `--config` is added unless the args or a
     /// `HERALD_CONFIG` set with [`Setup::env`] name the config.
+    ///
+    /// `HERALD_TEST_BIN` runs another build of the binary instead of the one cargo built
+    /// for these tests (a measurement of a build profile, see `scale::idle_footprint`).
     fn command_in(&self, dir: &Path, args: &[&str]) -> Command {
-        let mut cmd = Command::new(env!("CARGO_BIN_EXE_herald"));
+        let bin = std::env::var_os("HERALD_TEST_BIN")
+            .unwrap_or_else(|| env!("CARGO_BIN_EXE_herald").into());
+        let mut cmd = Command::new(bin);
         let from_env = self.env.iter().any(|(k, _)| k == "HERALD_CONFIG");
         if !args.contains(&"--config") && !from_env {
             cmd.arg("--config").arg(&self.config);
