@@ -45,7 +45,9 @@ use std::sync::atomic::{AtomicI64, AtomicU64, Ordering};
 use chrono::{DateTime, Utc};
 use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
-use sled::transaction::{ConflictableTransactionError, TransactionError, Transactional};
+use sled::transaction::{
+    ConflictableTransactionError, TransactionError, Transactional, TransactionalTree,
+};
 
 use crate::article::{Article, Lang, LangSet, Platform, Target};
 use crate::feed::Validators;
@@ -564,28 +566,7 @@ impl Store {
         let now = Utc::now();
         let queued =
             (&self.outbox, &self.sent, &self.dead).transaction(|(outbox_t, sent_t, dead_t)| {
-                let mut queued = 0;
-                for (target, id) in deliveries {
-                    let Some(time) = times.get(id.as_str()) else {
-                        continue;
-                    };
-                    let key = outbox_key(target, *time, id);
-                    if sent_t.get(sent_key(target, id))?.is_some()
-                        || outbox_t.get(&key)?.is_some()
-                        || dead_t.get(&key)?.is_some()
-                    {
-                        continue;
-                    }
-                    let delivery = Delivery {
-                        article: id.clone(),
-                        enqueued: now,
-                        edit: false,
-                    };
-                    let json = serde_json::to_vec(&delivery).expect("a delivery serializes");
-                    outbox_t.insert(key, json)?;
-                    queued += 1;
-                }
-                Ok::<_, ConflictableTransactionError<StoreError>>(queued)
+                queue_new(outbox_t, sent_t, dead_t, times, deliveries, now)
             })?;
         Counts::add(&self.counts.outbox, queued as i64);
         Ok(queued)
@@ -735,26 +716,7 @@ impl Store {
                 }
                 items_t.insert(marker.as_slice(), &stamp[..])?;
                 done.new_to_feed = new_to_feed.len();
-                for (target, id) in deliveries {
-                    let Some(time) = new_to_feed.get(id.as_str()) else {
-                        continue;
-                    };
-                    let key = outbox_key(target, *time, id);
-                    if sent_t.get(sent_key(target, id))?.is_some()
-                        || outbox_t.get(&key)?.is_some()
-                        || dead_t.get(&key)?.is_some()
-                    {
-                        continue;
-                    }
-                    let delivery = Delivery {
-                        article: id.clone(),
-                        enqueued: now,
-                        edit: false,
-                    };
-                    let json = serde_json::to_vec(&delivery).expect("a delivery serializes");
-                    outbox_t.insert(key, json)?;
-                    done.queued += 1;
-                }
+                done.queued = queue_new(outbox_t, sent_t, dead_t, &new_to_feed, deliveries, now)?;
                 feeds_t.insert(feed.as_bytes(), state_json.as_slice())?;
                 Ok::<_, ConflictableTransactionError<StoreError>>(done)
             },
@@ -1598,6 +1560,41 @@ fn chat_prefix(target: &Target) -> Vec<u8> {
     let mut key = target.to_string().into_bytes();
     key.push(0);
     key
+}
+
+/// Within a transaction: queues each of `deliveries` whose article is in `times` (new to
+/// the feed, with its stored time), unless the chat has it queued, sent or set aside.
+/// Returns how many were queued.
+fn queue_new(
+    outbox: &TransactionalTree,
+    sent: &TransactionalTree,
+    dead: &TransactionalTree,
+    times: &HashMap<&str, DateTime<Utc>>,
+    deliveries: &[(Target, String)],
+    now: DateTime<Utc>,
+) -> std::result::Result<usize, ConflictableTransactionError<StoreError>> {
+    let mut queued = 0;
+    for (target, id) in deliveries {
+        let Some(time) = times.get(id.as_str()) else {
+            continue;
+        };
+        let key = outbox_key(target, *time, id);
+        if sent.get(sent_key(target, id))?.is_some()
+            || outbox.get(&key)?.is_some()
+            || dead.get(&key)?.is_some()
+        {
+            continue;
+        }
+        let delivery = Delivery {
+            article: id.clone(),
+            enqueued: now,
+            edit: false,
+        };
+        let json = serde_json::to_vec(&delivery).expect("a delivery serializes");
+        outbox.insert(key, json)?;
+        queued += 1;
+    }
+    Ok(queued)
 }
 
 fn outbox_key(target: &Target, t: DateTime<Utc>, id: &str) -> Vec<u8> {
