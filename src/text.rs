@@ -37,15 +37,19 @@ pub fn html_to_text(html: &str) -> String {
         };
         let tag = &after[..end];
         rest = &after[end + 1..];
-        let name: String = tag
-            .trim_start_matches('/')
-            .chars()
-            .take_while(|c| c.is_ascii_alphanumeric())
-            .collect::<String>()
-            .to_ascii_lowercase();
-        if (name == "script" || name == "style") && !tag.starts_with('/') {
-            let close = format!("</{name}");
-            match find_ignoring_ascii_case(rest, &close) {
+        let name_end = tag
+            .find(|c: char| !c.is_ascii_alphanumeric())
+            .unwrap_or(tag.len());
+        let name = &tag[..name_end];
+        let close = if name.eq_ignore_ascii_case("script") {
+            Some("</script")
+        } else if name.eq_ignore_ascii_case("style") {
+            Some("</style")
+        } else {
+            None
+        };
+        if let Some(close) = close {
+            match find_ignoring_ascii_case(rest, close) {
                 Some(i) => {
                     rest = &rest[i..];
                     if let Some(e) = rest.find('>') {
@@ -58,7 +62,11 @@ pub fn html_to_text(html: &str) -> String {
         out.push(' ');
     }
     out.push_str(rest);
-    collapse_whitespace(&decode_entities(&out))
+    if out.contains('&') {
+        collapse_whitespace(&decode_entities(&out))
+    } else {
+        collapse_whitespace(&out)
+    }
 }
 
 /// Finds the `>` that ends a tag, skipping quoted attribute values.
@@ -83,10 +91,17 @@ pub fn decode_entities(s: &str) -> String {
 
 /// Collapses every run of whitespace (including non-breaking spaces) into one space and trims.
 pub fn collapse_whitespace(s: &str) -> String {
-    s.split(|c: char| c.is_whitespace() || c == '\u{a0}')
+    let mut out = String::with_capacity(s.len());
+    for word in s
+        .split(|c: char| c.is_whitespace() || c == '\u{a0}')
         .filter(|w| !w.is_empty())
-        .collect::<Vec<_>>()
-        .join(" ")
+    {
+        if !out.is_empty() {
+            out.push(' ');
+        }
+        out.push_str(word);
+    }
+    out
 }
 
 /// Escapes text for an HTML text node or a double-quoted attribute value.
