@@ -193,7 +193,7 @@ const FORGET_AT_MOST_EVERY: Duration = Duration::from_secs(6 * 3600);
 
 /// Forgets, until `shutdown`, what the store no longer needs (see `Store::forget`).
 async fn forget_old(config: Arc<Config>, store: Store, shutdown: CancellationToken) {
-    let keep = config.bot.retention;
+    let keep = config.retention();
     let every = (keep / 4).clamp(Duration::from_secs(1), FORGET_AT_MOST_EVERY);
     let feeds: Vec<String> = config.feeds.iter().map(|f| f.key().to_string()).collect();
     let mut wait = every.min(Duration::from_secs(60));

@@ -66,8 +66,9 @@ pub struct BotConfig {
     pub edit_window: Duration,
     /// How long an article no feed lists any more is remembered (with where it was
     /// posted), and a feed's record of an item it stopped listing; see `Store::forget`.
-    #[serde(with = "humantime_serde")]
-    pub retention: Duration,
+    /// Unset: 180 days, or `max_age` when that is longer (see `Config::retention`).
+    #[serde(default, with = "humantime_serde")]
+    pub retention: Option<Duration>,
 }
 
 impl Default for BotConfig {
@@ -82,7 +83,7 @@ impl Default for BotConfig {
             mass_change_limit: 20,
             edits: true,
             edit_window: Duration::from_secs(7 * 24 * 3600),
-            retention: Duration::from_secs(180 * 24 * 3600),
+            retention: None,
         }
     }
 }
@@ -445,7 +446,18 @@ impl Default for OpsConfig {
     }
 }
 
+/// `[bot] retention` when it is not set.
+const RETENTION: Duration = Duration::from_secs(180 * 24 * 3600);
+
 impl Config {
+    /// How long the store remembers what no feed lists any more: `[bot] retention`, else
+    /// 180 days, or `max_age` when that is longer (never shorter: see `Store::forget`).
+    pub fn retention(&self) -> Duration {
+        self.bot
+            .retention
+            .unwrap_or_else(|| RETENTION.max(self.bot.max_age))
+    }
+
     /// How long a feed may fail without a success before `/healthz` calls it stalled:
     /// `[ops] stall_after`, else an hour, or three poll intervals when that is longer (a
     /// feed's server is someone else's, and a WordPress site down for a few minutes is
@@ -589,12 +601,14 @@ impl Config {
         if self.bot.poll_interval < Duration::from_secs(1) {
             return Err((None, "`[bot] poll_interval` must be at least 1s".into()));
         }
-        if self.bot.retention < self.bot.max_age {
+        if let Some(retention) = self.bot.retention
+            && retention < self.bot.max_age
+        {
             return Err((
                 None,
                 format!(
                     "`[bot] retention` ({}) must not be shorter than `max_age` ({}): an item forgotten sooner would be posted again if its feed listed it again",
-                    humantime::format_duration(self.bot.retention),
+                    humantime::format_duration(retention),
                     humantime::format_duration(self.bot.max_age)
                 ),
             ));
@@ -749,14 +763,17 @@ mod tests {
     }
 
     #[test]
-    fn retention_defaults_to_half_a_year_and_may_not_be_shorter_than_max_age() {
+    fn retention_defaults_to_half_a_year_or_max_age_and_may_not_be_set_shorter_than_max_age() {
         let c = parse("[bot]\n").unwrap();
-        assert_eq!(c.bot.retention, Duration::from_secs(180 * 24 * 3600));
+        assert_eq!(c.retention(), Duration::from_secs(180 * 24 * 3600));
+        // Unset, it follows a longer max_age instead of refusing the configuration.
+        let c = parse("[bot]\nmax_age = \"365days\"\n").unwrap();
+        assert_eq!(c.retention(), Duration::from_secs(365 * 24 * 3600));
         let e = parse("[bot]\nmax_age = \"30days\"\nretention = \"20days\"\n").unwrap_err();
         assert!(e.message.contains("`[bot] retention` (20days)"), "{e}");
         assert!(e.message.contains("`max_age` (30days)"), "{e}");
         let c = parse("[bot]\nmax_age = \"1s\"\nretention = \"2s\"\n").unwrap();
-        assert_eq!(c.bot.retention, Duration::from_secs(2));
+        assert_eq!(c.retention(), Duration::from_secs(2));
     }
 
     #[test]
