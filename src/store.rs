@@ -1345,11 +1345,13 @@ impl Store {
             let id_text = std::str::from_utf8(id)?;
             // Where it was posted first, then the article, then its place in time: a pass
             // cut short finds the article again by its time.
-            for target in self.posted_to(id_text)? {
-                self.sent.remove(sent_key(&target, id_text))?;
-            }
-            for posted in self.posted.scan_prefix(posted_prefix(id_text)).keys() {
-                self.posted.remove(posted?)?;
+            let prefix = posted_prefix(id_text);
+            for posted in self.posted.scan_prefix(&prefix).keys() {
+                let posted = posted?;
+                if let Ok(target) = String::from_utf8_lossy(&posted[prefix.len()..]).parse() {
+                    self.sent.remove(sent_key(&target, id_text))?;
+                }
+                self.posted.remove(posted)?;
             }
             if self.articles.remove(id)?.is_some() {
                 Counts::add(&self.counts.articles, -1);
