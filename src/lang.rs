@@ -168,12 +168,13 @@ impl Detector {
 }
 
 /// The language of an item: its metadata (`xml:lang`, `dc:language`, JSON Feed
-/// `language`), else the detector's confident guess from `text` (with `detector` off,
-/// none), else the feed's language when the text's script allows it, else the detector's
-/// best guess.
+/// `language`), else the detector's confident guess from its text (`parts`, such as the
+/// title and the excerpt, read as sentences one after the other; with `detector` off,
+/// none), else the feed's language when the text's script allows it, else the
+/// detector's best guess.
 pub fn of_item(
     metadata: Option<&str>,
-    text: &str,
+    parts: &[&str],
     feed_lang: &Lang,
     detector: Option<&Detector>,
 ) -> Lang {
@@ -183,7 +184,8 @@ pub fn of_item(
     let Some(detector) = detector else {
         return feed_lang.clone();
     };
-    decide(detector.guess(text), text, feed_lang, MIN_CONFIDENCE)
+    let text = parts.join(". ");
+    decide(detector.guess(&text), &text, feed_lang, MIN_CONFIDENCE)
 }
 
 /// The choice `of_item` makes from the detector's guess.

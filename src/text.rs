@@ -70,7 +70,7 @@ pub fn html_to_text(html: &str) -> String {
 }
 
 /// Finds the `>` that ends a tag, skipping quoted attribute values.
-fn find_tag_end(s: &str) -> Option<usize> {
+pub(crate) fn find_tag_end(s: &str) -> Option<usize> {
     let mut quote: Option<char> = None;
     for (i, c) in s.char_indices() {
         match (quote, c) {
@@ -91,15 +91,38 @@ pub fn decode_entities(s: &str) -> String {
 
 /// Collapses every run of whitespace (including non-breaking spaces) into one space and trims.
 pub fn collapse_whitespace(s: &str) -> String {
+    let bytes = s.as_bytes();
     let mut out = String::with_capacity(s.len());
-    for word in s
-        .split(|c: char| c.is_whitespace() || c == '\u{a0}')
-        .filter(|w| !w.is_empty())
-    {
+    // The word being read starts at `word`; ASCII bytes are judged without decoding.
+    let mut word: Option<usize> = None;
+    let mut i = 0;
+    while i < bytes.len() {
+        let (space, len) = match bytes[i] {
+            b' ' | b'\t' | b'\n' | b'\r' | 0x0b | 0x0c => (true, 1),
+            b if b.is_ascii() => (false, 1),
+            _ => {
+                let c = s[i..].chars().next().unwrap_or(' ');
+                (c.is_whitespace() || c == '\u{a0}', c.len_utf8())
+            }
+        };
+        match (space, word) {
+            (true, Some(start)) => {
+                if !out.is_empty() {
+                    out.push(' ');
+                }
+                out.push_str(&s[start..i]);
+                word = None;
+            }
+            (false, None) => word = Some(i),
+            _ => {}
+        }
+        i += len;
+    }
+    if let Some(start) = word {
         if !out.is_empty() {
             out.push(' ');
         }
-        out.push_str(word);
+        out.push_str(&s[start..]);
     }
     out
 }
@@ -209,6 +232,21 @@ mod tests {
         let text = html_to_text(&html);
         assert_eq!(text.split(' ').count(), 20_000);
         assert!(text.split(' ').all(|w| w == "keep"), "{}", &text[..200]);
+    }
+
+    #[test]
+    fn whitespace_of_every_kind_collapses_to_one_space() {
+        assert_eq!(collapse_whitespace(""), "");
+        assert_eq!(collapse_whitespace(" \t\n "), "");
+        assert_eq!(collapse_whitespace("one"), "one");
+        assert_eq!(
+            collapse_whitespace(
+                "\u{a0} Fish\u{2003}&\x0b\x0cChips\r\n\u{3000}für\u{200a}alle\u{a0}"
+            ),
+            "Fish & Chips für alle"
+        );
+        // Letters outside ASCII are kept whole, whatever their length in bytes.
+        assert_eq!(collapse_whitespace("Привет,  мир 👍🏽 "), "Привет, мир 👍🏽");
     }
 
     #[test]

@@ -5,15 +5,22 @@
 //!
 //! The XML layer under feed-rs must never decode a second time (it would garble the text,
 //! or panic when the declaration comes too late for it), so every XML declaration that
-//! names an encoding is replaced by a plain `<?xml version="1.0"?>`.
+//! names an encoding is replaced by a plain `<?xml version="1.0"?>` in what it reads
+//! ([`XmlText`]): the decoded text with a few small edits, never copied whole.
 
 use std::borrow::Cow;
+use std::io::Read;
+use std::ops::Range;
+
+use memchr::memmem;
 
 use encoding_rs::{Encoding, REPLACEMENT, UTF_8, UTF_16BE, UTF_16LE, WINDOWS_1252};
 
 /// A feed's text and how it was read.
 #[derive(Debug)]
 pub struct Decoded<'a> {
+    /// The text as decoded, declarations included: [`Decoded::xml`] is what the XML
+    /// layer reads.
     pub text: Cow<'a, str>,
     pub encoding: &'static Encoding,
     /// The bytes claimed (or were assumed) to be UTF-8 but are not; read as Windows-1252.
@@ -58,9 +65,24 @@ fn decode_with<'a>(encoding: &'static Encoding, bytes: &'a [u8]) -> Cow<'a, str>
 
 fn finish<'a>(text: Cow<'a, str>, encoding: &'static Encoding, fallback: bool) -> Decoded<'a> {
     Decoded {
-        text: without_declared_encoding(text),
+        text,
         encoding,
         fallback,
+    }
+}
+
+impl Decoded<'_> {
+    /// The text as the XML layer must read it: every declaration naming an encoding
+    /// replaced by a plain one.
+    pub fn xml(&self) -> XmlText<'_> {
+        let mut xml = XmlText {
+            text: &self.text,
+            edits: Vec::new(),
+        };
+        for range in declarations_naming_an_encoding(&self.text) {
+            xml.replace(range, PLAIN_DECLARATION);
+        }
+        xml
     }
 }
 
@@ -84,41 +106,124 @@ fn find(haystack: &[u8], needle: &[u8]) -> Option<usize> {
     haystack.windows(needle.len()).position(|w| w == needle)
 }
 
-/// Replaces every XML declaration that names an encoding by `<?xml version="1.0"?>`.
-fn without_declared_encoding(text: Cow<'_, str>) -> Cow<'_, str> {
-    const PLAIN: &str = "<?xml version=\"1.0\"?>";
-    let mut out = String::new();
-    let mut copied = 0;
+const PLAIN_DECLARATION: &str = "<?xml version=\"1.0\"?>";
+
+/// Where the XML declarations that name an encoding are in `text`: at its start, as a
+/// rule, but a broken feed may carry more further on.
+fn declarations_naming_an_encoding(text: &str) -> Vec<Range<usize>> {
+    let mut found = Vec::new();
     let mut from = 0;
-    while let Some(found) = text[from..].find("<?xml") {
-        let start = from + found;
+    while let Some(at) = memmem::find(&text.as_bytes()[from..], b"<?xml") {
+        let start = from + at;
         let after = start + "<?xml".len();
         from = after;
         // A declaration is `<?xml` and a space; `<?xml-stylesheet …?>` is something else.
         if !text[after..].starts_with([' ', '\t', '\r', '\n']) {
             continue;
         }
-        let Some(len) = text[after..].find("?>") else {
+        let Some(len) = memmem::find(&text.as_bytes()[after..], b"?>") else {
             break;
         };
         let end = after + len + "?>".len();
-        if text[start..end].contains("encoding") {
-            out.push_str(&text[copied..start]);
-            out.push_str(PLAIN);
-            copied = end;
+        if memmem::find(&text.as_bytes()[start..end], b"encoding").is_some() {
+            found.push(start..end);
         }
         from = end;
     }
-    if copied == 0 {
-        return text;
+    found
+}
+
+/// A decoded document with small parts of it replaced (declarations, namespace names),
+/// read in pieces so that a feed of megabytes is not copied to change a few bytes.
+#[derive(Debug)]
+pub struct XmlText<'t> {
+    text: &'t str,
+    /// Ranges of `text` and what replaces each, in order, none overlapping.
+    edits: Vec<(Range<usize>, &'static str)>,
+}
+
+impl<'t> XmlText<'t> {
+    /// The text before any edit.
+    pub fn original(&self) -> &'t str {
+        self.text
     }
-    out.push_str(&text[copied..]);
-    Cow::Owned(out)
+
+    /// Replaces `range` of the original text by `with`. A range that overlaps an earlier
+    /// edit is left alone (the two would contradict each other).
+    pub fn replace(&mut self, range: Range<usize>, with: &'static str) {
+        let at = self.edits.partition_point(|(r, _)| r.start < range.start);
+        let overlaps_before = at > 0 && self.edits[at - 1].0.end > range.start;
+        let overlaps_after = self.edits.get(at).is_some_and(|(r, _)| r.start < range.end);
+        if !overlaps_before && !overlaps_after {
+            self.edits.insert(at, (range, with));
+        }
+    }
+
+    /// Whether anything was replaced.
+    pub fn is_edited(&self) -> bool {
+        !self.edits.is_empty()
+    }
+
+    /// The edited text, piece by piece.
+    pub fn pieces(&self) -> impl Iterator<Item = &str> + '_ {
+        let mut pieces = Vec::with_capacity(self.edits.len() * 2 + 1);
+        let mut copied = 0;
+        for (range, with) in &self.edits {
+            pieces.push(&self.text[copied..range.start]);
+            pieces.push(*with);
+            copied = range.end;
+        }
+        pieces.push(&self.text[copied..]);
+        pieces.into_iter().filter(|p| !p.is_empty())
+    }
+
+    /// The edited text as one reader.
+    pub fn reader(&self) -> impl Read + '_ {
+        PiecesReader {
+            pieces: self.pieces().map(str::as_bytes).collect(),
+            next: 0,
+        }
+    }
+
+    /// The edited text as one string: a copy, for the rare reader that needs it whole.
+    pub fn to_text(&self) -> Cow<'t, str> {
+        if self.edits.is_empty() {
+            Cow::Borrowed(self.text)
+        } else {
+            Cow::Owned(self.pieces().collect())
+        }
+    }
+}
+
+struct PiecesReader<'a> {
+    pieces: Vec<&'a [u8]>,
+    next: usize,
+}
+
+impl Read for PiecesReader<'_> {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        let Some(piece) = self.pieces.get_mut(self.next) else {
+            return Ok(0);
+        };
+        let n = piece.read(buf)?;
+        if piece.is_empty() {
+            self.next += 1;
+        }
+        Ok(n)
+    }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// What the XML layer reads of `d`, through the reader it is given.
+    fn read_xml(d: &Decoded<'_>) -> String {
+        let mut out = String::new();
+        d.xml().reader().read_to_string(&mut out).expect("UTF-8");
+        assert_eq!(out, d.xml().to_text(), "the reader and the copy agree");
+        out
+    }
 
     fn utf16(text: &str, big_endian: bool, bom: bool) -> Vec<u8> {
         let mut out = Vec::new();
@@ -146,7 +251,8 @@ mod tests {
             let bytes = utf16(xml, be, bom);
             let d = decode(&bytes, None);
             assert_eq!(
-                d.text, "<?xml version=\"1.0\"?><rss>Привет</rss>",
+                read_xml(&d),
+                "<?xml version=\"1.0\"?><rss>Привет</rss>",
                 "{be} {bom}"
             );
             assert_eq!(d.encoding, if be { UTF_16BE } else { UTF_16LE });
@@ -159,7 +265,7 @@ mod tests {
         let mut doc = b"<?xml version='1.0' encoding='windows-1251'?><a>".to_vec();
         doc.extend_from_slice(&cyr);
         let d = decode(&doc, Some("koi8-r"));
-        assert_eq!(d.text, "<?xml version=\"1.0\"?><a>Новости");
+        assert_eq!(read_xml(&d), "<?xml version=\"1.0\"?><a>Новости");
         let bare = [b"<a>".as_slice(), &cyr].concat();
         assert_eq!(decode(&bare, Some("windows-1251")).text, "<a>Новости");
         let (koi, _, _) = encoding_rs::KOI8_R.encode("Новости");
@@ -172,7 +278,7 @@ mod tests {
         let d = decode(latin1, None);
         assert!(d.fallback);
         assert_eq!(
-            d.text,
+            read_xml(&d),
             "<?xml version=\"1.0\"?><a>Füße \u{201c}q\u{201d}</a>"
         );
         // The HTTP charset is asked before giving up on a false UTF-8 declaration.
@@ -192,23 +298,48 @@ mod tests {
         let doc = "<?xml version=\"1.0\"?><?xml-stylesheet href=\"a.xsl\"?><a>ü</a>";
         let d = decode(doc.as_bytes(), Some("nonsense"));
         assert!(matches!(d.text, Cow::Borrowed(_)));
-        assert_eq!(d.text, doc);
+        assert_eq!(read_xml(&d), doc);
+        assert!(!d.xml().is_edited());
         // A second declaration naming an encoding, deep in the document, is neutralized too.
         let twice = "<?xml version=\"1.0\" encoding=\"utf-8\"?><a><?xml version=\"1.0\" encoding=\"utf-16\"?></a>";
+        let d = decode(twice.as_bytes(), None);
+        assert!(
+            matches!(d.text, Cow::Borrowed(_)),
+            "valid UTF-8 is not copied"
+        );
         assert_eq!(
-            decode(twice.as_bytes(), None).text,
+            read_xml(&d),
             "<?xml version=\"1.0\"?><a><?xml version=\"1.0\"?></a>"
         );
+        // An unterminated declaration ends the search; the text stays as it was.
+        let open = "<?xml version=\"1.0\" encoding=\"utf-8\"";
+        assert_eq!(read_xml(&decode(open.as_bytes(), None)), open);
     }
 
     #[test]
     fn a_label_for_16_bits_on_8_bit_text_is_ignored() {
         let doc = "<?xml version=\"1.0\" encoding=\"utf-16\"?><a>ü</a>";
         assert_eq!(
-            decode(doc.as_bytes(), Some("utf-16")).text,
+            read_xml(&decode(doc.as_bytes(), Some("utf-16"))),
             "<?xml version=\"1.0\"?><a>ü</a>"
         );
         assert!(decode(b"", None).text.is_empty());
         assert!(decode(b"<", None).text == "<");
+    }
+
+    #[test]
+    fn edits_apply_in_order_and_overlapping_ones_are_refused() {
+        let d = decode(b"0123456789", None);
+        let mut x = d.xml();
+        x.replace(6..8, "[b]");
+        x.replace(1..3, "[a]");
+        x.replace(2..4, "[overlaps a]");
+        x.replace(7..9, "[overlaps b]");
+        x.replace(0..0, "<");
+        assert_eq!(x.to_text(), "<0[a]345[b]89");
+        let mut read = String::new();
+        x.reader().read_to_string(&mut read).unwrap();
+        assert_eq!(read, "<0[a]345[b]89");
+        assert_eq!(x.original(), "0123456789");
     }
 }

@@ -14,14 +14,13 @@
 //! An item without a title takes `<dc:title>`, else the start of its text as headline.
 //! An RSS item without a link uses its guid when that is a permalink.
 
-use std::borrow::Cow;
-
 use chrono::{DateTime, Utc};
 use feed_rs::model::FeedType;
+use memchr::memmem;
 use sha2::{Digest, Sha256};
 
 use super::FeedError;
-use super::decode::decode;
+use super::decode::{XmlText, decode};
 use super::rss_items::{self, ItemExtras};
 use crate::article::{Article, Lang};
 use crate::lang;
@@ -75,12 +74,13 @@ pub fn parse_document(
             "the feed is not in the encoding it names (or UTF-8); reading it as Windows-1252"
         );
     }
-    let text = known_namespaces(decoded.text);
+    let mut xml = decoded.xml();
+    known_namespaces(&mut xml);
     let parser = feed_rs::parser::Builder::new()
         .base_uri(info.base)
         .id_generator(|_, _, _| String::new())
         .build();
-    let feed = parser.parse(text.as_bytes()).map_err(FeedError::Parse)?;
+    let feed = parser.parse(xml.reader()).map_err(FeedError::Parse)?;
     let rss = matches!(
         feed.feed_type,
         FeedType::RSS0 | FeedType::RSS1 | FeedType::RSS2
@@ -91,7 +91,7 @@ pub fn parse_document(
         .iter()
         .any(|e| e.title.is_none() || e.links.is_empty());
     let extras = (rss && incomplete)
-        .then(|| rss_items::scan(&text))
+        .then(|| rss_items::scan(&xml.to_text()))
         .flatten()
         .filter(|items| items.len() == feed.entries.len())
         .unwrap_or_default();
@@ -137,7 +137,7 @@ pub fn bare_feed_rs_entries(bytes: &[u8]) -> Result<usize, FeedError> {
 
 /// RSS 0.90 (its own RDF namespace) and RSS 2.0 written in the UserLand namespace are RSS
 /// that feed-rs would not recognize by namespace: name them as it expects.
-fn known_namespaces(text: Cow<'_, str>) -> Cow<'_, str> {
+fn known_namespaces(xml: &mut XmlText<'_>) {
     const RENAMES: [(&str, &str); 6] = [
         (
             "xmlns=\"http://my.netscape.com/rdf/simple/0.9/\"",
@@ -155,20 +155,16 @@ fn known_namespaces(text: Cow<'_, str>) -> Cow<'_, str> {
     // Namespaces are declared on the root element: only the document's head, up to the
     // first channel or entry, is searched (a whole feed is megabytes; six scans of it
     // cost more than reading it).
-    let head_len = text
-        .find("<channel")
-        .or_else(|| text.find("<entry"))
+    let text = xml.original().as_bytes();
+    let head_len = memmem::find(text, b"<channel")
+        .or_else(|| memmem::find(text, b"<entry"))
         .unwrap_or(text.len());
-    let (head, body) = text.split_at(head_len);
-    if !RENAMES.iter().any(|(from, _)| head.contains(from)) {
-        return text;
-    }
-    let mut head = head.to_string();
+    let head = &text[..head_len];
     for (from, to) in RENAMES {
-        head = head.replace(from, to);
+        for at in memmem::find_iter(head, from.as_bytes()) {
+            xml.replace(at..at + from.len(), to);
+        }
     }
-    head.push_str(body);
-    Cow::Owned(head)
 }
 
 /// What reading one entry needs to know about its feed.
@@ -236,7 +232,7 @@ fn article(entry: feed_rs::model::Entry, read: &Read<'_>) -> Option<Article> {
     };
     let lang = lang::of_item(
         entry.language.as_deref(),
-        &format!("{title}. {excerpt}"),
+        &[&title, &excerpt],
         info.lang,
         info.detector,
     );
@@ -295,7 +291,7 @@ pub fn hashed_key(title: &str, date: Option<DateTime<Utc>>) -> String {
 /// A title or other short text: HTML-typed text loses its tags; plain text only has
 /// leftover (double-encoded) entities decoded, so a literal `<b>` in a title stays text.
 fn text_of(text: &feed_rs::model::Text) -> String {
-    if text.content_type.to_string().contains("html") {
+    if text.content_type.as_str().contains("html") {
         html_to_text(&text.content)
     } else {
         collapse_whitespace(&decode_entities(&text.content))
@@ -324,7 +320,7 @@ fn absolute(href: &str, base: Option<&str>) -> Option<String> {
         }
         Err(_) => return None,
     };
-    matches!(url.scheme(), "http" | "https").then(|| url.to_string())
+    matches!(url.scheme(), "http" | "https").then(|| url.into())
 }
 
 fn image(entry: &feed_rs::model::Entry, content_html: &str, base: Option<&str>) -> Option<String> {
@@ -335,11 +331,7 @@ fn image(entry: &feed_rs::model::Entry, content_html: &str, base: Option<&str>) 
             .or_else(|| {
                 m.content
                     .iter()
-                    .find(|c| {
-                        c.content_type
-                            .as_ref()
-                            .is_some_and(|t| t.to_string().starts_with("image/"))
-                    })
+                    .find(|c| c.content_type.as_ref().is_some_and(|t| t.ty() == "image"))
                     .and_then(|c| c.url.as_ref().map(|u| u.to_string()))
             })
     });
@@ -348,18 +340,40 @@ fn image(entry: &feed_rs::model::Entry, content_html: &str, base: Option<&str>) 
         .and_then(|src| absolute(&src, base))
 }
 
+/// The `src` of the first `<img>` in `html` that has one, entities decoded.
 fn first_img_src(html: &str) -> Option<String> {
-    let lower = html.to_ascii_lowercase();
-    let tag = lower.find("<img")?;
-    let attr = tag + lower[tag..].find("src=")? + 4;
-    let rest = &html[attr..];
+    let bytes = html.as_bytes();
+    let mut from = 0;
+    while let Some(at) = memchr::memchr(b'<', &bytes[from..]) {
+        let start = from + at + 1;
+        from = start;
+        let name = bytes.get(start..start + 3)?;
+        let after = bytes.get(start + 3).copied().unwrap_or(b'>');
+        if !name.eq_ignore_ascii_case(b"img") || after.is_ascii_alphanumeric() {
+            continue;
+        }
+        let tag = &html[start + 3..];
+        let tag = &tag[..crate::text::find_tag_end(tag).unwrap_or(tag.len())];
+        if let Some(value) = src_attribute(tag) {
+            return Some(decode_entities(value));
+        }
+    }
+    None
+}
+
+/// The value of the first attribute written `src=` (in any case) in a tag's attributes.
+fn src_attribute(attributes: &str) -> Option<&str> {
+    let at = attributes
+        .as_bytes()
+        .windows(4)
+        .position(|w| w.eq_ignore_ascii_case(b"src="))?;
+    let rest = &attributes[at + 4..];
     let quote = rest.chars().next()?;
-    let value = if quote == '"' || quote == '\'' {
-        rest[1..].split(quote).next()?
+    if quote == '"' || quote == '\'' {
+        rest[1..].split(quote).next()
     } else {
-        rest.split(|c: char| c.is_whitespace() || c == '>').next()?
-    };
-    Some(decode_entities(value))
+        rest.split(|c: char| c.is_whitespace() || c == '>').next()
+    }
 }
 
 #[cfg(test)]
@@ -748,6 +762,54 @@ mod tests {
         assert_eq!(a[1].excerpt, "Мы обсудили войну, мир и солидарность снизу.");
         let a = parse_with("utf16be-nobom.xml", None).articles;
         assert_eq!(a[0].excerpt, "Шахтарі страйкують за безпечні умови праці.");
+    }
+
+    #[test]
+    fn the_image_is_the_first_img_tag_with_a_source() {
+        let en = Lang::parse("en").unwrap();
+        let info = FeedInfo {
+            key: "images",
+            lang: &en,
+            detector: None,
+            base: Some("https://example.org/feed/"),
+        };
+        let item = |n: usize, html: &str| {
+            format!(
+                "<item><title>Item {n}</title><guid>g{n}</guid><description>Text</description>\
+                 <content:encoded><![CDATA[{html}]]></content:encoded></item>"
+            )
+        };
+        let contents = [
+            // Any case, unquoted, entities decoded, resolved against the feed's link.
+            "<p>x</p><IMG ALT=a SRC=/up/a.jpg?w=1&amp;h=2>",
+            // An `<img>` without a source is passed over for the next one.
+            "<img alt=\"none\"><p src=\"not-an-image.jpg\"></p><img src='https://cdn.example.org/b.png'>",
+            // Lazy loading: `data-src` comes first and is the real image.
+            "<img data-src=\"https://example.org/real.jpg\" src=\"data:image/gif;base64,R0l\">",
+            // Neither `<imgx>` nor `srcset` is an image's source.
+            "<imgx src=\"x.jpg\"><img srcset=\"c.jpg 2x\">",
+        ];
+        let doc = format!(
+            "<?xml version=\"1.0\"?><rss version=\"2.0\" \
+             xmlns:content=\"http://purl.org/rss/1.0/modules/content/\"><channel>\
+             <title>T</title><link>https://example.org/</link>{}</channel></rss>",
+            contents
+                .iter()
+                .enumerate()
+                .map(|(n, c)| item(n, c))
+                .collect::<String>()
+        );
+        let a = parse(doc.as_bytes(), &info, Utc::now()).expect("parses");
+        let images: Vec<Option<&str>> = a.iter().map(|a| a.image.as_deref()).collect();
+        assert_eq!(
+            images,
+            [
+                Some("https://example.org/up/a.jpg?w=1&h=2"),
+                Some("https://cdn.example.org/b.png"),
+                Some("https://example.org/real.jpg"),
+                None,
+            ]
+        );
     }
 
     #[test]

@@ -148,7 +148,7 @@ fn labelled_set_accuracy() {
         let feed_lang = lang(feed);
         let mut tally = Tally::default();
         for item in &set {
-            let got = of_item(None, &item.text(), &feed_lang, Some(&detector));
+            let got = of_item(None, &[&item.text()], &feed_lang, Some(&detector));
             tally.add(item, Some(got.as_str()));
             overall.add(item, Some(got.as_str()));
         }
@@ -173,16 +173,16 @@ fn the_script_rules_out_the_feed_language() {
     let de = lang("de");
     let ru = lang("ru");
     for text in ["Нет войне", "Мир", "Ми"] {
-        let got = of_item(None, text, &de, Some(&detector));
+        let got = of_item(None, &[text], &de, Some(&detector));
         assert!(["ru", "uk"].contains(&got.as_str()), "{text} → {got}");
     }
     for text in ["Nein", "Paris", "No war"] {
-        let got = of_item(None, text, &ru, Some(&detector));
+        let got = of_item(None, &[text], &ru, Some(&detector));
         assert!(["en", "de", "fr"].contains(&got.as_str()), "{text} → {got}");
     }
     // Nothing to go on: the feed's language.
-    assert_eq!(of_item(None, "2025", &de, Some(&detector)), de);
-    assert_eq!(of_item(None, "", &ru, Some(&detector)), ru);
+    assert_eq!(of_item(None, &["2025"], &de, Some(&detector)), de);
+    assert_eq!(of_item(None, &[""], &ru, Some(&detector)), ru);
 }
 
 #[test]
@@ -191,12 +191,15 @@ fn metadata_beats_detection_and_detection_can_be_off() {
     let de = lang("de");
     let english = "The war and the peace of the people who fled conscription";
     assert_eq!(
-        of_item(Some("fr-FR"), english, &de, Some(&detector)).as_str(),
+        of_item(Some("fr-FR"), &[english], &de, Some(&detector)).as_str(),
         "fr"
     );
-    assert_eq!(of_item(None, english, &de, Some(&detector)).as_str(), "en");
-    assert_eq!(of_item(None, english, &de, None).as_str(), "de");
-    assert_eq!(of_item(None, "Мы хотим мира", &de, None).as_str(), "de");
+    assert_eq!(
+        of_item(None, &[english], &de, Some(&detector)).as_str(),
+        "en"
+    );
+    assert_eq!(of_item(None, &[english], &de, None).as_str(), "de");
+    assert_eq!(of_item(None, &["Мы хотим мира"], &de, None).as_str(), "de");
 }
 
 #[test]
@@ -208,12 +211,12 @@ fn the_detector_only_picks_routable_languages() {
     assert_eq!(langs, ["de", "ru"], "es has no compiled-in model");
     let got = of_item(
         None,
-        "Every deserter brings peace closer",
+        &["Every deserter brings peace closer"],
         &lang("es"),
         Some(&detector),
     );
     assert!(["de", "es"].contains(&got.as_str()), "{got}");
-    let uk = of_item(None, "Ми хочемо миру", &lang("es"), Some(&detector));
+    let uk = of_item(None, &["Ми хочемо миру"], &lang("es"), Some(&detector));
     assert_eq!(uk.as_str(), "ru", "Cyrillic, and Russian is all there is");
 }
 
@@ -292,7 +295,7 @@ fn compare_detectors() {
     });
     let herald = Detector::new(&five());
     run("herald (lingua+script), de feed", &|t| {
-        Some(of_item(None, t, &lang("de"), Some(&herald)).to_string())
+        Some(of_item(None, &[t], &lang("de"), Some(&herald)).to_string())
     });
 
     // How the threshold for trusting the detector over the feed's language plays out: the
