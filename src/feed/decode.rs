@@ -12,9 +12,8 @@ use std::borrow::Cow;
 use std::io::Read;
 use std::ops::Range;
 
-use memchr::memmem;
-
 use encoding_rs::{Encoding, REPLACEMENT, UTF_8, UTF_16BE, UTF_16LE, WINDOWS_1252};
+use memchr::memmem;
 
 /// A feed's text and how it was read.
 #[derive(Debug)]
@@ -149,8 +148,15 @@ impl<'t> XmlText<'t> {
     }
 
     /// Replaces `range` of the original text by `with`. A range that overlaps an earlier
-    /// edit is left alone (the two would contradict each other).
+    /// edit is left alone (the two would contradict each other), and so is one that is
+    /// not a range of whole characters of the text.
     pub fn replace(&mut self, range: Range<usize>, with: &'static str) {
+        if range.start > range.end
+            || !self.text.is_char_boundary(range.start)
+            || !self.text.is_char_boundary(range.end)
+        {
+            return;
+        }
         let at = self.edits.partition_point(|(r, _)| r.start < range.start);
         let overlaps_before = at > 0 && self.edits[at - 1].0.end > range.start;
         let overlaps_after = self.edits.get(at).is_some_and(|(r, _)| r.start < range.end);
@@ -328,7 +334,7 @@ mod tests {
     }
 
     #[test]
-    fn edits_apply_in_order_and_overlapping_ones_are_refused() {
+    fn edits_apply_in_order_and_overlapping_or_broken_ones_are_refused() {
         let d = decode(b"0123456789", None);
         let mut x = d.xml();
         x.replace(6..8, "[b]");
@@ -336,10 +342,15 @@ mod tests {
         x.replace(2..4, "[overlaps a]");
         x.replace(7..9, "[overlaps b]");
         x.replace(0..0, "<");
+        x.replace(9..11, "[past the end]");
         assert_eq!(x.to_text(), "<0[a]345[b]89");
         let mut read = String::new();
         x.reader().read_to_string(&mut read).unwrap();
         assert_eq!(read, "<0[a]345[b]89");
         assert_eq!(x.original(), "0123456789");
+        let d = decode("ü".as_bytes(), None);
+        let mut x = d.xml();
+        x.replace(1..2, "[half a letter]");
+        assert_eq!(x.to_text(), "ü");
     }
 }
