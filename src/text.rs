@@ -5,16 +5,6 @@
 /// Turns an HTML fragment into plain text: tags dropped (block tags become spaces),
 /// `<script>`/`<style>` contents dropped, entities decoded, whitespace collapsed.
 pub fn html_to_text(html: &str) -> String {
-    /// Where `needle` (ASCII, starting with `<`) first occurs in `haystack`, in any case,
-    /// without copying the haystack: linear however many `<script>` tags there are.
-    fn find_ignoring_ascii_case(haystack: &str, needle: &str) -> Option<usize> {
-        let needle = needle.as_bytes();
-        haystack
-            .as_bytes()
-            .windows(needle.len())
-            .position(|w| w.eq_ignore_ascii_case(needle))
-    }
-
     let mut out = String::with_capacity(html.len());
     let mut rest = html;
     while let Some(start) = rest.find('<') {
@@ -69,6 +59,16 @@ pub fn html_to_text(html: &str) -> String {
     }
 }
 
+/// Where `needle` (ASCII) first occurs in `haystack`, in any case, without copying the
+/// haystack: linear however many `<script>` tags there are.
+pub(crate) fn find_ignoring_ascii_case(haystack: &str, needle: &str) -> Option<usize> {
+    let needle = needle.as_bytes();
+    haystack
+        .as_bytes()
+        .windows(needle.len())
+        .position(|w| w.eq_ignore_ascii_case(needle))
+}
+
 /// Finds the `>` that ends a tag, skipping quoted attribute values.
 pub(crate) fn find_tag_end(s: &str) -> Option<usize> {
     let mut quote: Option<char> = None;
@@ -93,6 +93,12 @@ pub fn decode_entities(s: &str) -> String {
 pub fn collapse_whitespace(s: &str) -> String {
     let bytes = s.as_bytes();
     let mut out = String::with_capacity(s.len());
+    let mut push = |word: &str| {
+        if !out.is_empty() {
+            out.push(' ');
+        }
+        out.push_str(word);
+    };
     // The word being read starts at `word`; ASCII bytes are judged without decoding.
     let mut word: Option<usize> = None;
     let mut i = 0;
@@ -107,10 +113,7 @@ pub fn collapse_whitespace(s: &str) -> String {
         };
         match (space, word) {
             (true, Some(start)) => {
-                if !out.is_empty() {
-                    out.push(' ');
-                }
-                out.push_str(&s[start..i]);
+                push(&s[start..i]);
                 word = None;
             }
             (false, None) => word = Some(i),
@@ -119,10 +122,7 @@ pub fn collapse_whitespace(s: &str) -> String {
         i += len;
     }
     if let Some(start) = word {
-        if !out.is_empty() {
-            out.push(' ');
-        }
-        out.push_str(&s[start..]);
+        push(&s[start..]);
     }
     out
 }

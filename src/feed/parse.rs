@@ -25,7 +25,8 @@ use super::rss_items::{self, ItemExtras};
 use crate::article::{Article, Lang};
 use crate::lang;
 use crate::text::{
-    collapse_whitespace, decode_entities, html_to_text, normalize_link, truncate_words,
+    collapse_whitespace, decode_entities, find_ignoring_ascii_case, find_tag_end, html_to_text,
+    normalize_link, truncate_words,
 };
 
 /// Longest excerpt kept, in UTF-16 units; renderers shorten further where they must.
@@ -353,7 +354,7 @@ fn first_img_src(html: &str) -> Option<String> {
             continue;
         }
         let tag = &html[start + 3..];
-        let tag = &tag[..crate::text::find_tag_end(tag).unwrap_or(tag.len())];
+        let tag = &tag[..find_tag_end(tag).unwrap_or(tag.len())];
         if let Some(value) = src_attribute(tag) {
             return Some(decode_entities(value));
         }
@@ -363,10 +364,7 @@ fn first_img_src(html: &str) -> Option<String> {
 
 /// The value of the first attribute written `src=` (in any case) in a tag's attributes.
 fn src_attribute(attributes: &str) -> Option<&str> {
-    let at = attributes
-        .as_bytes()
-        .windows(4)
-        .position(|w| w.eq_ignore_ascii_case(b"src="))?;
+    let at = find_ignoring_ascii_case(attributes, "src=")?;
     let rest = &attributes[at + 4..];
     let quote = rest.chars().next()?;
     if quote == '"' || quote == '\'' {
