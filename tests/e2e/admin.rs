@@ -166,6 +166,9 @@ async fn telegram_operators_add_pause_resume_and_remove_channels_and_poll_from_c
         posted[0].text
     );
     api.wait_sent(CHANNEL, 1, WAIT).await;
+    // The emulator has the message before the bot has Telegram's answer and records it
+    // as delivered: until then the post still counts as waiting.
+    ops.wait_outbox_empty(WAIT).await;
 
     // Paused everywhere: the next article waits, also across a restart.
     let paused = ask(&api, OPERATOR, person(OPERATOR, "en"), "/pause").await;
@@ -306,6 +309,7 @@ async fn matrix_operators_add_a_room_as_a_channel_and_others_are_refused() {
     let news_room = operator.create_room(true, &[&bot_user]).await;
     // A room the bot was never invited to: it cannot join.
     let closed_room = member.create_room(false, &[]).await;
+    let ops = Ops::on_free_port();
     let config = Config::new()
         .bot("poll_interval", "1h")
         .bot("admins", list(&[&format!("matrix:{}", operator.user_id)]))
@@ -320,7 +324,8 @@ async fn matrix_operators_add_a_room_as_a_channel_and_others_are_refused() {
                 ("detect_lang", false.into()),
             ],
         )
-        .channel(&format!("matrix:{ops_room}"), &["*"]);
+        .channel(&format!("matrix:{ops_room}"), &["*"])
+        .ops(&ops);
     let mut setup = Setup::with_config(&config);
     setup.env("HERALD_MATRIX_PASSWORD", &password);
     let bot = setup.start();
@@ -376,6 +381,8 @@ async fn matrix_operators_add_a_room_as_a_channel_and_others_are_refused() {
         "{}",
         posted[0].body
     );
+    // Synapse shows the post before the bot has its answer and records it as delivered.
+    ops.wait_outbox_empty(WAIT).await;
 
     operator.send_text(&ops_room, "!channels").await;
     let replies = operator.messages_from(&ops_room, &bot_user, 6, WAIT).await;
