@@ -1,6 +1,8 @@
 //! Ingest: reading a 1,000-item WordPress-style feed, Herald's whole way (decode, parse,
 //! normalize each item into an `Article`, with and without language detection, and
-//! de-duplicate by id as a poll does) against bare feed-rs on the same bytes. The feed is
+//! de-duplicate by id as a poll does) against bare feed-rs on the same bytes; and once more
+//! as a later poll of a changed feed reads it, its posts known and their languages kept
+//! (`herald-posts-known`). The feed is
 //! built from the items of `tests/data/wp-en.xml` (each copy with its own guid and link)
 //! and written to a file, so `scripts/ingest-bench` can time Python's feedparser on the
 //! very same bytes. Prints `RESULT name items/s` lines.
@@ -13,7 +15,7 @@ use std::time::Instant;
 
 use chrono::Utc;
 use herald::article::Lang;
-use herald::feed::parse::{FeedInfo, bare_feed_rs_entries, parse_document};
+use herald::feed::parse::{FeedInfo, KnownLangs, KnownPosts, bare_feed_rs_entries, parse_document};
 
 const ITEMS: usize = 1000;
 
@@ -71,12 +73,13 @@ fn main() {
         .iter()
         .position(|a| a == "--only")
         .and_then(|i| args.get(i + 1));
-    let herald = |detector: Option<&herald::lang::Detector>| {
+    let herald = |detector: Option<&herald::lang::Detector>, known: Option<&KnownLangs>| {
         let info = FeedInfo {
             key: "bench",
             lang: &en,
             detector,
             base: Some("https://postsovietleft.org/feed/"),
+            known: known.map(|k| k as &dyn KnownPosts),
         };
         let parsed = parse_document(bytes, None, &info, Utc::now()).expect("parses");
         // De-duplicated by id, as a poll does.
@@ -87,9 +90,30 @@ fn main() {
             .filter(|a| ids.insert(a.id.clone()))
             .count()
     };
+    // A poll of a feed that changed: its posts were stored before, so each keeps its
+    // language and none is run through the detector again.
+    let known: KnownLangs = {
+        let info = FeedInfo {
+            key: "bench",
+            lang: &en,
+            detector: Some(&detector),
+            base: Some("https://postsovietleft.org/feed/"),
+            known: None,
+        };
+        let parsed = parse_document(bytes, None, &info, Utc::now()).expect("parses");
+        parsed
+            .articles
+            .into_iter()
+            .map(|a| (a.post, a.lang))
+            .collect()
+    };
     let mut readers: Vec<(&str, Reader<'_>)> = vec![
-        ("herald", Box::new(|| herald(Some(&detector)))),
-        ("herald-without-detection", Box::new(|| herald(None))),
+        ("herald", Box::new(|| herald(Some(&detector), None))),
+        ("herald-without-detection", Box::new(|| herald(None, None))),
+        (
+            "herald-posts-known",
+            Box::new(|| herald(Some(&detector), Some(&known))),
+        ),
         (
             "feed-rs",
             Box::new(|| bare_feed_rs_entries(bytes).expect("parses")),

@@ -63,6 +63,7 @@ fn main() {
         lang: &de,
         detector: Some(&detector),
         base: None,
+        known: None,
     };
 
     println!(

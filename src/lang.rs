@@ -178,6 +178,21 @@ pub fn of_item(
     feed_lang: &Lang,
     detector: Option<&Detector>,
 ) -> Lang {
+    of_item_or(metadata, parts, feed_lang, detector, || None)
+}
+
+/// `of_item`, except that when the detector is unsure, `stored` is asked before the feed's
+/// language: the language the same post is already stored in (brought by another edition's
+/// feed, say). An edition's language is weak evidence for an item; the same post's
+/// language is strong. A confident guess still wins, so a translation that shares its
+/// original's guid is filed under its own language.
+pub fn of_item_or(
+    metadata: Option<&str>,
+    parts: &[&str],
+    feed_lang: &Lang,
+    detector: Option<&Detector>,
+    stored: impl FnOnce() -> Option<Lang>,
+) -> Lang {
     if let Some(lang) = metadata.and_then(Lang::parse) {
         return lang;
     }
@@ -185,7 +200,10 @@ pub fn of_item(
         return feed_lang.clone();
     };
     let text = parts.join(". ");
-    decide(detector.guess(&text), &text, feed_lang, MIN_CONFIDENCE)
+    match detector.guess(&text) {
+        Some(g) if g.confidence >= MIN_CONFIDENCE => g.lang,
+        guess => stored().unwrap_or_else(|| decide(guess, &text, feed_lang, MIN_CONFIDENCE)),
+    }
 }
 
 /// The choice `of_item` makes from the detector's guess.

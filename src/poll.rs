@@ -16,7 +16,7 @@ use chrono::Utc;
 
 use crate::article::{Article, Target};
 use crate::config::{Config, FeedConfig, FeedSource};
-use crate::feed::parse::{FeedInfo, Parsed, parse_document};
+use crate::feed::parse::{FeedInfo, KnownPosts, Parsed, parse_document};
 use crate::feed::{FeedError, Fetched, Fetcher};
 use crate::lang;
 use crate::store::{FeedState, Store, StoreError};
@@ -48,6 +48,32 @@ pub enum PollError {
     Feed(#[from] FeedError),
     #[error(transparent)]
     Store(#[from] StoreError),
+}
+
+/// What the store knows of the posts of the feed being read: the languages it stored
+/// them in, and the articles other feeds brought, looked up on the parser's thread.
+struct StoredPosts {
+    feed: HashMap<String, crate::article::Lang>,
+    store: Store,
+    /// Every language an article may be stored in here.
+    langs: Vec<crate::article::Lang>,
+}
+
+impl KnownPosts for StoredPosts {
+    fn in_feed(&self, post: &str) -> Option<crate::article::Lang> {
+        self.feed.get(post).cloned()
+    }
+
+    fn elsewhere(&self, post: &str) -> Option<crate::article::Lang> {
+        // A store that cannot be read here fails the poll's commit right after.
+        let mut stored = self.langs.iter().filter(|lang| {
+            self.store
+                .has_article(&Article::make_id(lang, post))
+                .unwrap_or(false)
+        });
+        let first = stored.next()?;
+        stored.next().is_none().then(|| first.clone())
+    }
 }
 
 /// A feed's failures in a row and when it may be tried again.
@@ -190,11 +216,23 @@ impl Poller {
                 lang: &lang,
                 detector: None,
                 base: base.as_deref(),
+                known: None,
             };
             parse_document(&bytes, charset.as_deref(), &info, Utc::now())
         })
         .await?;
         Ok(parsed.articles.len() + parsed.skipped)
+    }
+
+    /// The languages articles are filed under here: the detector's and the feeds'.
+    fn stored_langs(&self, config: &Config) -> Vec<crate::article::Lang> {
+        let mut langs: Vec<crate::article::Lang> = self.detector.languages().cloned().collect();
+        for feed in &config.feeds {
+            if !langs.contains(&feed.lang) {
+                langs.push(feed.lang.clone());
+            }
+        }
+        langs
     }
 
     async fn poll_feed_now(
@@ -226,6 +264,13 @@ impl Poller {
             FeedSource::Http(url) => Some(url.to_string()),
             FeedSource::File(_) => None,
         };
+        // A post the feed listed before keeps the language it was stored in; one another
+        // feed brought is asked for when the detector is unsure.
+        let known = StoredPosts {
+            feed: store.feed_langs(key).await?,
+            store: store.clone(),
+            langs: self.stored_langs(config),
+        };
         // Parsed on a blocking thread, where a panic becomes this feed's error.
         let (owned_key, lang) = (key.to_string(), feed.lang.clone());
         let detector = feed.detect_lang.then(|| self.detector.clone());
@@ -235,6 +280,7 @@ impl Poller {
                 lang: &lang,
                 detector: detector.as_deref(),
                 base: base.as_deref(),
+                known: Some(&known as &dyn KnownPosts),
             };
             parse_document(&bytes, charset.as_deref(), &info, now)
         })

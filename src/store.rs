@@ -447,6 +447,10 @@ impl Store {
         get_json(&self.articles, id.as_bytes())
     }
 
+    pub fn has_article(&self, id: &str) -> Result<bool> {
+        Ok(self.articles.contains_key(id.as_bytes())?)
+    }
+
     /// Articles stored (a counter, not a scan).
     pub fn article_count(&self) -> usize {
         Counts::get(&self.counts.articles)
@@ -473,6 +477,46 @@ impl Store {
             }
         }
         Ok(seen)
+    }
+
+    /// The language of each post the feed has listed, by post key, read from the ids of
+    /// its record (`<lang>:<post>`). A post it listed in more than one language (an item
+    /// whose own `xml:lang` changed) is left out: there the item's language decides. It
+    /// walks the feed's record, so it runs on a blocking thread.
+    pub async fn feed_langs(&self, feed: &str) -> Result<HashMap<String, Lang>> {
+        let (store, feed) = (self.clone(), feed.to_string());
+        tokio::task::spawn_blocking(move || store.feed_langs_now(&feed))
+            .await
+            .map_err(|e| StoreError::Flush(format!("reading a feed's record stopped: {e}")))?
+    }
+
+    fn feed_langs_now(&self, feed: &str) -> Result<HashMap<String, Lang>> {
+        let prefix = feed_item_key(feed, "");
+        let mut langs: HashMap<String, Option<Lang>> = HashMap::new();
+        for key in self.feed_items.scan_prefix(&prefix).keys() {
+            let key = key?;
+            let Ok(id) = std::str::from_utf8(&key[prefix.len()..]) else {
+                continue;
+            };
+            let Some((lang, post)) = id.split_once(':') else {
+                continue; // the feed's own marker
+            };
+            let Some(lang) = Lang::parse(lang) else {
+                continue;
+            };
+            langs
+                .entry(post.to_string())
+                .and_modify(|known| {
+                    if known.as_ref() != Some(&lang) {
+                        *known = None;
+                    }
+                })
+                .or_insert(Some(lang));
+        }
+        Ok(langs
+            .into_iter()
+            .filter_map(|(post, lang)| Some((post, lang?)))
+            .collect())
     }
 
     /// Records a poll in one transaction: `articles` are every item the feed lists now.
@@ -2005,6 +2049,42 @@ mod tests {
         assert_eq!(done.new_to_feed, 1);
         assert_eq!(done.queued, 0, "sent already");
         assert!(store.next_for(&reader).unwrap().is_none());
+    }
+
+    #[tokio::test]
+    async fn a_feeds_record_tells_the_language_each_of_its_posts_was_stored_in() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::open(dir.path()).unwrap();
+        let state = FeedState::default();
+        // Post 3 was listed in two languages (its item's own language changed).
+        let listed = [
+            article(1, "en"),
+            article(2, "de"),
+            article(3, "en"),
+            article(3, "fr"),
+        ];
+        store
+            .commit_poll("en.xml", &state, &listed, &[], None)
+            .await
+            .unwrap();
+        store
+            .commit_poll("uk.xml", &state, &[article(4, "uk")], &[], None)
+            .await
+            .unwrap();
+        let langs = store.feed_langs("en.xml").await.unwrap();
+        let mut got: Vec<(String, String)> = langs
+            .iter()
+            .map(|(post, lang)| (post.clone(), lang.to_string()))
+            .collect();
+        got.sort();
+        assert_eq!(
+            got,
+            [
+                ("https://example.org/?p=1".to_string(), "en".to_string()),
+                ("https://example.org/?p=2".to_string(), "de".to_string()),
+            ]
+        );
+        assert!(store.feed_langs("never.xml").await.unwrap().is_empty());
     }
 
     #[tokio::test]

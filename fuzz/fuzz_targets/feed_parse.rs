@@ -34,6 +34,7 @@ fuzz_target!(|data: &[u8]| {
         // Half the inputs with language detection, half with the feed's language only.
         detector: (data.len() % 2 == 0).then(detector),
         base: Some("https://feed.example.org/feed/"),
+        known: None,
     };
     let charset = CHARSETS[data.len() % CHARSETS.len()];
     let now = Utc.with_ymd_and_hms(2025, 3, 1, 12, 0, 0).unwrap();

@@ -7,12 +7,15 @@
 //! empty without a date). feed-rs invents an id when an entry has none; Herald tells it not
 //! to, so its ids never depend on feed-rs internals. The title hashed is the title as the
 //! feed wrote it (entities decoded, whitespace collapsed), before any of the display fixes
-//! below, so ids stay what they were.
+//! below, so ids stay what they were. The article's id is its language and its post key; a
+//! post the feed listed before keeps the language it was stored in (`FeedInfo::known`).
 //!
 //! Display: RSS titles may carry escaped markup (`Tom &amp; Jerry &lt;b&gt;…`), which is
 //! read as HTML ("Tom & Jerry …"); Atom `type="text"` and JSON Feed titles are plain text.
 //! An item without a title takes `<dc:title>`, else the start of its text as headline.
 //! An RSS item without a link uses its guid when that is a permalink.
+
+use std::collections::HashMap;
 
 use chrono::{DateTime, Utc};
 use feed_rs::model::FeedType;
@@ -34,6 +37,28 @@ pub const EXCERPT_MAX: usize = 1000;
 /// Longest headline made from the text of an item without a title, in UTF-16 units.
 pub const HEADLINE_MAX: usize = 120;
 
+/// What the store knows of the posts a feed lists, for choosing each item's language.
+pub trait KnownPosts: Send + Sync {
+    /// The language `post` was stored in when this feed listed it before.
+    fn in_feed(&self, post: &str) -> Option<Lang>;
+    /// The one language `post` is stored in, brought by another feed.
+    fn elsewhere(&self, post: &str) -> Option<Lang>;
+}
+
+/// The language each post was stored in when the feed listed it before, by post key (and
+/// nothing known of other feeds).
+pub type KnownLangs = HashMap<String, Lang>;
+
+impl KnownPosts for KnownLangs {
+    fn in_feed(&self, post: &str) -> Option<Lang> {
+        self.get(post).cloned()
+    }
+
+    fn elsewhere(&self, _post: &str) -> Option<Lang> {
+        None
+    }
+}
+
 /// How to read one feed: its edition's language and the detector that guesses each item's
 /// language (`None` when the feed turns detection off).
 pub struct FeedInfo<'a> {
@@ -42,6 +67,12 @@ pub struct FeedInfo<'a> {
     pub detector: Option<&'a lang::Detector>,
     /// The feed's address, to resolve relative links (none for local files).
     pub base: Option<&'a str>,
+    /// The posts the feed listed before. Such a post keeps its stored language unless the
+    /// item names one: a guess that flips when a headline is edited, or an operator's new
+    /// `lang` or `detect_lang`, must not make it a new article that is posted again. A post
+    /// new to the feed that another feed brought takes that language when the detector is
+    /// unsure, rather than this feed's.
+    pub known: Option<&'a dyn KnownPosts>,
 }
 
 /// A feed document's articles, and how many of its items had nothing to show.
@@ -86,14 +117,22 @@ pub fn parse_document(
         feed.feed_type,
         FeedType::RSS0 | FeedType::RSS1 | FeedType::RSS2
     );
-    // The second look at RSS items is only needed when an entry lacks a title or link.
+    // The second look at the items is only needed when an RSS entry lacks a title or link,
+    // or when an item may name its own language.
     let incomplete = feed
         .entries
         .iter()
         .any(|e| e.title.is_none() || e.links.is_empty());
-    let extras = (rss && incomplete)
-        .then(|| rss_items::scan(&xml.to_text()))
-        .flatten()
+    let extras = if feed.feed_type == FeedType::JSON {
+        rss_items::may_name_item_languages(xml.original())
+            .then(|| rss_items::scan_json(xml.original()))
+            .flatten()
+    } else {
+        ((rss && incomplete) || rss_items::may_name_item_languages(xml.original()))
+            .then(|| rss_items::scan(&xml.to_text()))
+            .flatten()
+    };
+    let extras = extras
         .filter(|items| items.len() == feed.entries.len())
         .unwrap_or_default();
     let feed_link = feed
@@ -231,12 +270,22 @@ fn article(entry: feed_rs::model::Entry, read: &Read<'_>) -> Option<Article> {
     } else {
         hashed_key(&keyed_title, date)
     };
-    let lang = lang::of_item(
-        entry.language.as_deref(),
-        &[&title, &excerpt],
-        info.lang,
-        info.detector,
-    );
+    let named = entry
+        .language
+        .as_deref()
+        .or(read.extras.and_then(|x| x.language.as_deref()))
+        .and_then(Lang::parse);
+    let kept = info.known.and_then(|k| k.in_feed(&post));
+    let lang = match (named, kept) {
+        (None, Some(kept)) => kept,
+        (named, _) => lang::of_item_or(
+            named.as_ref().map(Lang::as_str),
+            &[&title, &excerpt],
+            info.lang,
+            info.detector,
+            || info.known.and_then(|k| k.elsewhere(&post)),
+        ),
+    };
     let image = image(&entry, content_html, feed_link);
     Some(Article {
         id: Article::make_id(&lang, &post),
@@ -391,6 +440,7 @@ mod tests {
             lang: &lang,
             detector: Some(&detector),
             base: None,
+            known: None,
         };
         parse(&fixture(name), &info, Utc::now()).expect("fixture parses")
     }
@@ -524,6 +574,7 @@ mod tests {
             lang: &en,
             detector: Some(&detector),
             base: None,
+            known: None,
         };
         for name in ["truncated.xml", "not-xml.html"] {
             assert!(
@@ -602,6 +653,7 @@ mod tests {
             lang: &en,
             detector: None,
             base: None,
+            known: None,
         };
         let latin1: Vec<String> = parse(&fixture("wrong-encoding.xml"), &info, Utc::now())
             .unwrap()
@@ -630,6 +682,7 @@ mod tests {
             lang: &en,
             detector: None,
             base: None,
+            known: None,
         };
         parse_document(&fixture(name), charset, &info, Utc::now()).expect("fixture parses")
     }
@@ -770,6 +823,7 @@ mod tests {
             lang: &en,
             detector: None,
             base: Some("https://example.org/feed/"),
+            known: None,
         };
         let item = |n: usize, html: &str| {
             format!(
@@ -821,6 +875,7 @@ mod tests {
                 lang: &en,
                 detector: None,
                 base: None,
+                known: None,
             };
             parse_document(&bytes, None, &info, Utc::now())
         });
@@ -861,6 +916,7 @@ mod golden {
             lang: &lang,
             detector: Some(&detector),
             base: None,
+            known: None,
         };
         parse(&bytes, &info, Utc::now())
             .expect("fixture parses")
@@ -913,5 +969,82 @@ mod golden {
             ids("feed.json", "en")[0],
             "en:https://postsovietleft.org/?p=1702"
         );
+    }
+
+    #[test]
+    fn a_post_listed_before_keeps_its_language_unless_the_item_names_one() {
+        let doc = br#"<?xml version="1.0" encoding="utf-8"?>
+<feed xmlns="http://www.w3.org/2005/Atom"><title>Edition</title><id>urn:feed</id>
+<entry><id>urn:p1</id><title>Couriers strike in Warsaw</title></entry>
+<entry><id>urn:p2</id><title>Every deserter brings peace closer</title></entry>
+<entry><id>urn:p3</id><title>Couriers strike in Lyon</title>
+<content type="text" xml:lang="fr">Le travail.</content></entry>
+</feed>"#;
+        let de = Lang::parse("de").unwrap();
+        let detector = lang::Detector::for_ui_languages();
+        let langs = |known: Option<&KnownLangs>| -> Vec<String> {
+            let info = FeedInfo {
+                key: "x",
+                lang: &de,
+                detector: Some(&detector),
+                base: None,
+                known: known.map(|k| k as &dyn KnownPosts),
+            };
+            parse(doc, &info, Utc::now())
+                .unwrap()
+                .iter()
+                .map(|a| a.id.clone())
+                .collect()
+        };
+        assert_eq!(langs(None), ["en:urn:p1", "en:urn:p2", "fr:urn:p3"]);
+        let known: KnownLangs = [
+            ("urn:p1".to_string(), de.clone()),
+            ("urn:p3".to_string(), Lang::parse("en").unwrap()),
+        ]
+        .into();
+        // p1 was stored as German: it stays German whatever its text says now; p2 is new
+        // to the feed and detected; p3 names its language.
+        assert_eq!(langs(Some(&known)), ["de:urn:p1", "en:urn:p2", "fr:urn:p3"]);
+    }
+
+    #[test]
+    fn an_item_that_names_its_language_is_filed_under_it_in_every_format() {
+        let de = Lang::parse("de").unwrap();
+        let detector = lang::Detector::for_ui_languages();
+        let info = FeedInfo {
+            key: "x",
+            lang: &de,
+            detector: Some(&detector),
+            base: None,
+            known: None,
+        };
+        let ids = |doc: &str| -> Vec<String> {
+            parse(doc.as_bytes(), &info, Utc::now())
+                .unwrap()
+                .into_iter()
+                .map(|a| a.id)
+                .collect()
+        };
+        // English headlines, each but the last named as another language by its item.
+        let rss = r#"<rss version="2.0" xmlns:dc="http://purl.org/dc/elements/1.1/"><channel>
+<title>Edition</title><language>de</language>
+<item><guid>p1</guid><title>Couriers strike in Warsaw</title><dc:language>de</dc:language></item>
+<item xml:lang="fr"><guid>p2</guid><title>Couriers strike in Lyon</title></item>
+<item><guid>p3</guid><title>Every deserter brings peace closer</title></item>
+</channel></rss>"#;
+        assert_eq!(ids(rss), ["de:p1", "fr:p2", "en:p3"]);
+        let atom = r#"<feed xmlns="http://www.w3.org/2005/Atom" xml:lang="de"><title>Edition</title>
+<id>urn:feed</id>
+<entry xml:lang="de"><id>p1</id><title>Couriers strike in Warsaw</title></entry>
+<entry><id>p2</id><title>Couriers strike in Lyon</title><content xml:lang="fr">Lyon</content></entry>
+<entry><id>p3</id><title>Every deserter brings peace closer</title></entry>
+</feed>"#;
+        assert_eq!(ids(atom), ["de:p1", "fr:p2", "en:p3"]);
+        let json = r#"{"version": "https://jsonfeed.org/version/1.1", "title": "Edition",
+"language": "de", "items": [
+ {"id": "p1", "title": "Couriers strike in Warsaw", "language": "de"},
+ {"id": "p2", "title": "Couriers strike in Lyon", "language": "fr-FR"},
+ {"id": "p3", "title": "Every deserter brings peace closer"}]}"#;
+        assert_eq!(ids(json), ["de:p1", "fr:p2", "en:p3"]);
     }
 }

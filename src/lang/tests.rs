@@ -203,6 +203,46 @@ fn metadata_beats_detection_and_detection_can_be_off() {
 }
 
 #[test]
+fn an_unsure_guess_takes_the_language_the_post_is_stored_in_before_the_feeds() {
+    let detector = Detector::new(&five());
+    let (de, en, fr) = (lang("de"), lang("en"), lang("fr"));
+    // "Panel" is too short to be sure of; a sentence is not.
+    let guess = detector.guess("Panel").expect("a guess");
+    assert!(guess.confidence < MIN_CONFIDENCE, "{guess:?}");
+    assert_eq!(
+        of_item_or(None, &["Panel"], &de, Some(&detector), || None),
+        de
+    );
+    assert_eq!(
+        of_item_or(None, &["Panel"], &de, Some(&detector), || Some(en.clone())),
+        en
+    );
+    let english = "The war and the peace of the people who fled conscription";
+    let asked = std::cell::Cell::new(false);
+    let stored = || {
+        asked.set(true);
+        Some(fr.clone())
+    };
+    assert_eq!(
+        of_item_or(None, &[english], &de, Some(&detector), stored),
+        en
+    );
+    assert!(!asked.get(), "a confident guess does not look in the store");
+    // The item's own word, and detection turned off, come first as always.
+    assert_eq!(
+        of_item_or(Some("uk"), &["Panel"], &de, Some(&detector), || Some(
+            en.clone()
+        ))
+        .as_str(),
+        "uk"
+    );
+    assert_eq!(
+        of_item_or(None, &["Panel"], &de, None, || Some(en.clone())),
+        de
+    );
+}
+
+#[test]
 fn the_detector_only_picks_routable_languages() {
     // A configuration of German and Russian only: an English text must be German (or the
     // feed's), never a language no chat could receive.
