@@ -1,6 +1,7 @@
 //! Polling: every feed fetched concurrently (one slow or broken feed never delays another),
 //! parsed, and what is new committed to the store together with the deliveries it causes.
-//! A failing feed is retried with exponential backoff, capped.
+//! Parsing and committing go one feed at a time, so each feed sees what the one before
+//! stored (`Poller::choosing`). A failing feed is retried with exponential backoff, capped.
 //!
 //! What gets posted: on a feed's first successful fetch only its newest `backfill` items;
 //! afterwards every new item, except one first seen more than `max_age` after its
@@ -90,6 +91,10 @@ pub struct Poller {
     /// One poll of a feed at a time: an operator's `/poll` waits for the feed's scheduled
     /// poll under way (and the other way round), so the two never commit the same items.
     running: HashMap<String, tokio::sync::Mutex<()>>,
+    /// One feed at a time chooses its items' languages and commits them (fetches still run
+    /// side by side): a post two editions list at once, whose language the detector is
+    /// unsure of, is then filed by the second as the first stored it, not twice.
+    choosing: tokio::sync::Mutex<()>,
 }
 
 impl Poller {
@@ -98,6 +103,7 @@ impl Poller {
             fetcher: Fetcher::new(&config.fetch)?,
             detector: std::sync::Arc::new(lang::Detector::for_config(config)),
             backoff: Mutex::new(HashMap::new()),
+            choosing: tokio::sync::Mutex::new(()),
             running: config
                 .feeds
                 .iter()
@@ -266,6 +272,7 @@ impl Poller {
         };
         // A post the feed listed before keeps the language it was stored in; one another
         // feed brought is asked for when the detector is unsure.
+        let _choosing = self.choosing.lock().await;
         let known = StoredPosts {
             feed: store.feed_langs(key).await?,
             store: store.clone(),

@@ -171,3 +171,27 @@ async fn a_post_another_edition_brought_keeps_its_language_where_the_guess_is_un
         ]
     );
 }
+
+/// The same, when both editions list the post from the start and are read at the same
+/// time: the second to decide sees what the first stored.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_post_two_editions_list_at_once_is_one_article_where_the_guess_is_unsure() {
+    let server = FeedServer::start().await;
+    let shared = Item::new(500, "Panel", 30).excerpt("…");
+    server.set("en.xml", rss("en", std::slice::from_ref(&shared)), RSS);
+    server.set("de.xml", rss("de", std::slice::from_ref(&shared)), RSS);
+    let config = format!(
+        "[bot]\ndata_dir = \"data\"\nbackfill = 20\n[fetch]\ntimeout = \"2s\"\n\n\
+         [[feeds]]\nurl = \"{}\"\nlang = \"en\"\n\n[[feeds]]\nurl = \"{}\"\nlang = \"de\"\n\n\
+         [[channels]]\ntarget = \"console\"\nlangs = [\"*\"]\n",
+        server.url("en.xml"),
+        server.url("de.xml")
+    );
+    let setup = Setup::new(&config);
+    let poll = setup.run(&["poll", "--once"]).await;
+    assert_eq!(poll.code, Some(0), "{}", poll.stderr);
+    let posts = poll.posts();
+    assert_eq!(posts.len(), 1, "{posts:?}");
+    let stored = stored(&setup).await;
+    assert_eq!(stored.len(), 1, "{stored:?}");
+}
