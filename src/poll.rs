@@ -15,7 +15,7 @@ use std::time::{Duration, Instant};
 
 use chrono::Utc;
 
-use crate::article::{Article, Target};
+use crate::article::{Article, Lang, LangSet, Target};
 use crate::config::{Config, FeedConfig, FeedSource};
 use crate::feed::parse::{FeedInfo, KnownPosts, Parsed, parse_document};
 use crate::feed::{FeedError, Fetched, Fetcher};
@@ -54,18 +54,18 @@ pub enum PollError {
 /// What the store knows of the posts of the feed being read: the languages it stored
 /// them in, and the articles other feeds brought, looked up on the parser's thread.
 struct StoredPosts {
-    feed: HashMap<String, crate::article::Lang>,
+    feed: HashMap<String, Lang>,
     store: Store,
     /// Every language an article may be stored in here.
-    langs: Vec<crate::article::Lang>,
+    langs: std::sync::Arc<[Lang]>,
 }
 
 impl KnownPosts for StoredPosts {
-    fn in_feed(&self, post: &str) -> Option<crate::article::Lang> {
+    fn in_feed(&self, post: &str) -> Option<Lang> {
         self.feed.get(post).cloned()
     }
 
-    fn elsewhere(&self, post: &str) -> Option<crate::article::Lang> {
+    fn elsewhere(&self, post: &str) -> Option<Lang> {
         // A store that cannot be read here fails the poll's commit right after.
         let mut stored = self.langs.iter().filter(|lang| {
             self.store
@@ -95,13 +95,23 @@ pub struct Poller {
     /// side by side): a post two editions list at once, whose language the detector is
     /// unsure of, is then filed by the second as the first stored it, not twice.
     choosing: tokio::sync::Mutex<()>,
+    /// The languages articles are filed under here: the detector's and the feeds'.
+    stored_langs: std::sync::Arc<[Lang]>,
 }
 
 impl Poller {
     pub fn new(config: &Config) -> anyhow::Result<Poller> {
+        let detector = lang::Detector::for_config(config);
+        let mut langs: Vec<Lang> = detector.languages().cloned().collect();
+        for feed in &config.feeds {
+            if !langs.contains(&feed.lang) {
+                langs.push(feed.lang.clone());
+            }
+        }
         Ok(Poller {
             fetcher: Fetcher::new(&config.fetch)?,
-            detector: std::sync::Arc::new(lang::Detector::for_config(config)),
+            detector: std::sync::Arc::new(detector),
+            stored_langs: langs.into(),
             backoff: Mutex::new(HashMap::new()),
             choosing: tokio::sync::Mutex::new(()),
             running: config
@@ -230,17 +240,6 @@ impl Poller {
         Ok(parsed.articles.len() + parsed.skipped)
     }
 
-    /// The languages articles are filed under here: the detector's and the feeds'.
-    fn stored_langs(&self, config: &Config) -> Vec<crate::article::Lang> {
-        let mut langs: Vec<crate::article::Lang> = self.detector.languages().cloned().collect();
-        for feed in &config.feeds {
-            if !langs.contains(&feed.lang) {
-                langs.push(feed.lang.clone());
-            }
-        }
-        langs
-    }
-
     async fn poll_feed_now(
         &self,
         config: &Config,
@@ -276,7 +275,7 @@ impl Poller {
         let known = StoredPosts {
             feed: store.feed_langs(key).await?,
             store: store.clone(),
-            langs: self.stored_langs(config),
+            langs: self.stored_langs.clone(),
         };
         // Parsed on a blocking thread, where a panic becomes this feed's error.
         let (owned_key, lang) = (key.to_string(), feed.lang.clone());
@@ -426,7 +425,7 @@ fn targets_for(
     feed: &FeedConfig,
     articles: &[&Article],
 ) -> Result<Vec<(Target, String)>, StoreError> {
-    let mut chats: Vec<(Target, crate::article::LangSet)> = Vec::new();
+    let mut chats: Vec<(Target, LangSet)> = Vec::new();
     let mut listed: HashSet<Target> = HashSet::new();
     for channel in crate::channels::all(config, store)?
         .into_iter()
@@ -467,7 +466,7 @@ mod tests {
         Article {
             id: id.into(),
             post: id.into(),
-            lang: crate::article::Lang::parse("en").unwrap(),
+            lang: Lang::parse("en").unwrap(),
             title: id.into(),
             link: None,
             excerpt: String::new(),

@@ -131,6 +131,18 @@ async fn an_article_keeps_its_language_when_the_feeds_language_or_detection_chan
     assert_eq!(last, want);
 }
 
+/// The English edition `en.xml` and the German `de.xml`, detection on, and a console
+/// channel of every language following both.
+fn two_editions(server: &FeedServer) -> String {
+    format!(
+        "[bot]\ndata_dir = \"data\"\nbackfill = 20\n[fetch]\ntimeout = \"2s\"\n\n\
+         [[feeds]]\nurl = \"{}\"\nlang = \"en\"\n\n[[feeds]]\nurl = \"{}\"\nlang = \"de\"\n\n\
+         [[channels]]\ntarget = \"console\"\nlangs = [\"*\"]\n",
+        server.url("en.xml"),
+        server.url("de.xml")
+    )
+}
+
 /// An untranslated article carried by two editions: where the detector cannot tell its
 /// language from a short headline, the second edition files it as the first did, not
 /// under its own language, so a channel following both editions gets it once.
@@ -142,14 +154,7 @@ async fn a_post_another_edition_brought_keeps_its_language_where_the_guess_is_un
     let german = Item::new(501, "Deserteure brauchen Schutz", 60).excerpt("…");
     server.set("en.xml", rss("en", std::slice::from_ref(&shared)), RSS);
     server.set("de.xml", rss("de", std::slice::from_ref(&german)), RSS);
-    let config = format!(
-        "[bot]\ndata_dir = \"data\"\nbackfill = 20\n[fetch]\ntimeout = \"2s\"\n\n\
-         [[feeds]]\nurl = \"{}\"\nlang = \"en\"\n\n[[feeds]]\nurl = \"{}\"\nlang = \"de\"\n\n\
-         [[channels]]\ntarget = \"console\"\nlangs = [\"*\"]\n",
-        server.url("en.xml"),
-        server.url("de.xml")
-    );
-    let setup = Setup::new(&config);
+    let setup = Setup::new(&two_editions(&server));
     let poll = setup.run(&["poll", "--once"]).await;
     assert_eq!(poll.code, Some(0), "{}", poll.stderr);
     let mut posts = poll.posts();
@@ -180,14 +185,7 @@ async fn a_post_two_editions_list_at_once_is_one_article_where_the_guess_is_unsu
     let shared = Item::new(500, "Panel", 30).excerpt("…");
     server.set("en.xml", rss("en", std::slice::from_ref(&shared)), RSS);
     server.set("de.xml", rss("de", std::slice::from_ref(&shared)), RSS);
-    let config = format!(
-        "[bot]\ndata_dir = \"data\"\nbackfill = 20\n[fetch]\ntimeout = \"2s\"\n\n\
-         [[feeds]]\nurl = \"{}\"\nlang = \"en\"\n\n[[feeds]]\nurl = \"{}\"\nlang = \"de\"\n\n\
-         [[channels]]\ntarget = \"console\"\nlangs = [\"*\"]\n",
-        server.url("en.xml"),
-        server.url("de.xml")
-    );
-    let setup = Setup::new(&config);
+    let setup = Setup::new(&two_editions(&server));
     let poll = setup.run(&["poll", "--once"]).await;
     assert_eq!(poll.code, Some(0), "{}", poll.stderr);
     let posts = poll.posts();
