@@ -200,19 +200,33 @@ pub fn of_item_or(
         return feed_lang.clone();
     };
     let text = parts.join(". ");
-    match detector.guess(&text) {
-        Some(g) if g.confidence >= MIN_CONFIDENCE => g.lang,
-        guess => stored().unwrap_or_else(|| decide(guess, &text, feed_lang, MIN_CONFIDENCE)),
-    }
+    decide(
+        detector.guess(&text),
+        &text,
+        feed_lang,
+        MIN_CONFIDENCE,
+        stored,
+    )
 }
 
-/// The choice `of_item` makes from the detector's guess.
-fn decide(guess: Option<Guess>, text: &str, feed_lang: &Lang, min_confidence: f64) -> Lang {
+/// The choice `of_item_or` makes from the detector's guess: a confident guess, else the
+/// language the post is `stored` in, else the feed's language where the script allows it,
+/// else the best guess.
+fn decide(
+    guess: Option<Guess>,
+    text: &str,
+    feed_lang: &Lang,
+    min_confidence: f64,
+    stored: impl FnOnce() -> Option<Lang>,
+) -> Lang {
     match guess {
         Some(g) if g.confidence >= min_confidence => g.lang,
-        _ if fits(feed_lang, Script::of_text(text)) => feed_lang.clone(),
-        Some(g) => g.lang,
-        None => feed_lang.clone(),
+        guess => match (stored(), guess) {
+            (Some(stored), _) => stored,
+            _ if fits(feed_lang, Script::of_text(text)) => feed_lang.clone(),
+            (None, Some(g)) => g.lang,
+            (None, None) => feed_lang.clone(),
+        },
     }
 }
 
