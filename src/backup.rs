@@ -427,6 +427,320 @@ mod tests {
         }
     }
 
+    /// The backup in `tests/data/backup-v1.jsonl` was written by the Herald of before the
+    /// store became `src/store/` (see [`write_the_backup_fixture`]); `backup-v1.read.txt` is
+    /// what that Herald read back from it through the store's API. A Herald that restores it
+    /// must read exactly the same: no tree, key or record format may change under a backup.
+    #[tokio::test]
+    async fn a_backup_from_an_earlier_herald_restores_and_reads_the_same() {
+        let fixture = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/data");
+        let dir = tempfile::tempdir().unwrap();
+        let data = dir.path().join("data");
+        restore(&data, &fixture.join("backup-v1.jsonl")).unwrap();
+        Store::wait_closed(&data);
+        let store = Store::open(&data).unwrap();
+        let read = fixture_reading(&store).await;
+        let expected = std::fs::read_to_string(fixture.join("backup-v1.read.txt")).unwrap();
+        assert_eq!(read, expected);
+    }
+
+    /// Writes `tests/data/backup-v1.jsonl` and `backup-v1.read.txt` anew:
+    /// `cargo test --lib write_the_backup_fixture -- --ignored`. Only for a new backup
+    /// format: the point of the fixture is that it was written by an earlier Herald.
+    #[tokio::test]
+    #[ignore]
+    async fn write_the_backup_fixture() {
+        use crate::article::{Article, Lang, LangSet, Target};
+        use crate::store::{AddedChannel, ChatSettings, FeedState, Pause};
+        use chrono::{TimeZone as _, Utc};
+
+        let at = |day: u32, hour: u32| Utc.with_ymd_and_hms(2026, 11, day, hour, 0, 0).unwrap();
+        let article = |n: u32, lang: &str, feed: &str| {
+            let lang = Lang::parse(lang).unwrap();
+            let post = format!("https://example.org/?p={n}");
+            Article {
+                id: Article::make_id(&lang, &post),
+                post,
+                lang,
+                title: format!("Headline {n} ‹{feed}›"),
+                link: Some(format!("https://example.org/{n}/")),
+                excerpt: format!("The excerpt of article {n}, with \"quotes\" & ampersands."),
+                published: Some(at(n, 9)),
+                updated: (n % 2 == 0).then(|| at(n, 11)),
+                authors: vec!["Redaktion".into()],
+                categories: vec!["News".into(), "Migration".into()],
+                image: (n == 3).then(|| "https://example.org/3.jpg".to_string()),
+                feed: feed.into(),
+                seen: at(n, 10),
+            }
+        };
+        let chat = |t: &str| -> Target { t.parse().unwrap() };
+        let (channel, group, room, private) = (
+            chat("telegram:@herald_news"),
+            chat("telegram:-5"),
+            chat("matrix:!room:example.org"),
+            chat("telegram:4242"),
+        );
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::open(dir.path()).unwrap();
+        let de = [article(1, "de", "de.xml"), article(2, "de", "de.xml")];
+        let en = [
+            article(3, "en", "en.xml"),
+            article(4, "en", "en.xml"),
+            article(5, "en", "en.xml"),
+        ];
+        let state = |etag: &str, newest| FeedState {
+            validators: crate::feed::Validators {
+                etag: Some(etag.into()),
+                last_modified: Some("Mon, 30 Nov 2026 09:00:00 GMT".into()),
+            },
+            first_fetch: Some(at(1, 8)),
+            last_success: Some(at(6, 8)),
+            newest: Some(newest),
+        };
+        let to = |chats: &[&Target], articles: &[Article]| -> Vec<(Target, String)> {
+            chats
+                .iter()
+                .flat_map(|c| articles.iter().map(|a| ((*c).clone(), a.id.clone())))
+                .collect()
+        };
+        store
+            .commit_poll(
+                "de.xml",
+                &state("\"de-1\"", at(2, 9)),
+                &de,
+                &to(&[&channel, &group], &de),
+                None,
+            )
+            .await
+            .unwrap();
+        store
+            .commit_poll(
+                "en.xml",
+                &state("\"en-1\"", at(5, 9)),
+                &en,
+                &to(&[&channel, &room, &private], &en),
+                None,
+            )
+            .await
+            .unwrap();
+        // Sent: the channel's first three posts and the room's first; one set aside.
+        for (target, n) in [(&channel, 0), (&channel, 1), (&room, 0)] {
+            let head = store.next_for(target).unwrap().unwrap();
+            let message = format!("{}-{n}", target.platform.name());
+            let revision = store
+                .article(&head.delivery.article)
+                .unwrap()
+                .unwrap()
+                .revision();
+            store
+                .mark_sent(&head, &message, Some(&revision))
+                .await
+                .unwrap();
+        }
+        let head = store.next_for(&private).unwrap().unwrap();
+        store
+            .give_up(&head, "Forbidden: bot was blocked by the user")
+            .await
+            .unwrap();
+        // An edited headline queues an edit of the message that carried it.
+        let mut changed = de[0].clone();
+        changed.title = "Headline 1, corrected".into();
+        store
+            .commit_poll(
+                "de.xml",
+                &state("\"de-2\"", at(2, 9)),
+                &[changed, de[1].clone()],
+                &[],
+                Some(std::time::Duration::from_secs(3650 * 86_400)),
+            )
+            .await
+            .unwrap();
+        for (target, subscribed, ui) in [(&private, true, Some("ru")), (&group, false, None)] {
+            let settings = ChatSettings {
+                langs: LangSet::parse(&["de", "uk"]).unwrap(),
+                subscribed,
+                ui_lang: ui.map(|l| Lang::parse(l).unwrap()),
+                since: at(3, 7),
+            };
+            store.put_chat(target, &settings).unwrap();
+        }
+        store
+            .add_channel(
+                &chat("matrix:#news:example.org"),
+                &AddedChannel {
+                    langs: LangSet::parse(&["en"]).unwrap(),
+                    feeds: Some(vec!["en.xml".into()]),
+                    at: at(4, 12),
+                },
+            )
+            .unwrap();
+        store.pause(Some(&room), &Pause { at: at(6, 13) }).unwrap();
+        store
+            .note_poll("de.xml", at(6, 8), None, Some(at(6, 9)))
+            .unwrap();
+        store
+            .note_poll(
+                "en.xml",
+                at(6, 8),
+                Some("HTTP 503 Service Unavailable"),
+                Some(at(6, 9)),
+            )
+            .unwrap();
+        store
+            .note_send_failure(&group, "Too Many Requests: retry after 7")
+            .unwrap();
+        store
+            .move_chat(&group, &chat("telegram:-1005"))
+            .await
+            .unwrap();
+        store.flush().await.unwrap();
+        drop(store);
+        Store::wait_closed(dir.path());
+
+        let fixture = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/data");
+        let file = fixture.join("backup-v1.jsonl");
+        backup(dir.path(), &file).unwrap();
+        // The header's creation time and version would change with every run.
+        let text = std::fs::read_to_string(&file).unwrap();
+        let mut lines: Vec<String> = text.lines().map(str::to_owned).collect();
+        let mut header: serde_json::Value = serde_json::from_str(&lines[0]).unwrap();
+        header["created"] = "2026-12-07T00:00:00Z".into();
+        lines[0] = header.to_string();
+        std::fs::write(&file, lines.join("\n") + "\n").unwrap();
+
+        let copy = tempfile::tempdir().unwrap();
+        let data = copy.path().join("data");
+        restore(&data, &file).unwrap();
+        Store::wait_closed(&data);
+        let store = Store::open(&data).unwrap();
+        let read = fixture_reading(&store).await;
+        std::fs::write(fixture.join("backup-v1.read.txt"), read).unwrap();
+    }
+
+    /// Everything the store's API reads from the fixture's store, as text: records in their
+    /// stored JSON form, chats as written in the configuration, so that the text depends on
+    /// what is read and not on what the types are called.
+    async fn fixture_reading(store: &Store) -> String {
+        use crate::article::{LangSet, Platform, Target};
+        use crate::store::Standing;
+        use std::fmt::Write as _;
+        fn j<T: Serialize>(value: &T) -> String {
+            serde_json::to_string(value).unwrap()
+        }
+        let chats: Vec<Target> = [
+            "telegram:@herald_news",
+            "telegram:-5",
+            "telegram:-1005",
+            "matrix:!room:example.org",
+            "telegram:4242",
+            "matrix:#news:example.org",
+        ]
+        .iter()
+        .map(|t| t.parse().unwrap())
+        .collect();
+        let named = |targets: Vec<Target>| -> Vec<String> {
+            targets.iter().map(Target::to_string).collect()
+        };
+        let mut out = String::new();
+        let articles = store.latest(&LangSet::All, 100).unwrap();
+        writeln!(out, "articles: {}", store.article_count()).unwrap();
+        for a in &articles {
+            writeln!(out, "article {}", j(a)).unwrap();
+            writeln!(out, "  revision {}", a.revision()).unwrap();
+            let stored = store.article(&a.id).unwrap();
+            writeln!(out, "  stored {}", j(&stored)).unwrap();
+            writeln!(
+                out,
+                "  posted to {:?}",
+                named(store.posted_to(&a.id).unwrap())
+            )
+            .unwrap();
+            for chat in &chats {
+                let standing = match store.delivery_state(chat, a).unwrap() {
+                    None => continue,
+                    Some(Standing::Sent) => "sent",
+                    Some(Standing::Queued) => "queued",
+                    Some(Standing::SetAside) => "set aside",
+                };
+                writeln!(out, "  {chat}: {standing}").unwrap();
+                if let Some(sent) = store.was_sent(chat, &a.id).unwrap() {
+                    writeln!(out, "  {chat}: sent record {}", j(&sent)).unwrap();
+                }
+            }
+        }
+        for lang in ["de", "en", "uk"] {
+            let set = LangSet::parse(&[lang]).unwrap();
+            let ids: Vec<String> = store
+                .latest(&set, 3)
+                .unwrap()
+                .into_iter()
+                .map(|a| a.id)
+                .collect();
+            writeln!(out, "latest {lang}: {ids:?}").unwrap();
+        }
+        for feed in ["de.xml", "en.xml", "gone.xml"] {
+            writeln!(out, "feed {feed}: {}", j(&store.feed_state(feed).unwrap())).unwrap();
+            writeln!(out, "  polls {}", j(&store.poll_record(feed).unwrap())).unwrap();
+            writeln!(out, "  articles {}", store.feed_article_count(feed)).unwrap();
+            let mut langs: Vec<(String, String)> = store
+                .feed_langs(feed)
+                .await
+                .unwrap()
+                .into_iter()
+                .map(|(post, lang)| (post, lang.to_string()))
+                .collect();
+            langs.sort();
+            writeln!(out, "  langs {langs:?}").unwrap();
+            let ids = articles.iter().map(|a| a.id.as_str());
+            let mut seen: Vec<_> = store.seen_by_feed(feed, ids).unwrap().into_iter().collect();
+            seen.sort();
+            writeln!(out, "  seen {seen:?}").unwrap();
+        }
+        writeln!(out, "queued: {}", store.outbox_len()).unwrap();
+        writeln!(out, "set aside: {}", store.dead_count()).unwrap();
+        for chat in &chats {
+            writeln!(
+                out,
+                "chat {chat}: resolves to {}",
+                store.resolve(chat).unwrap()
+            )
+            .unwrap();
+            writeln!(out, "  settings {}", j(&store.chat(chat).unwrap())).unwrap();
+            writeln!(out, "  queued {}", store.queued_for(chat)).unwrap();
+            if let Some(head) = store.next_for(chat).unwrap() {
+                writeln!(out, "  head {} {}", head.target, j(&head.delivery)).unwrap();
+            }
+            writeln!(out, "  last sent {}", j(&store.last_sent_to(chat).unwrap())).unwrap();
+            writeln!(out, "  failure {}", j(&store.send_failure(chat).unwrap())).unwrap();
+            writeln!(out, "  paused {}", j(&store.paused(chat).unwrap())).unwrap();
+            writeln!(out, "  added {}", j(&store.added_channel(chat).unwrap())).unwrap();
+        }
+        for platform in [Platform::Telegram, Platform::Matrix] {
+            let last = store.last_sent_on(platform).unwrap();
+            writeln!(out, "last sent on {}: {}", platform.name(), j(&last)).unwrap();
+        }
+        for (chat, settings) in store.subscribers().unwrap() {
+            writeln!(out, "subscriber {chat} {}", j(&settings)).unwrap();
+        }
+        for (chat, added) in store.added_channels().unwrap() {
+            writeln!(out, "added channel {chat} {}", j(&added)).unwrap();
+        }
+        for (chat, pause) in store.paused_chats().unwrap() {
+            writeln!(out, "paused chat {chat} {}", j(&pause)).unwrap();
+        }
+        let mut entries = BTreeMap::<String, u64>::new();
+        store
+            .for_each_entry(|tree, _, _| -> Result<(), StoreError> {
+                *entries.entry(tree.to_string()).or_default() += 1;
+                Ok(())
+            })
+            .unwrap();
+        writeln!(out, "trees {:?}", store.tree_names()).unwrap();
+        writeln!(out, "entries {entries:?}").unwrap();
+        out
+    }
+
     #[test]
     fn hex_round_trips_every_byte() {
         let bytes: Vec<u8> = (0..=255).collect();
