@@ -27,7 +27,7 @@ use crate::status::Watch;
 use crate::store::Store;
 
 /// The parts every job shares.
-struct Parts {
+struct Opened {
     config: Arc<Config>,
     store: Store,
     metrics: Arc<Metrics>,
@@ -41,7 +41,7 @@ const ONCE_PATIENCE: Duration = Duration::from_secs(120);
 /// How long shutdown waits for platform listeners to stop.
 const SHUTDOWN_GRACE: Duration = Duration::from_secs(10);
 
-fn open(config: Config) -> anyhow::Result<Parts> {
+fn open(config: Config) -> anyhow::Result<Opened> {
     let store = Store::open(&config.bot.data_dir)?;
     let config = Arc::new(config);
     let metrics = Arc::new(Metrics::default());
@@ -58,7 +58,7 @@ fn open(config: Config) -> anyhow::Result<Parts> {
         metrics.clone(),
         watch.clone(),
     ));
-    Ok(Parts {
+    Ok(Opened {
         config,
         store,
         metrics,
