@@ -15,19 +15,20 @@ use tokio_util::sync::CancellationToken;
 use crate::article::{Article, LangSet};
 use crate::backup;
 use crate::check::Check;
-use crate::commands::{Control, FeedPolled};
+use crate::commands::Control;
 use crate::config::Config;
 use crate::delivery::Delivery;
 use crate::metrics::Metrics;
 use crate::ops;
 use crate::platform::{self, Sink};
-use crate::poll::{FeedOutcome, PollError, Poller};
+use crate::poll::report::{self, By};
+use crate::poll::{Poller, schedule};
 use crate::service::CommandService;
 use crate::status::Watch;
 use crate::store::Store;
 
-/// The parts every job shares.
-struct Parts {
+/// What `open` builds, which every job shares.
+struct Opened {
     config: Arc<Config>,
     store: Store,
     metrics: Arc<Metrics>,
@@ -41,7 +42,8 @@ const ONCE_PATIENCE: Duration = Duration::from_secs(120);
 /// How long shutdown waits for platform listeners to stop.
 const SHUTDOWN_GRACE: Duration = Duration::from_secs(10);
 
-fn open(config: Config) -> anyhow::Result<Parts> {
+/// Opens the store and builds what every job runs on.
+fn open(config: Config) -> anyhow::Result<Opened> {
     let store = Store::open(&config.bot.data_dir)?;
     let config = Arc::new(config);
     let metrics = Arc::new(Metrics::default());
@@ -49,6 +51,7 @@ fn open(config: Config) -> anyhow::Result<Parts> {
         config: config.clone(),
         store: store.clone(),
         metrics: metrics.clone(),
+        // Empty until `run` has started the platforms (see there); a one-shot job leaves it so.
         platforms: Default::default(),
         started: std::time::SystemTime::now(),
     };
@@ -58,7 +61,7 @@ fn open(config: Config) -> anyhow::Result<Parts> {
         metrics.clone(),
         watch.clone(),
     ));
-    Ok(Parts {
+    Ok(Opened {
         config,
         store,
         metrics,
@@ -69,11 +72,16 @@ fn open(config: Config) -> anyhow::Result<Parts> {
 
 /// Runs the bot until `shutdown` is cancelled: polls every `poll_interval`, delivers as
 /// soon as something is queued, answers commands on every configured platform.
+///
+/// Starts, in this order: the operators' endpoint (it answers while the rest starts), the
+/// poller (loading the language models takes a moment), the platforms (each answering
+/// commands as soon as it runs), the delivery and the forgetting of old records, the
+/// operators' commands, then one poll loop per feed. At shutdown it joins the feeds'
+/// loops, the forgetting, the delivery (finishing the send in progress), the platform
+/// listeners (each given `SHUTDOWN_GRACE`) and the endpoint, and flushes the store.
 pub async fn run(config: Config, shutdown: CancellationToken) -> anyhow::Result<()> {
     let parts = open(config)?;
     let config = parts.config.clone();
-    // The platforms' sinks, for the endpoint to show chats waiting to be joined, once started.
-    let platforms = parts.watch.platforms.clone();
     let ops_task = match config.ops.listen {
         Some(addr) => {
             let listener = tokio::net::TcpListener::bind(addr)
@@ -90,8 +98,10 @@ pub async fn run(config: Config, shutdown: CancellationToken) -> anyhow::Result<
     let poller = Arc::new(Poller::new(&config)?);
     let started = platform::start_all(&parts.service, true, &shutdown).await;
     let sinks: Vec<Arc<dyn Sink>> = started.iter().map(|s| s.sink.clone()).collect();
-    let _ = platforms.set(sinks.clone());
-    let sinks_for_commands = sinks.clone();
+    // The endpoint above already serves, but the platforms' sinks exist only now: from here
+    // on the status page and `/status` also list the chats they cannot post to yet (a room
+    // still being joined); before, those lists are empty.
+    let _ = parts.watch.platforms.set(sinks.clone());
     let names: Vec<String> = sinks.iter().map(|s| s.platform().to_string()).collect();
     // Channels added from chat (`/addchannel`) count as much as the configuration's.
     let channels =
@@ -107,7 +117,7 @@ pub async fn run(config: Config, shutdown: CancellationToken) -> anyhow::Result<
         config.clone(),
         parts.store.clone(),
         parts.metrics.clone(),
-        sinks,
+        sinks.clone(),
     );
     let delivery_task = tokio::spawn(delivery.clone().run(shutdown.clone()));
     let forget_task = tokio::spawn(forget_old(
@@ -115,56 +125,36 @@ pub async fn run(config: Config, shutdown: CancellationToken) -> anyhow::Result<
         parts.store.clone(),
         shutdown.clone(),
     ));
+    // The platforms answer commands through the service since they started, but what the
+    // operators' commands act on needs the started platforms (to check a chat) and the
+    // delivery (to wake it), so it is attached only now: until here `/poll` and
+    // `/addchannel` answer that the bot is still starting.
     parts.service.attach(control(
         &config,
         &parts.store,
         &parts.metrics,
         &poller,
         &delivery,
-        sinks_for_commands,
+        sinks,
     ));
-    let mut feed_tasks = tokio::task::JoinSet::new();
-    for index in 0..config.feeds.len() {
-        let (poller, delivery) = (poller.clone(), delivery.clone());
-        let (config, store, metrics) = (config.clone(), parts.store.clone(), parts.metrics.clone());
-        let shutdown = shutdown.clone();
-        feed_tasks.spawn(async move {
-            let feed = &config.feeds[index];
-            loop {
-                let started = std::time::Instant::now();
-                let result = tokio::select! {
-                    _ = shutdown.cancelled() => break,
-                    result = poller.poll_feed(&config, &store, feed, false) => result,
-                };
-                if !matches!(result, Ok(FeedOutcome::Waiting)) {
-                    metrics.observe_poll(feed.key(), started.elapsed());
-                }
-                let results = [(feed.key().to_string(), result)];
-                count_polls(&metrics, &results);
-                if let Ok(outcome) = &results[0].1 {
-                    report_poll(&config, feed.key(), outcome, false);
-                }
-                if matches!(&results[0].1, Ok(FeedOutcome::Updated { queued, edits, .. }) if queued + edits > 0) {
-                    delivery.wake();
-                }
-                tokio::select! {
-                    _ = shutdown.cancelled() => break,
-                    _ = tokio::time::sleep(config.bot.poll_interval) => {}
-                }
-            }
-        });
-    }
+    let mut feed_tasks = schedule::spawn_feeds(
+        &poller,
+        &config,
+        &parts.store,
+        &parts.metrics,
+        &delivery,
+        &shutdown,
+    );
+
     shutdown.cancelled().await;
     while let Some(joined) = feed_tasks.join_next().await {
         if let Err(e) = joined {
             tracing::error!(error = %e, "a feed's poll loop failed");
         }
     }
-
     if let Err(e) = forget_task.await {
         tracing::error!(error = %e, "forgetting old records failed");
     }
-
     tracing::info!("stopping: finishing the send in progress");
     if let Err(e) = delivery_task.await {
         tracing::error!(error = %e, "the delivery loop failed");
@@ -228,21 +218,8 @@ pub async fn poll_once(config: Config, shutdown: CancellationToken) -> anyhow::R
     let sinks = started.iter().map(|s| s.sink.clone()).collect();
     let poller = Poller::new(&config)?;
     let results = poller.poll_all(&config, &parts.store, true).await;
-    count_polls(&parts.metrics, &results);
-    let mut ok = true;
-    for (feed, result) in &results {
-        match result {
-            Ok(outcome) => report_poll(&config, feed, outcome, true),
-            // Said once, where the poll failed (with the feed's name and the retry).
-            Err(_) => ok = false,
-        }
-    }
-    let nothing_new = results.iter().all(|(_, r)| {
-        matches!(
-            r,
-            Ok(FeedOutcome::NotModified | FeedOutcome::Updated { new: 0, .. })
-        )
-    });
+    report::all(&config, &parts.metrics, &results, By::Once);
+    let all_read = results.iter().all(|(_, result)| result.is_ok());
     let delivery = Delivery::new(
         config.clone(),
         parts.store.clone(),
@@ -250,25 +227,11 @@ pub async fn poll_once(config: Config, shutdown: CancellationToken) -> anyhow::R
         sinks,
     );
     let (sent, empty) = delivery.drain_patiently(ONCE_PATIENCE, &shutdown).await;
-    if !empty {
-        tracing::warn!(
-            queued = parts.store.outbox_len(),
-            "some posts could not be delivered yet; they stay queued"
-        );
-    }
-    if sent == 0 && empty && nothing_new && !results.is_empty() {
-        tracing::info!(
-            "nothing new to post: every article in these feeds was already seen from the data folder {} (and posted where due); to start afresh, for example to see the demo again, stop Herald and delete that folder",
-            config.bot.data_dir.display()
-        );
-    }
-    tracing::info!("poll finished: {}", plural(sent, "post sent", "posts sent"));
+    report::once_finished(&config, &parts.store, &results, sent, empty);
     parts.store.flush().await?;
-    Ok(ok)
+    Ok(all_read)
 }
 
-/// Says in words what one feed's poll did. `always`: also when nothing changed (a one-shot
-/// run reports every feed; the running bot only what is new).
 /// What the operators' commands act on: `/poll` reads every feed now (counted and logged
 /// like any poll) and wakes the delivery; `/addchannel` checks a
 /// chat through the running platforms.
@@ -298,124 +261,15 @@ fn control(
             );
             Box::pin(async move {
                 let results = poller.poll_all(&config, &store, true).await;
-                count_polls(&metrics, &results);
+                report::all(&config, &metrics, &results, By::Operator);
                 delivery.wake();
                 results
                     .into_iter()
-                    .map(|(key, result)| {
-                        if let Ok(outcome) = &result {
-                            report_poll(&config, &key, outcome, false);
-                        }
-                        let name = config
-                            .feeds
-                            .iter()
-                            .find(|f| f.key() == key)
-                            .and_then(|f| f.name.clone())
-                            .unwrap_or(key);
-                        let result = match result {
-                            Ok(FeedOutcome::Updated { new, queued, .. }) => Ok((new, queued)),
-                            Ok(FeedOutcome::NotModified | FeedOutcome::Waiting) => Ok((0, 0)),
-                            Err(e) => Err(e.to_string()),
-                        };
-                        FeedPolled { name, result }
-                    })
+                    .map(|(key, result)| report::for_operator(&config, key, result))
                     .collect()
             })
         }),
         sinks,
-    }
-}
-
-fn report_poll(config: &Config, key: &str, outcome: &FeedOutcome, always: bool) {
-    let name = config
-        .feeds
-        .iter()
-        .find(|f| f.key() == key)
-        .and_then(|f| f.name.as_deref())
-        .unwrap_or(key);
-    if let FeedOutcome::Updated { changed, edits, .. } = *outcome
-        && changed > 0
-    {
-        tracing::info!(
-            feed = name,
-            "the text of {} changed in the feed; {} queued for the messages that carried {}",
-            plural(changed, "known article", "known articles"),
-            plural(edits, "edit", "edits"),
-            if changed == 1 { "it" } else { "them" },
-        );
-    }
-    match *outcome {
-        FeedOutcome::Updated {
-            new,
-            queued: 0,
-            first_time: true,
-            ..
-        } if new > 0 => tracing::info!(
-            feed = name,
-            "first poll of this feed: new articles — {} stored, none posted, because a feed's first poll only records what it already carries (`backfill = N` posts its newest N instead); `herald latest` lists them",
-            new
-        ),
-        FeedOutcome::Updated {
-            new,
-            queued,
-            first_time,
-            held_back,
-            ..
-        } if new > 0 => tracing::info!(
-            feed = name,
-            "{}new articles — {} stored, {} queued{}",
-            if first_time {
-                "first poll of this feed: "
-            } else {
-                ""
-            },
-            new,
-            plural(queued, "post", "posts"),
-            if held_back > 0 {
-                format!(" ({held_back} held back as a mass change)")
-            } else {
-                String::new()
-            }
-        ),
-        FeedOutcome::Updated { .. } if always => {
-            tracing::info!(feed = name, "read; nothing new since the last poll")
-        }
-        FeedOutcome::NotModified if always => tracing::info!(
-            feed = name,
-            "unchanged since the last poll (the server answered \"not modified\")"
-        ),
-        FeedOutcome::Waiting if always => tracing::info!(
-            feed = name,
-            "skipped: still waiting before retrying after failures"
-        ),
-        _ => tracing::debug!(feed = name, ?outcome, "polled"),
-    }
-}
-
-/// "1 post", "3 posts".
-fn plural(n: usize, one: &str, many: &str) -> String {
-    if n == 1 {
-        format!("1 {one}")
-    } else {
-        format!("{n} {many}")
-    }
-}
-
-fn count_polls(metrics: &Metrics, results: &[(String, Result<FeedOutcome, PollError>)]) {
-    for (feed, result) in results {
-        match result {
-            Ok(FeedOutcome::Waiting) => {}
-            Ok(FeedOutcome::NotModified) => {
-                metrics.count_poll(feed, "not_modified", None);
-                metrics.count_new_articles(feed, 0);
-            }
-            Ok(FeedOutcome::Updated { skipped, new, .. }) => {
-                metrics.count_poll(feed, "updated", None);
-                metrics.count_new_articles(feed, *new);
-                metrics.count_skipped(feed, *skipped);
-            }
-            Err(e) => metrics.count_poll(feed, "error", Some(e.to_string())),
-        }
     }
 }
 

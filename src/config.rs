@@ -278,12 +278,6 @@ impl ChannelConfig {
     pub fn target(&self) -> &Target {
         self.target.get_ref()
     }
-
-    pub fn takes_feed(&self, feed_key: &str) -> bool {
-        self.feeds
-            .as_ref()
-            .is_none_or(|list| list.iter().any(|f| f.get_ref() == feed_key))
-    }
 }
 
 /// A secret: never printed, not even in debug output.

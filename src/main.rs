@@ -29,7 +29,7 @@ struct Cli {
     #[arg(long, global = true, env = "HERALD_LOG_FORMAT", value_enum)]
     log_format: Option<LogFormatArg>,
     #[command(subcommand)]
-    command: Option<Command>,
+    command: Option<Action>,
 }
 
 #[derive(Clone, Copy, clap::ValueEnum)]
@@ -39,7 +39,7 @@ enum LogFormatArg {
 }
 
 #[derive(Subcommand)]
-enum Command {
+enum Action {
     /// Poll and deliver until stopped with Ctrl-C or SIGTERM (the default).
     Run,
     /// Poll every feed, deliver what is due, and exit (non-zero if a feed failed).
@@ -93,7 +93,7 @@ fn main() -> ExitCode {
         None => config.ops.log_format == LogFormat::Json,
     };
     init_logging(json);
-    match run(cli.command.unwrap_or(Command::Run), config) {
+    match run(cli.command.unwrap_or(Action::Run), config) {
         Ok(code) => code,
         Err(e) => {
             eprintln!("error: {e:#}");
@@ -102,10 +102,10 @@ fn main() -> ExitCode {
     }
 }
 
-fn run(command: Command, config: Config) -> anyhow::Result<ExitCode> {
+fn run(command: Action, config: Config) -> anyhow::Result<ExitCode> {
     let runtime = tokio::runtime::Runtime::new()?;
     match command {
-        Command::Check { online } => {
+        Action::Check { online } => {
             println!(
                 "{}: OK — {} feeds, {} channels",
                 config.path.display(),
@@ -125,7 +125,7 @@ fn run(command: Command, config: Config) -> anyhow::Result<ExitCode> {
                 ExitCode::FAILURE
             })
         }
-        Command::Backup { path } => {
+        Action::Backup { path } => {
             let summary = herald::app::backup(&config, &path)?;
             println!(
                 "backed up the store in {} to {}: {summary}",
@@ -134,7 +134,7 @@ fn run(command: Command, config: Config) -> anyhow::Result<ExitCode> {
             );
             Ok(ExitCode::SUCCESS)
         }
-        Command::Restore { path } => {
+        Action::Restore { path } => {
             let summary = herald::app::restore(&config, &path)?;
             println!(
                 "restored {} into {}: {summary}",
@@ -143,7 +143,7 @@ fn run(command: Command, config: Config) -> anyhow::Result<ExitCode> {
             );
             Ok(ExitCode::SUCCESS)
         }
-        Command::Latest { n, lang } => {
+        Action::Latest { n, lang } => {
             let langs = match lang {
                 Some(code) => match LangSet::parse(&[code]) {
                     Ok(set) => set,
@@ -166,7 +166,7 @@ fn run(command: Command, config: Config) -> anyhow::Result<ExitCode> {
             }
             Ok(ExitCode::SUCCESS)
         }
-        Command::Poll { once: true } => runtime.block_on(async {
+        Action::Poll { once: true } => runtime.block_on(async {
             let shutdown = CancellationToken::new();
             tokio::spawn(stop_on_signal(shutdown.clone()));
             let all_ok = herald::app::poll_once(config, shutdown).await?;
@@ -176,7 +176,7 @@ fn run(command: Command, config: Config) -> anyhow::Result<ExitCode> {
                 ExitCode::FAILURE
             })
         }),
-        Command::Run | Command::Poll { once: false } => runtime.block_on(async {
+        Action::Run | Action::Poll { once: false } => runtime.block_on(async {
             let shutdown = CancellationToken::new();
             tokio::spawn(stop_on_signal(shutdown.clone()));
             herald::run(config, shutdown).await?;

@@ -127,7 +127,7 @@ impl Watch {
                 .is_some_and(|e| last_success.is_none_or(|ok| e.at >= ok));
             let interval = chrono::Duration::from_std(config.bot.poll_interval).ok();
             feeds.push(FeedStatus {
-                name: feed.name.clone().unwrap_or_else(|| feed.key().to_string()),
+                name: feed.label().to_string(),
                 next_poll: record.next_poll.or_else(|| Some(last_success? + interval?)),
                 last_success,
                 last_error: record.last_error,
