@@ -28,11 +28,10 @@
 //! - `i18n`: the bot's own texts in en, de, ru, uk, fr, from the Fluent files in `i18n/`.
 //! - `sink`: the `Sink` trait the core sends through, `Post` and `SendError`.
 //! - `platform`: the adapters — console, Telegram, Matrix — and their start-up.
-//! - `metrics`: the counters every layer shares, and the health `/healthz` judges by.
 //! - `service`: the command service the platform adapters answer commands through.
-//! - `status`: the running bot as operators see it (`/status`, the status page).
-//! - `status_page`: that status as an HTML page.
-//! - `ops`: the status page, `/healthz` and `/metrics` for operators.
+//! - `ops`: the operators' view — the status page (`/`), `/healthz` and `/metrics`; the
+//!   counters every layer shares (`ops::metrics`) and the running bot as operators see it
+//!   (`ops::status`, also `/status` in chat).
 //! - `app`: wires everything together: `run` until shutdown, `poll_once`, `latest`.
 //!   Nothing else imports it.
 //!
@@ -57,15 +56,12 @@ pub mod delivery;
 pub mod feed;
 pub(crate) mod i18n;
 pub mod lang;
-pub(crate) mod metrics;
 pub(crate) mod ops;
 pub(crate) mod platform;
 pub(crate) mod poll;
 pub mod render;
 pub(crate) mod service;
 pub mod sink;
-pub(crate) mod status;
-pub(crate) mod status_page;
 pub mod store;
 pub mod text;
 

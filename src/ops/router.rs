@@ -18,7 +18,7 @@ use tokio::sync::Semaphore;
 use tokio_util::sync::CancellationToken;
 
 use crate::config::Secret;
-use crate::status::Watch;
+use crate::ops::status::Watch;
 
 /// Requests served at once; more get 503 at once instead of piling up.
 const MAX_CONCURRENT: usize = 32;
@@ -101,7 +101,7 @@ async fn page(State(watch): State<Watch>, request: Request) -> Response {
         .headers()
         .get(header::ACCEPT_LANGUAGE)
         .and_then(|v| v.to_str().ok());
-    let lang = crate::status_page::page_lang(accept);
+    let lang = crate::ops::page::page_lang(accept);
     // Reading the store walks a few trees: off the async runtime.
     match tokio::task::spawn_blocking(move || watch.snapshot()).await {
         Ok(Ok(snapshot)) => (
@@ -115,7 +115,7 @@ async fn page(State(watch): State<Watch>, request: Request) -> Response {
                     "default-src 'none'; style-src 'unsafe-inline'",
                 ),
             ],
-            crate::status_page::render(&snapshot, &lang),
+            crate::ops::page::render(&snapshot, &lang),
         )
             .into_response(),
         Ok(Err(e)) => {

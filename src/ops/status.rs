@@ -14,7 +14,7 @@ use chrono::{DateTime, Utc};
 use crate::article::{Lang, LangSet, Platform, Target};
 use crate::config::Config;
 use crate::i18n::{self, Arg, Msg};
-use crate::metrics::{Failing, Metrics, Stall, human};
+use crate::ops::metrics::{Failing, Metrics, Stall, human};
 use crate::sink::{ChatWaiting, Sink, WaitState};
 use crate::store::{Failure, Standing, Store, StoreError};
 use crate::text::truncate_words;
