@@ -26,6 +26,7 @@
 //! - `render`: articles and replies as Telegram HTML, Matrix HTML + text, console text.
 //! - `commands`: the platform-neutral chat commands and their replies.
 //! - `i18n`: the bot's own texts in en, de, ru, uk, fr, from the Fluent files in `i18n/`.
+//! - `redact`: what Herald cuts out of texts it shows: secrets, chat ids.
 //! - `sink`: the `Sink` trait the core sends through, `Post` and `SendError`.
 //! - `platform`: the adapters — console, Telegram, Matrix — and their start-up.
 //! - `service`: the command service the platform adapters answer commands through.
@@ -59,6 +60,7 @@ pub mod lang;
 pub(crate) mod ops;
 pub(crate) mod platform;
 pub(crate) mod poll;
+pub(crate) mod redact;
 pub mod render;
 pub(crate) mod service;
 pub mod sink;
