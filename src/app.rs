@@ -18,12 +18,12 @@ use crate::check::Check;
 use crate::commands::{Control, FeedPolled};
 use crate::config::Config;
 use crate::delivery::Delivery;
-use crate::ops::metrics::Metrics;
 use crate::ops;
+use crate::ops::metrics::Metrics;
+use crate::ops::status::Watch;
 use crate::platform::{self, Sink};
 use crate::poll::{FeedOutcome, PollError, Poller};
 use crate::service::CommandService;
-use crate::ops::status::Watch;
 use crate::store::Store;
 
 /// The parts every job shares.

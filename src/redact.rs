@@ -94,7 +94,10 @@ mod tests {
             "https://api.telegram.org/bot<token>/sendMessage failed; bot<token> again"
         );
         assert_eq!(without_secret(url, ""), url);
-        assert_eq!(without_secret("no secret here", "123:ABC"), "no secret here");
+        assert_eq!(
+            without_secret("no secret here", "123:ABC"),
+            "no secret here"
+        );
     }
 
     #[test]

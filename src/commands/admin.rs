@@ -13,8 +13,8 @@ use super::{ChatKind, Context, Reply, Request, Span, say};
 use crate::article::{Lang, LangSet, Platform, Target};
 use crate::channels::{self, Channel};
 use crate::i18n::{self, Msg};
-use crate::sink::{BoxFuture, Sink};
 use crate::ops::status::ChannelState;
+use crate::sink::{BoxFuture, Sink};
 use crate::store::{AddedChannel, Pause, StoreError};
 
 /// One feed's result of `/poll`.

@@ -6,7 +6,10 @@
 //!
 //! - `router`: the routes and their limits (the token, the bound on requests at once and
 //!   on their time) and the handlers.
-//! - `metrics`: the Prometheus registry every layer counts in.
+//! - `health`: the one health verdict — the stall rules, and the answer as text and JSON.
+//! - `liveness`: the signs of life it judges by (feeds failing since, the delivery loop's
+//!   heartbeat, platforms failing since), noted by polling and delivery.
+//! - `metrics`: the Prometheus registry every layer counts in; it carries the liveness.
 //! - `status`: what a snapshot is read from (`Watch`) and the `Snapshot` `/status` and the
 //!   page show.
 //! - `page`: that snapshot as the HTML page of `/`.
@@ -14,6 +17,8 @@
 //! Polling, delivery, the commands and the platforms write metrics and read the status
 //! through this module's types; it imports none of them.
 
+pub mod health;
+pub mod liveness;
 pub mod metrics;
 mod page;
 mod router;

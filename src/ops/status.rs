@@ -14,8 +14,8 @@ use chrono::{DateTime, Utc};
 use crate::article::{Lang, LangSet, Platform, Target};
 use crate::config::Config;
 use crate::i18n::{self, Arg, Msg};
-use crate::ops::metrics::{Failing, Metrics, Stall, human};
-use crate::redact::without_chat_ids;
+use crate::ops::health::Health;
+use crate::ops::metrics::Metrics;
 use crate::sink::{ChatWaiting, Sink, WaitState};
 use crate::store::{Failure, Standing, Store, StoreError};
 use crate::text::truncate_words;
@@ -288,131 +288,11 @@ pub fn when(t: DateTime<Utc>) -> String {
     t.format("%Y-%m-%d %H:%M:%S UTC").to_string()
 }
 
-/// What `/healthz` says: the stalled things, one line each, and the details as JSON.
-pub struct Health {
-    pub stalled: Vec<String>,
-    pub json: serde_json::Value,
-}
-
 impl Watch {
-    /// Stalled is: a feed failing without a success for longer than `[ops] stall_after`; the
-    /// delivery loop without progress for longer than `[ops] delivery_stall_after` while posts
-    /// are due (not while they only wait for a rate limit or a backoff); a platform whose every
-    /// send failed for that long (an outage, not one chat's refusal), or whose listener could
-    /// not connect for that long; a configured channel whose join was refused. Chats the
-    /// platforms cannot post to yet (a Matrix room still being joined) are listed in the JSON;
-    /// a configured channel is named by its target as the operator wrote it, a room the bot was
-    /// invited to only counted, since its id is private.
+    /// The health verdict now (see `Health::judge`).
     pub fn health(&self) -> Health {
-        let view = self;
-        let config = &view.config;
-        let queued = view.store.outbox_len();
-        let sinks = view.platforms.get().map(Vec::as_slice).unwrap_or_default();
-        let disconnected: Vec<(&'static str, Failing)> = sinks
-            .iter()
-            .filter_map(|sink| {
-                let d = sink.disconnected()?;
-                let error = format!("cannot connect: {}", d.error);
-                Some((
-                    sink.platform().name(),
-                    Failing {
-                        since: d.since,
-                        error,
-                    },
-                ))
-            })
-            .collect();
-        let stalls = view.metrics.health().stalled(
-            config.feed_stall_after(),
-            config.ops.delivery_stall_after,
-            queued,
-            &disconnected,
-        );
-        let feed_label = |key: &str| {
-            config
-                .feeds
-                .iter()
-                .find(|f| f.key() == key)
-                .map_or(key, |f| f.label())
-                .to_owned()
-        };
-        let mut stalled: Vec<String> = stalls
-            .iter()
-            .map(|stall| match stall {
-                Stall::Feed { feed, for_, error } => {
-                    format!(
-                        "feed {}: failing for {}: {error}",
-                        feed_label(feed),
-                        human(*for_)
-                    )
-                }
-                Stall::Delivery { for_, queued } => format!(
-                    "delivery: stuck for {} (no progress with {queued} {} queued)",
-                    human(*for_),
-                    if *queued == 1 { "post" } else { "posts" }
-                ),
-                Stall::Platform {
-                    platform,
-                    for_,
-                    error,
-                } => format!(
-                    "{platform}: down for {}: {}",
-                    human(*for_),
-                    without_chat_ids(error)
-                ),
-            })
-            .collect();
-        let waiting: Vec<_> = sinks.iter().flat_map(|sink| sink.waiting_chats()).collect();
-        for w in waiting
-            .iter()
-            .filter(|w| w.configured && w.state == WaitState::Refused)
-        {
-            stalled.push(format!(
-                "channel {}: refused: {}",
-                w.target,
-                w.reason.as_deref().unwrap_or("no reason given")
-            ));
-        }
-        let channels: Vec<serde_json::Value> = waiting
-            .iter()
-            .filter(|w| w.configured)
-            .map(|w| {
-                serde_json::json!({
-                    "channel": w.target.to_string(),
-                    "state": match w.state {
-                        WaitState::Joining => "joining",
-                        WaitState::Retrying => "retrying",
-                        WaitState::Refused => "refused",
-                    },
-                    "reason": w.reason,
-                })
-            })
-            .collect();
-        let now = tokio::time::Instant::now();
-        let failing: serde_json::Map<String, serde_json::Value> = view
-            .metrics
-            .health()
-            .failing_feeds()
-            .into_iter()
-            .map(|(feed, f)| {
-                let value = serde_json::json!({
-                    "error": f.error,
-                    "failing_for_seconds": (now - f.since).as_secs(),
-                });
-                (feed, value)
-            })
-            .collect();
-        let json = serde_json::json!({
-            "status": if stalled.is_empty() { "ok" } else { "stalled" },
-            "stalled": stalled,
-            "failing_feeds": failing,
-            "channels_not_joined": channels,
-            "other_chats_not_joined": waiting.iter().filter(|w| !w.configured).count(),
-            "queued_posts": queued,
-            "undeliverable_posts": view.store.dead_count(),
-            "articles": view.store.article_count(),
-        });
-        Health { stalled, json }
+        let sinks = self.platforms.get().map(Vec::as_slice).unwrap_or_default();
+        Health::judge(&self.config, &self.store, self.metrics.health(), sinks)
     }
 }
 
