@@ -30,9 +30,10 @@
 //! - `sink`: the `Sink` trait the core sends through, `Post` and `SendError`.
 //! - `platform`: the adapters — console, Telegram, Matrix — and their start-up.
 //! - `service`: the command service the platform adapters answer commands through.
-//! - `ops`: the operators' view — the status page (`/`), `/healthz` and `/metrics`; the
-//!   counters every layer shares (`ops::metrics`) and the running bot as operators see it
-//!   (`ops::status`, also `/status` in chat).
+//! - `ops`: the operators' view — the status page (`/`), `/healthz` and `/metrics` — and
+//!   what the other layers share with it: the counters (`ops::metrics`), the signs of life
+//!   `/healthz` judges by (`ops::liveness`), and the running bot as operators see it
+//!   (`ops::status`, also `/status` in chat). It imports none of the layers that write them.
 //! - `app`: wires everything together: `run` until shutdown, `poll_once`, `latest`.
 //!   Nothing else imports it.
 //!

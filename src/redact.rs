@@ -1,6 +1,6 @@
 //! What Herald cuts out of texts it shows: secrets, chat ids. A platform's error may carry
-//! the bot's token (in a request URL) or name the chat it came from; what operators and
-//! chats are shown passes through here first.
+//! the bot's token (in a request URL) or name the chat it came from, and such errors reach
+//! logs, `/healthz` and the status page.
 
 /// `text` with every occurrence of `secret` replaced by `<token>`; an empty secret leaves
 /// the text as it is.

@@ -1,10 +1,11 @@
 //! What operators see of a running bot, gathered in one `Snapshot` for `/status` in chat and
-//! the status page (`GET /`, see `status_page`): each feed (last success, last error with
+//! the status page (`GET /`, see `page`): each feed (last success, last error with
 //! its cause, next poll, articles), each configured channel (fine, failing and why, waiting
 //! to be joined; posts queued), the private subscribers as counts only, the outbox, version
-//! and uptime, and the latest articles with where each went. Everything is read from the
-//! store (which polling and delivery keep up to date), the configuration and the platforms'
-//! own report of the chats they cannot post to yet: nothing here writes.
+//! and uptime, the latest articles with where each went, and what the health verdict calls
+//! stalled (see `health`). Everything is read from the store (which polling and delivery
+//! keep up to date), the metrics' liveness, the configuration and the platforms' own report
+//! of the chats they cannot post to yet: nothing here writes.
 
 use std::sync::{Arc, OnceLock};
 use std::time::{Duration, SystemTime};
@@ -214,6 +215,12 @@ impl Watch {
             stalled: self.health().stalled,
         })
     }
+
+    /// The health verdict now (see `Health::judge`), as `/healthz` answers it.
+    pub fn health(&self) -> Health {
+        let sinks = self.platforms.get().map(Vec::as_slice).unwrap_or_default();
+        Health::judge(&self.config, &self.store, self.metrics.health(), sinks)
+    }
 }
 
 impl Snapshot {
@@ -286,14 +293,6 @@ impl ChannelState {
 /// A moment as operators read it everywhere: `2026-01-31 14:05:09 UTC`.
 pub fn when(t: DateTime<Utc>) -> String {
     t.format("%Y-%m-%d %H:%M:%S UTC").to_string()
-}
-
-impl Watch {
-    /// The health verdict now (see `Health::judge`).
-    pub fn health(&self) -> Health {
-        let sinks = self.platforms.get().map(Vec::as_slice).unwrap_or_default();
-        Health::judge(&self.config, &self.store, self.metrics.health(), sinks)
-    }
 }
 
 #[cfg(test)]
