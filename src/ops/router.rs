@@ -18,7 +18,6 @@ use tokio::sync::Semaphore;
 use tokio_util::sync::CancellationToken;
 
 use crate::config::Secret;
-use crate::ops::page;
 use crate::ops::status::Watch;
 
 /// Requests served at once; more get 503 at once instead of piling up.
@@ -102,7 +101,7 @@ async fn page(State(watch): State<Watch>, request: Request) -> Response {
         .headers()
         .get(header::ACCEPT_LANGUAGE)
         .and_then(|v| v.to_str().ok());
-    let lang = page::page_lang(accept);
+    let lang = crate::ops::page::page_lang(accept);
     // Reading the store walks a few trees: off the async runtime.
     match tokio::task::spawn_blocking(move || watch.snapshot()).await {
         Ok(Ok(snapshot)) => (
@@ -116,7 +115,7 @@ async fn page(State(watch): State<Watch>, request: Request) -> Response {
                     "default-src 'none'; style-src 'unsafe-inline'",
                 ),
             ],
-            page::render(&snapshot, &lang),
+            crate::ops::page::render(&snapshot, &lang),
         )
             .into_response(),
         Ok(Err(e)) => {
