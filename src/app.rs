@@ -18,13 +18,13 @@ use crate::check::Check;
 use crate::commands::Control;
 use crate::config::Config;
 use crate::delivery::Delivery;
-use crate::metrics::Metrics;
 use crate::ops;
+use crate::ops::metrics::Metrics;
+use crate::ops::status::Watch;
 use crate::platform::{self, Sink};
 use crate::poll::report::{self, By};
 use crate::poll::{Poller, schedule};
 use crate::service::CommandService;
-use crate::status::Watch;
 use crate::store::Store;
 
 /// What `open` builds, which every job shares.

@@ -37,7 +37,7 @@ use tokio_util::sync::CancellationToken;
 
 use crate::article::{Platform, Target};
 use crate::config::Config;
-use crate::metrics::Metrics;
+use crate::ops::metrics::Metrics;
 use crate::sink::{Post, SendError, Sink};
 use crate::store::{Store, StoreError};
 

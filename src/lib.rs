@@ -26,13 +26,14 @@
 //! - `render`: articles and replies as Telegram HTML, Matrix HTML + text, console text.
 //! - `commands`: the platform-neutral chat commands and their replies.
 //! - `i18n`: the bot's own texts in en, de, ru, uk, fr, from the Fluent files in `i18n/`.
+//! - `redact`: what Herald cuts out of texts it shows: secrets, chat ids.
 //! - `sink`: the `Sink` trait the core sends through, `Post` and `SendError`.
 //! - `platform`: the adapters — console, Telegram, Matrix — and their start-up.
-//! - `metrics`: the counters every layer shares, and the health `/healthz` judges by.
 //! - `service`: the command service the platform adapters answer commands through.
-//! - `status`: the running bot as operators see it (`/status`, the status page).
-//! - `status_page`: that status as an HTML page.
-//! - `ops`: the status page, `/healthz` and `/metrics` for operators.
+//! - `ops`: the operators' view — the status page (`/`), `/healthz` and `/metrics` — and
+//!   what the other layers share with it: the counters (`ops::metrics`), the signs of life
+//!   `/healthz` judges by (`ops::liveness`), and the running bot as operators see it
+//!   (`ops::status`, also `/status` in chat). It imports none of the layers that write them.
 //! - `app`: wires everything together: `run` until shutdown, `poll_once`, `latest`.
 //!   Nothing else imports it.
 //!
@@ -57,15 +58,13 @@ pub mod delivery;
 pub mod feed;
 pub(crate) mod i18n;
 pub mod lang;
-pub(crate) mod metrics;
 pub(crate) mod ops;
 pub(crate) mod platform;
 pub(crate) mod poll;
+pub(crate) mod redact;
 pub mod render;
 pub(crate) mod service;
 pub mod sink;
-pub(crate) mod status;
-pub(crate) mod status_page;
 pub mod store;
 pub mod text;
 

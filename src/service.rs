@@ -13,8 +13,8 @@ use crate::channels::Channel;
 use crate::commands::{self, Command, Context, Control, Reply, Request};
 use crate::config::{Config, Operator};
 use crate::i18n::Msg;
-use crate::metrics::Metrics;
-use crate::status::Watch;
+use crate::ops::metrics::Metrics;
+use crate::ops::status::Watch;
 use crate::store::{Store, StoreError};
 
 pub struct CommandService {

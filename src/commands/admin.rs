@@ -13,8 +13,8 @@ use super::{ChatKind, Context, Reply, Request, Span, say};
 use crate::article::{Lang, LangSet, Platform, Target};
 use crate::channels::{self, Channel};
 use crate::i18n::{self, Msg};
+use crate::ops::status::ChannelState;
 use crate::sink::{BoxFuture, Sink};
-use crate::status::ChannelState;
 use crate::store::{AddedChannel, Pause, StoreError};
 
 /// One feed's result of `/poll`.
@@ -454,7 +454,7 @@ pub async fn poll(ctx: &Context<'_>, req: &Request) -> Result<Reply, StoreError>
                 Msg::PollFailed,
                 &[(
                     "reason",
-                    crate::text::truncate_words(&reason, crate::status::REASON_MAX)
+                    crate::text::truncate_words(&reason, crate::ops::status::REASON_MAX)
                         .as_str()
                         .into(),
                 )],

@@ -13,7 +13,7 @@ mod subscription;
 use crate::article::{Lang, LangSet, Target};
 use crate::config::Config;
 use crate::i18n::{self, Msg};
-use crate::status::Watch;
+use crate::ops::status::Watch;
 use crate::store::{ChatSettings, Store, StoreError};
 pub use admin::{Control, FeedPolled};
 

@@ -8,7 +8,7 @@
 use super::{Context, Reply, Request, Span};
 use crate::article::Lang;
 use crate::i18n::{self, Msg};
-use crate::status::{REASON_MAX, Snapshot, when};
+use crate::ops::status::{REASON_MAX, Snapshot, when};
 use crate::store::StoreError;
 use crate::text::truncate_words;
 
@@ -100,7 +100,7 @@ pub fn reply(s: &Snapshot, lang: &Lang) -> Reply {
 mod tests {
     use super::*;
     use crate::article::Target;
-    use crate::status::{ChannelState, ChannelStatus, FeedStatus, Subscribers};
+    use crate::ops::status::{ChannelState, ChannelStatus, FeedStatus, Subscribers};
     use crate::store::Failure;
     use chrono::{TimeZone, Utc};
 

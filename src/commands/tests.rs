@@ -243,7 +243,7 @@ fn about_counts_its_sources_in_the_readers_plural_form() {
 #[test]
 fn status_is_for_operators_in_private_chats_or_matrix_rooms() {
     let f = fixture();
-    let watch = crate::status::Watch {
+    let watch = crate::ops::status::Watch {
         config: std::sync::Arc::new(
             Config::parse(
                 "[[feeds]]\nurl = \"en.xml\"\nlang = \"en\"\nname = \"English edition\"\n",

@@ -1,218 +1,266 @@
-//! What operators watch: `/` (a status page for a browser), `/healthz` (200 while polling
-//! and delivery are alive, 503 naming what is stalled) and `/metrics` in Prometheus' text format,
-//! served on `[ops] listen` with axum. With `[ops] token`, every request must carry it (a
-//! bearer token, or `?token=`). The endpoint only reads: it is handed the store, the metrics
-//! and the config, nothing that steers.
+//! The one health verdict `/healthz` answers with, and the status page and `/status` show:
+//! what is stalled, judged from the signs of life (`liveness`), the outbox, and each
+//! platform's report of its listener and of the chats it cannot post to yet, against
+//! `[ops] stall_after` and `[ops] delivery_stall_after`. A [`Health`] holds the stalled
+//! things one a line (the plain-text answer) and the details as JSON (`?format=json`).
 
+use std::collections::{BTreeMap, BTreeSet};
 use std::sync::Arc;
 use std::time::Duration;
 
-use axum::Router;
-use axum::extract::{Request, State};
-use axum::http::{StatusCode, header};
-use axum::middleware::{self, Next};
-use axum::response::{IntoResponse, Response};
-use axum::routing::get;
-use tokio::net::TcpListener;
-use tokio::sync::Semaphore;
-use tokio_util::sync::CancellationToken;
+use tokio::time::Instant;
 
-use crate::config::Secret;
-use crate::status::Watch;
+use crate::config::Config;
+use crate::ops::liveness::{Failing, Liveness, Reading};
+use crate::redact::without_chat_ids;
+use crate::sink::{Sink, WaitState};
+use crate::store::Store;
 
-/// Requests served at once; more get 503 at once instead of piling up.
-const MAX_CONCURRENT: usize = 32;
-/// How long one request may take.
-const REQUEST_TIMEOUT: Duration = Duration::from_secs(10);
+/// What `/healthz` says: the stalled things, one line each, and the details as JSON.
+pub struct Health {
+    pub stalled: Vec<String>,
+    pub json: serde_json::Value,
+}
 
-/// Serves `/healthz` and `/metrics` on `listener` until `shutdown`.
-pub async fn serve(listener: TcpListener, view: Watch, shutdown: CancellationToken) {
-    let limit = Arc::new(Semaphore::new(MAX_CONCURRENT));
-    let token = view.config.ops.token.clone().map(Arc::new);
-    let app = Router::new()
-        .route("/", get(page))
-        .route("/healthz", get(health))
-        .route("/metrics", get(metrics))
-        .fallback(not_found)
-        .with_state(view)
-        .layer(middleware::from_fn(move |request, next| {
-            authorized(token.clone(), request, next)
-        }))
-        .layer(middleware::from_fn(move |request, next| {
-            bounded(limit.clone(), request, next)
-        }));
-    let served = axum::serve(listener, app)
-        .with_graceful_shutdown(async move { shutdown.cancelled().await })
-        .await;
-    if let Err(e) = served {
-        tracing::error!(error = %e, "the operators' endpoint stopped");
+/// One thing `/healthz` names as stalled.
+#[derive(Clone, Debug, PartialEq, Eq)]
+enum Stall {
+    /// A feed (by its key) failing without a success for `for_`.
+    Feed {
+        feed: String,
+        for_: Duration,
+        error: String,
+    },
+    /// The delivery loop without progress for `for_` while `queued` posts wait.
+    Delivery { for_: Duration, queued: usize },
+    /// A platform whose every send failed, or whose listener could not connect, for `for_`.
+    Platform {
+        platform: &'static str,
+        for_: Duration,
+        error: String,
+    },
+}
+
+impl Health {
+    /// Stalled is: a feed failing without a success for longer than `[ops] stall_after`; the
+    /// delivery loop without progress for longer than `[ops] delivery_stall_after` while posts
+    /// are due (not while they only wait for a rate limit or a backoff); a platform whose every
+    /// send failed for that long (an outage, not one chat's refusal), or whose listener could
+    /// not connect for that long; a configured channel whose join was refused. Chats the
+    /// platforms cannot post to yet (a Matrix room still being joined) are listed in the JSON;
+    /// a configured channel is named by its target as the operator wrote it, a room the bot was
+    /// invited to only counted, since its id is private.
+    pub fn judge(
+        config: &Config,
+        store: &Store,
+        liveness: &Liveness,
+        sinks: &[Arc<dyn Sink>],
+    ) -> Health {
+        let queued = store.outbox_len();
+        let disconnected: Vec<(&'static str, Failing)> = sinks
+            .iter()
+            .filter_map(|sink| {
+                let d = sink.disconnected()?;
+                let error = format!("cannot connect: {}", d.error);
+                Some((
+                    sink.platform().name(),
+                    Failing {
+                        since: d.since,
+                        error,
+                    },
+                ))
+            })
+            .collect();
+        let reading = liveness.read();
+        let now = Instant::now();
+        let stalls = stalls(
+            &reading,
+            now,
+            config.feed_stall_after(),
+            config.ops.delivery_stall_after,
+            queued,
+            &disconnected,
+        );
+        let feed_label = |key: &str| {
+            config
+                .feeds
+                .iter()
+                .find(|f| f.key() == key)
+                .map_or(key, |f| f.label())
+                .to_owned()
+        };
+        let mut stalled: Vec<String> = stalls
+            .iter()
+            .map(|stall| match stall {
+                Stall::Feed { feed, for_, error } => {
+                    format!(
+                        "feed {}: failing for {}: {error}",
+                        feed_label(feed),
+                        human(*for_)
+                    )
+                }
+                Stall::Delivery { for_, queued } => format!(
+                    "delivery: stuck for {} (no progress with {queued} {} queued)",
+                    human(*for_),
+                    if *queued == 1 { "post" } else { "posts" }
+                ),
+                Stall::Platform {
+                    platform,
+                    for_,
+                    error,
+                } => format!(
+                    "{platform}: down for {}: {}",
+                    human(*for_),
+                    without_chat_ids(error)
+                ),
+            })
+            .collect();
+        let waiting: Vec<_> = sinks.iter().flat_map(|sink| sink.waiting_chats()).collect();
+        for w in waiting
+            .iter()
+            .filter(|w| w.configured && w.state == WaitState::Refused)
+        {
+            stalled.push(format!(
+                "channel {}: refused: {}",
+                w.target,
+                w.reason.as_deref().unwrap_or("no reason given")
+            ));
+        }
+        let channels: Vec<serde_json::Value> = waiting
+            .iter()
+            .filter(|w| w.configured)
+            .map(|w| {
+                serde_json::json!({
+                    "channel": w.target.to_string(),
+                    "state": match w.state {
+                        WaitState::Joining => "joining",
+                        WaitState::Retrying => "retrying",
+                        WaitState::Refused => "refused",
+                    },
+                    "reason": w.reason,
+                })
+            })
+            .collect();
+        let failing: serde_json::Map<String, serde_json::Value> = reading
+            .feeds
+            .into_iter()
+            .map(|(feed, f)| {
+                let value = serde_json::json!({
+                    "error": f.error,
+                    "failing_for_seconds": (now - f.since).as_secs(),
+                });
+                (feed, value)
+            })
+            .collect();
+        let json = serde_json::json!({
+            "status": if stalled.is_empty() { "ok" } else { "stalled" },
+            "stalled": stalled,
+            "failing_feeds": failing,
+            "channels_not_joined": channels,
+            "other_chats_not_joined": waiting.iter().filter(|w| !w.configured).count(),
+            "queued_posts": queued,
+            "undeliverable_posts": store.dead_count(),
+            "articles": store.article_count(),
+        });
+        Health { stalled, json }
+    }
+
+    /// Nothing is stalled: `/healthz` answers 200, else 503.
+    pub fn is_ok(&self) -> bool {
+        self.stalled.is_empty()
+    }
+
+    /// The plain-text answer: `ok`, or each stalled thing on a line of its own.
+    pub fn text(&self) -> String {
+        if self.is_ok() {
+            "ok\n".to_string()
+        } else {
+            let mut body = self.stalled.join("\n");
+            body.push('\n');
+            body
+        }
+    }
+
+    /// The JSON answer, on one line.
+    pub fn json_text(&self) -> String {
+        format!("{}\n", self.json)
     }
 }
 
-/// At most `MAX_CONCURRENT` requests at once, each within `REQUEST_TIMEOUT`.
-async fn bounded(limit: Arc<Semaphore>, request: Request, next: Next) -> Response {
-    let Ok(_permit) = limit.try_acquire() else {
-        return (StatusCode::SERVICE_UNAVAILABLE, "busy, try again\n").into_response();
-    };
-    match tokio::time::timeout(REQUEST_TIMEOUT, next.run(request)).await {
-        Ok(response) => response,
-        Err(_) => (StatusCode::GATEWAY_TIMEOUT, "timed out\n").into_response(),
+/// The stall rules, at `now`: feeds failing for longer than `feed_after`; the delivery loop
+/// without progress for longer than `delivery_after` while `queued` posts wait and none
+/// only waits for a rate limit or a backoff; platforms failing every send, or unable to
+/// connect (`disconnected`: each platform's listener failing since), for longer than
+/// `delivery_after`.
+fn stalls(
+    reading: &Reading,
+    now: Instant,
+    feed_after: Duration,
+    delivery_after: Duration,
+    queued: usize,
+    disconnected: &[(&'static str, Failing)],
+) -> Vec<Stall> {
+    let mut stalls: Vec<Stall> = reading
+        .feeds
+        .iter()
+        .filter(|(_, f)| now - f.since > feed_after)
+        .map(|(feed, f)| Stall::Feed {
+            feed: feed.clone(),
+            for_: now - f.since,
+            error: f.error.clone(),
+        })
+        .collect();
+    let since = reading.delivery_quiet_since;
+    if queued > 0 && now > since && now - since > delivery_after {
+        stalls.push(Stall::Delivery {
+            for_: now - since,
+            queued,
+        });
     }
-}
-
-/// With a token configured, only requests that carry it: `Authorization: Bearer TOKEN` or
-/// `?token=TOKEN`. Compared by digest, so the time taken says nothing about the token.
-async fn authorized(token: Option<Arc<Secret>>, request: Request, next: Next) -> Response {
-    let Some(token) = token else {
-        return next.run(request).await;
-    };
-    let from_header = request
-        .headers()
-        .get(header::AUTHORIZATION)
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.strip_prefix("Bearer "))
-        .map(str::to_owned);
-    let from_query = request.uri().query().and_then(|q| {
-        url::form_urlencoded::parse(q.as_bytes())
-            .find(|(k, _)| k == "token")
-            .map(|(_, v)| v.into_owned())
-    });
-    use sha2::{Digest, Sha256};
-    let expected = Sha256::digest(token.expose().as_bytes());
-    let given = [from_header, from_query]
+    let listeners: BTreeMap<&'static str, &Failing> =
+        disconnected.iter().map(|(p, f)| (*p, f)).collect();
+    let platforms: BTreeSet<&'static str> = reading
+        .sends
+        .keys()
+        .chain(listeners.keys())
+        .copied()
+        .collect();
+    for platform in platforms {
+        // The longer of the two failures speaks for the platform.
+        let failing = [
+            reading.sends.get(platform),
+            listeners.get(platform).copied(),
+        ]
         .into_iter()
         .flatten()
-        .any(|t| Sha256::digest(t.as_bytes()) == expected);
-    if given {
-        next.run(request).await
-    } else {
-        (
-            StatusCode::UNAUTHORIZED,
-            [(header::WWW_AUTHENTICATE, "Bearer")],
-            "a token is needed: `Authorization: Bearer TOKEN` or `?token=TOKEN`\n",
-        )
-            .into_response()
-    }
-}
-
-/// The status page, in the browser's language where the bot speaks it.
-async fn page(State(watch): State<Watch>, request: Request) -> Response {
-    let accept = request
-        .headers()
-        .get(header::ACCEPT_LANGUAGE)
-        .and_then(|v| v.to_str().ok());
-    let lang = crate::status_page::page_lang(accept);
-    // Reading the store walks a few trees: off the async runtime.
-    match tokio::task::spawn_blocking(move || watch.snapshot()).await {
-        Ok(Ok(snapshot)) => (
-            [
-                (header::CONTENT_TYPE, "text/html; charset=utf-8"),
-                (header::CONTENT_LANGUAGE, lang.as_str()),
-                (header::CACHE_CONTROL, "no-store"),
-                (header::REFERRER_POLICY, "no-referrer"),
-                (
-                    header::CONTENT_SECURITY_POLICY,
-                    "default-src 'none'; style-src 'unsafe-inline'",
-                ),
-            ],
-            crate::status_page::render(&snapshot, &lang),
-        )
-            .into_response(),
-        Ok(Err(e)) => {
-            tracing::error!(error = %e, "the status page could not read the store");
-            (
-                StatusCode::INTERNAL_SERVER_ERROR,
-                "the store could not be read\n",
-            )
-                .into_response()
-        }
-        Err(e) => {
-            tracing::error!(error = %e, "reading the status failed");
-            (
-                StatusCode::INTERNAL_SERVER_ERROR,
-                "reading the status failed\n",
-            )
-                .into_response()
+        .filter(|f| now - f.since > delivery_after)
+        .min_by_key(|f| f.since);
+        if let Some(f) = failing {
+            stalls.push(Stall::Platform {
+                platform,
+                for_: now - f.since,
+                error: f.error.clone(),
+            });
         }
     }
+    stalls
 }
 
-async fn not_found() -> (StatusCode, &'static str) {
-    (
-        StatusCode::NOT_FOUND,
-        "not found: try /, /healthz or /metrics\n",
-    )
-}
-
-/// 200 while polling and delivery are alive; 503 naming each stalled thing, one a line (see
-/// `Watch::health`). Plain text for people and probes; `?format=json` (or `Accept:
-/// application/json`) gives the details as JSON for tools, with the same status.
-async fn health(State(view): State<Watch>, request: Request) -> Response {
-    let json = request.uri().query().is_some_and(|q| {
-        url::form_urlencoded::parse(q.as_bytes()).any(|(k, v)| k == "format" && v == "json")
-    }) || request
-        .headers()
-        .get(header::ACCEPT)
-        .and_then(|v| v.to_str().ok())
-        .is_some_and(|v| v.contains("application/json"));
-    // The store's counts walk a few trees at most: cheap, but off the async runtime.
-    let report = match tokio::task::spawn_blocking(move || view.health()).await {
-        Ok(report) => report,
-        Err(e) => {
-            tracing::error!(error = %e, "judging the health failed");
-            return (
-                StatusCode::INTERNAL_SERVER_ERROR,
-                "judging the health failed\n",
-            )
-                .into_response();
-        }
+/// A duration as an operator reads it: its two largest units, `45s`, `5m 3s`, `2h 3m`,
+/// `3d 4h`.
+pub fn human(d: Duration) -> String {
+    let s = d.as_secs();
+    let (big, small, big_unit, small_unit) = match s {
+        0..60 => return format!("{s}s"),
+        60..3600 => (s / 60, s % 60, "m", "s"),
+        3600..86400 => (s / 3600, s % 3600 / 60, "h", "m"),
+        _ => (s / 86400, s % 86400 / 3600, "d", "h"),
     };
-    let status = if report.stalled.is_empty() {
-        StatusCode::OK
+    if small == 0 {
+        format!("{big}{big_unit}")
     } else {
-        StatusCode::SERVICE_UNAVAILABLE
-    };
-    let headers = |kind| {
-        [
-            (header::CONTENT_TYPE, kind),
-            (header::CACHE_CONTROL, "no-store"),
-        ]
-    };
-    if json {
-        (
-            status,
-            headers("application/json"),
-            format!("{}\n", report.json),
-        )
-            .into_response()
-    } else if report.stalled.is_empty() {
-        (
-            status,
-            headers("text/plain; charset=utf-8"),
-            "ok\n".to_string(),
-        )
-            .into_response()
-    } else {
-        let mut body = report.stalled.join("\n");
-        body.push('\n');
-        (status, headers("text/plain; charset=utf-8"), body).into_response()
+        format!("{big}{big_unit} {small}{small_unit}")
     }
-}
-
-async fn metrics(State(view): State<Watch>) -> Response {
-    let text = view.metrics.exposition(
-        view.store.article_count(),
-        view.store.outbox_len(),
-        view.store.dead_count(),
-    );
-    (
-        [(
-            header::CONTENT_TYPE,
-            "application/openmetrics-text; version=1.0.0; charset=utf-8",
-        )],
-        text,
-    )
-        .into_response()
 }
 
 #[cfg(test)]
@@ -220,6 +268,7 @@ mod tests {
     use super::*;
     use crate::article::{Platform, Target};
     use crate::config::Config;
+    use crate::ops::status::Watch;
     use crate::sink::{BoxFuture, ChatWaiting, Post, SendError, Sink, WaitState};
     use crate::store::Store;
     use std::sync::OnceLock;
@@ -261,12 +310,12 @@ mod tests {
         }
     }
 
-    fn view(dir: &std::path::Path, chats: Vec<ChatWaiting>) -> Watch {
+    fn watch(dir: &std::path::Path, chats: Vec<ChatWaiting>) -> Watch {
         let sink: Arc<dyn Sink> = Arc::new(Waiting(chats));
-        view_with(dir, "", vec![sink])
+        watch_with(dir, "", vec![sink])
     }
 
-    fn view_with(dir: &std::path::Path, config: &str, sinks: Vec<Arc<dyn Sink>>) -> Watch {
+    fn watch_with(dir: &std::path::Path, config: &str, sinks: Vec<Arc<dyn Sink>>) -> Watch {
         let platforms = Arc::new(OnceLock::new());
         let _ = platforms.set(sinks);
         let config = Config::parse(config, &dir.join("herald.toml"), |_| None).unwrap();
@@ -282,7 +331,7 @@ mod tests {
     #[tokio::test]
     async fn rooms_being_joined_are_shown_and_a_refused_channel_is_unhealthy() {
         let dir = tempfile::tempdir().unwrap();
-        let v = view(
+        let v = watch(
             dir.path(),
             vec![
                 waiting("#news:example.org", true, WaitState::Retrying),
@@ -303,7 +352,7 @@ mod tests {
         drop(v);
 
         let dir = tempfile::tempdir().unwrap();
-        let v = view(
+        let v = watch(
             dir.path(),
             vec![waiting("#news:example.org", true, WaitState::Refused)],
         );
@@ -323,7 +372,7 @@ mod tests {
         let config = format!(
             "[ops]\nstall_after = \"1h\"\n[[feeds]]\nurl = \"{url}\"\nlang = \"de\"\nname = \"wp-de\"\n"
         );
-        let v = view_with(dir.path(), &config, vec![]);
+        let v = watch_with(dir.path(), &config, vec![]);
         v.metrics.count_poll(url, "error", Some("HTTP 500".into()));
         tokio::time::advance(Duration::from_secs(59 * 60)).await;
         // Failing, but not for long: a site down for a while is ordinary.
@@ -404,7 +453,7 @@ mod tests {
             answer,
             works: Default::default(),
         });
-        let v = view_with(
+        let v = watch_with(
             dir,
             "[ops]\ndelivery_stall_after = \"5m\"\n",
             vec![sink.clone() as Arc<dyn Sink>],
@@ -534,7 +583,7 @@ mod tests {
     async fn a_platform_whose_listener_cannot_connect_is_down_after_the_threshold() {
         let dir = tempfile::tempdir().unwrap();
         let sink = Arc::new(Offline(Default::default()));
-        let v = view_with(
+        let v = watch_with(
             dir.path(),
             "[ops]\ndelivery_stall_after = \"10m\"\n",
             vec![sink.clone() as Arc<dyn Sink>],
@@ -550,5 +599,15 @@ mod tests {
         );
         sink.0.connected();
         assert!(v.health().stalled.is_empty());
+    }
+
+    #[test]
+    fn durations_read_in_their_two_largest_units() {
+        let human = |s| human(Duration::from_secs(s));
+        assert_eq!(human(45), "45s");
+        assert_eq!(human(300), "5m");
+        assert_eq!(human(303), "5m 3s");
+        assert_eq!(human(2 * 3600 + 3 * 60 + 59), "2h 3m");
+        assert_eq!(human(3 * 86400 + 4 * 3600), "3d 4h");
     }
 }

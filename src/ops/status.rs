@@ -1,10 +1,11 @@
 //! What operators see of a running bot, gathered in one `Snapshot` for `/status` in chat and
-//! the status page (`GET /`, see `status_page`): each feed (last success, last error with
+//! the status page (`GET /`, see `page`): each feed (last success, last error with
 //! its cause, next poll, articles), each configured channel (fine, failing and why, waiting
 //! to be joined; posts queued), the private subscribers as counts only, the outbox, version
-//! and uptime, and the latest articles with where each went. Everything is read from the
-//! store (which polling and delivery keep up to date), the configuration and the platforms'
-//! own report of the chats they cannot post to yet: nothing here writes.
+//! and uptime, the latest articles with where each went, and what the health verdict calls
+//! stalled (see `health`). Everything is read from the store (which polling and delivery
+//! keep up to date), the metrics' liveness, the configuration and the platforms' own report
+//! of the chats they cannot post to yet: nothing here writes.
 
 use std::sync::{Arc, OnceLock};
 use std::time::{Duration, SystemTime};
@@ -14,7 +15,8 @@ use chrono::{DateTime, Utc};
 use crate::article::{Lang, LangSet, Platform, Target};
 use crate::config::Config;
 use crate::i18n::{self, Arg, Msg};
-use crate::metrics::{Failing, Metrics, Stall, human};
+use crate::ops::health::Health;
+use crate::ops::metrics::Metrics;
 use crate::sink::{ChatWaiting, Sink, WaitState};
 use crate::store::{Failure, Standing, Store, StoreError};
 use crate::text::truncate_words;
@@ -213,6 +215,12 @@ impl Watch {
             stalled: self.health().stalled,
         })
     }
+
+    /// The health verdict now (see `Health::judge`), as `/healthz` answers it.
+    pub fn health(&self) -> Health {
+        let sinks = self.platforms.get().map(Vec::as_slice).unwrap_or_default();
+        Health::judge(&self.config, &self.store, self.metrics.health(), sinks)
+    }
 }
 
 impl Snapshot {
@@ -287,220 +295,10 @@ pub fn when(t: DateTime<Utc>) -> String {
     t.format("%Y-%m-%d %H:%M:%S UTC").to_string()
 }
 
-/// What `/healthz` says: the stalled things, one line each, and the details as JSON.
-pub struct Health {
-    pub stalled: Vec<String>,
-    pub json: serde_json::Value,
-}
-
-impl Watch {
-    /// Stalled is: a feed failing without a success for longer than `[ops] stall_after`; the
-    /// delivery loop without progress for longer than `[ops] delivery_stall_after` while posts
-    /// are due (not while they only wait for a rate limit or a backoff); a platform whose every
-    /// send failed for that long (an outage, not one chat's refusal), or whose listener could
-    /// not connect for that long; a configured channel whose join was refused. Chats the
-    /// platforms cannot post to yet (a Matrix room still being joined) are listed in the JSON;
-    /// a configured channel is named by its target as the operator wrote it, a room the bot was
-    /// invited to only counted, since its id is private.
-    pub fn health(&self) -> Health {
-        let view = self;
-        let config = &view.config;
-        let queued = view.store.outbox_len();
-        let sinks = view.platforms.get().map(Vec::as_slice).unwrap_or_default();
-        let disconnected: Vec<(&'static str, Failing)> = sinks
-            .iter()
-            .filter_map(|sink| {
-                let d = sink.disconnected()?;
-                let error = format!("cannot connect: {}", d.error);
-                Some((
-                    sink.platform().name(),
-                    Failing {
-                        since: d.since,
-                        error,
-                    },
-                ))
-            })
-            .collect();
-        let stalls = view.metrics.health().stalled(
-            config.feed_stall_after(),
-            config.ops.delivery_stall_after,
-            queued,
-            &disconnected,
-        );
-        let feed_label = |key: &str| {
-            config
-                .feeds
-                .iter()
-                .find(|f| f.key() == key)
-                .map_or(key, |f| f.label())
-                .to_owned()
-        };
-        let mut stalled: Vec<String> = stalls
-            .iter()
-            .map(|stall| match stall {
-                Stall::Feed { feed, for_, error } => {
-                    format!(
-                        "feed {}: failing for {}: {error}",
-                        feed_label(feed),
-                        human(*for_)
-                    )
-                }
-                Stall::Delivery { for_, queued } => format!(
-                    "delivery: stuck for {} (no progress with {queued} {} queued)",
-                    human(*for_),
-                    if *queued == 1 { "post" } else { "posts" }
-                ),
-                Stall::Platform {
-                    platform,
-                    for_,
-                    error,
-                } => format!(
-                    "{platform}: down for {}: {}",
-                    human(*for_),
-                    without_chat_ids(error)
-                ),
-            })
-            .collect();
-        let waiting: Vec<_> = sinks.iter().flat_map(|sink| sink.waiting_chats()).collect();
-        for w in waiting
-            .iter()
-            .filter(|w| w.configured && w.state == WaitState::Refused)
-        {
-            stalled.push(format!(
-                "channel {}: refused: {}",
-                w.target,
-                w.reason.as_deref().unwrap_or("no reason given")
-            ));
-        }
-        let channels: Vec<serde_json::Value> = waiting
-            .iter()
-            .filter(|w| w.configured)
-            .map(|w| {
-                serde_json::json!({
-                    "channel": w.target.to_string(),
-                    "state": match w.state {
-                        WaitState::Joining => "joining",
-                        WaitState::Retrying => "retrying",
-                        WaitState::Refused => "refused",
-                    },
-                    "reason": w.reason,
-                })
-            })
-            .collect();
-        let now = tokio::time::Instant::now();
-        let failing: serde_json::Map<String, serde_json::Value> = view
-            .metrics
-            .health()
-            .failing_feeds()
-            .into_iter()
-            .map(|(feed, f)| {
-                let value = serde_json::json!({
-                    "error": f.error,
-                    "failing_for_seconds": (now - f.since).as_secs(),
-                });
-                (feed, value)
-            })
-            .collect();
-        let json = serde_json::json!({
-            "status": if stalled.is_empty() { "ok" } else { "stalled" },
-            "stalled": stalled,
-            "failing_feeds": failing,
-            "channels_not_joined": channels,
-            "other_chats_not_joined": waiting.iter().filter(|w| !w.configured).count(),
-            "queued_posts": queued,
-            "undeliverable_posts": view.store.dead_count(),
-            "articles": view.store.article_count(),
-        });
-        Health { stalled, json }
-    }
-}
-
-/// `text` with chat ids cut: Matrix room and user ids (`!room:server`, `@user:server`) to
-/// their sigil, and numbers of seven digits or more (Telegram chat and user ids, with their
-/// sign) to `…`. A platform's error may name the chat it came from, and a private
-/// subscriber's is not shown.
-pub(crate) fn without_chat_ids(text: &str) -> String {
-    let mut out = String::with_capacity(text.len());
-    let mut rest = text;
-    while let Some(at) = rest.find(['!', '@']) {
-        out.push_str(&rest[..at]);
-        let token = &rest[at..];
-        let end = token[1..]
-            .find(|c: char| c.is_whitespace() || "\"'(),;<>[]{}".contains(c))
-            .map_or(token.len(), |i| i + 1);
-        let (id, after) = token.split_at(end);
-        if end > 2 && id[1..].contains(':') && !id[1..].starts_with(':') {
-            out.push_str(&id[..1]);
-            out.push('…');
-        } else {
-            out.push_str(id);
-        }
-        rest = after;
-    }
-    out.push_str(rest);
-    without_long_numbers(&out)
-}
-
-/// `text` with every run of seven digits or more that stands alone (not inside a word) cut
-/// to `…`, with a minus sign before it.
-fn without_long_numbers(text: &str) -> String {
-    const LONGEST_KEPT: usize = 6;
-    let mut out = String::with_capacity(text.len());
-    let mut chars = text.char_indices().peekable();
-    let mut previous: Option<char> = None;
-    while let Some((start, c)) = chars.next() {
-        let in_word = previous.is_some_and(|p| p.is_alphanumeric() || p == '_');
-        if !c.is_ascii_digit() || in_word {
-            out.push(c);
-            previous = Some(c);
-            continue;
-        }
-        let mut end = start + 1;
-        while let Some(&(i, d)) = chars.peek() {
-            if !d.is_ascii_digit() {
-                break;
-            }
-            end = i + 1;
-            chars.next();
-        }
-        let next = chars.peek().map(|&(_, n)| n);
-        let digits = &text[start..end];
-        if digits.len() > LONGEST_KEPT && !next.is_some_and(|n| n.is_alphanumeric() || n == '_') {
-            if out.ends_with('-') {
-                out.pop();
-            }
-            out.push('…');
-        } else {
-            out.push_str(digits);
-        }
-        previous = digits.chars().last();
-    }
-    out
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
 
-    #[test]
-    fn platform_errors_shown_name_no_chat() {
-        assert_eq!(
-            without_chat_ids("M_FORBIDDEN: user @ann:example.org not in !AbC123:example.org."),
-            "M_FORBIDDEN: user @… not in !…"
-        );
-        assert_eq!(
-            without_chat_ids("Internal Server Error! (HTTP 500) mail@ x"),
-            "Internal Server Error! (HTTP 500) mail@ x"
-        );
-        assert_eq!(
-            without_chat_ids("telegram:-1001234567890: Forbidden: bot was kicked (chat 734512345)"),
-            "telegram:…: Forbidden: bot was kicked (chat …)"
-        );
-        assert_eq!(
-            without_chat_ids("HTTP 429 after 120000 ms; port 65535; v1.2.3; id abc1234567"),
-            "HTTP 429 after 120000 ms; port 65535; v1.2.3; id abc1234567"
-        );
-    }
     use crate::article::Article;
     use crate::sink::{BoxFuture, Post, SendError};
     use chrono::TimeZone;

@@ -12,7 +12,7 @@ use chrono::{DateTime, Utc};
 
 use crate::article::Lang;
 use crate::i18n::{self, Msg};
-use crate::status::{ChannelState, REASON_MAX, Snapshot};
+use crate::ops::status::{ChannelState, REASON_MAX, Snapshot};
 use crate::store::Standing;
 use crate::text::truncate_words;
 
@@ -183,7 +183,7 @@ pub fn render(s: &Snapshot, lang: &Lang) -> String {
 
 fn time(t: Option<DateTime<Utc>>, never: &str) -> String {
     match t {
-        Some(t) => crate::status::when(t),
+        Some(t) => crate::ops::status::when(t),
         None => html_escape::encode_text(never).into_owned(),
     }
 }
@@ -211,7 +211,7 @@ mod tests {
     #[test]
     fn feed_text_stays_text_and_only_web_links_are_links() {
         use crate::article::Target;
-        use crate::status::{ArticleStatus, ChannelStatus, FeedStatus, Subscribers};
+        use crate::ops::status::{ArticleStatus, ChannelStatus, FeedStatus, Subscribers};
         use crate::store::Failure;
         use chrono::TimeZone;
         let t = Utc.with_ymd_and_hms(2026, 1, 31, 10, 0, 0).unwrap();
