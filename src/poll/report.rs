@@ -8,7 +8,7 @@ use std::time::Duration;
 use super::{FeedOutcome, PollError};
 use crate::commands::FeedPolled;
 use crate::config::Config;
-use crate::metrics::Metrics;
+use crate::ops::metrics::Metrics;
 use crate::store::Store;
 
 /// Who polled, which decides what the report adds beyond the counts.

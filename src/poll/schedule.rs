@@ -13,7 +13,7 @@ use super::report::{self, By};
 use super::{FeedOutcome, PollError, Poller};
 use crate::config::{Config, FeedConfig};
 use crate::delivery::Delivery;
-use crate::metrics::Metrics;
+use crate::ops::metrics::Metrics;
 use crate::store::Store;
 
 /// Starts one task per feed, each running `every_interval`.
