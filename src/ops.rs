@@ -203,7 +203,7 @@ async fn metrics(State(view): State<Watch>) -> Response {
     let text = view.metrics.exposition(
         view.store.article_count(),
         view.store.outbox_len(),
-        view.store.dead_count(),
+        view.store.set_aside_count(),
     );
     (
         [(
