@@ -50,7 +50,8 @@ pub(super) enum Listings {
 }
 
 impl Listings {
-    /// By whether the feed has its marker in `feed_items`, and whether it has a state.
+    /// By whether the feed has its marker in `feed_items`, and whether it has a state
+    /// (which only matters without the marker).
     pub(super) fn of(marker: bool, state: bool) -> Listings {
         match (marker, state) {
             (true, _) => Listings::Recorded,
@@ -82,10 +83,8 @@ impl Store {
         feed: &str,
         ids: impl IntoIterator<Item = &'a str>,
     ) -> Result<HashSet<&'a str>> {
-        let listings = Listings::of(
-            self.feed_items.contains_key(feed_marker(feed))?,
-            self.feeds.contains_key(feed.as_bytes())?,
-        );
+        let marker = self.feed_items.contains_key(feed_marker(feed))?;
+        let listings = Listings::of(marker, !marker && self.feeds.contains_key(feed.as_bytes())?);
         let mut seen = HashSet::new();
         for id in ids {
             let known = listings.listed(
@@ -304,8 +303,9 @@ impl Store {
         let committed = trees.transaction(
             |(articles_t, by_time_t, feeds_t, items_t, outbox_t, sent_t, set_aside_t)| {
                 let previous = items_t.get(&marker)?;
-                let listings =
-                    Listings::of(previous.is_some(), feeds_t.get(feed.as_bytes())?.is_some());
+                let tracked = previous.is_some();
+                let state = !tracked && feeds_t.get(feed.as_bytes())?.is_some();
+                let listings = Listings::of(tracked, state);
                 // Later than the previous poll's stamp, also within one millisecond or
                 // after the clock went back: "older than the marker" means "not listed now".
                 let previous = previous.and_then(|v| read_stamp(&v)).unwrap_or(i64::MIN);

@@ -112,7 +112,8 @@ pub enum StoreError {
     /// The group flush failed (sled's error is not `Clone`, so every waiter gets its text).
     #[error("flushing the database failed: {0}")]
     Flush(String),
-    /// Work the store ran on a blocking thread (or was handed) stopped before it was done.
+    /// Work the store ran on a blocking thread (or was handed) stopped before it was done;
+    /// its text begins as a failed flush's did when it was reported as one.
     #[error("flushing the database failed: {0}")]
     Task(String),
     #[error("cannot create the data folder {}: {source}", dir.display())]
