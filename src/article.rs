@@ -154,6 +154,13 @@ impl Article {
         format!("{lang}:{post}")
     }
 
+    /// The language and the post of an id [`Article::make_id`] made; `None` for any other
+    /// text (a feed's own marker in the store, say).
+    pub fn split_id(id: &str) -> Option<(Lang, &str)> {
+        let (lang, post) = id.split_once(':')?;
+        Some((Lang::parse(lang)?, post))
+    }
+
     /// The time the article is ordered by: published, else updated, else first seen.
     pub fn time(&self) -> DateTime<Utc> {
         self.published.or(self.updated).unwrap_or(self.seen)

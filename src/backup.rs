@@ -495,7 +495,7 @@ mod tests {
                 last_modified: Some("Mon, 30 Nov 2026 09:00:00 GMT".into()),
             },
             first_fetch: Some(at(1, 8)),
-            last_success: Some(at(6, 8)),
+            last_body: Some(at(6, 8)),
             newest: Some(newest),
         };
         let to = |chats: &[&Target], articles: &[Article]| -> Vec<(Target, String)> {
@@ -540,7 +540,7 @@ mod tests {
         }
         let head = store.next_for(&private).unwrap().unwrap();
         store
-            .give_up(&head, "Forbidden: bot was blocked by the user")
+            .set_aside(&head, "Forbidden: bot was blocked by the user")
             .await
             .unwrap();
         // An edited headline queues an edit of the message that carried it.
@@ -698,7 +698,7 @@ mod tests {
             writeln!(out, "  seen {seen:?}").unwrap();
         }
         writeln!(out, "queued: {}", store.outbox_len()).unwrap();
-        writeln!(out, "set aside: {}", store.dead_count()).unwrap();
+        writeln!(out, "set aside: {}", store.set_aside_count()).unwrap();
         for chat in &chats {
             writeln!(
                 out,

@@ -384,7 +384,7 @@ impl Delivery {
                 self.store.finish_edit(&pending, None).await?;
             } else {
                 self.store
-                    .give_up(&pending, "the article is no longer stored")
+                    .set_aside(&pending, "the article is no longer stored")
                     .await?;
             }
             return Ok(Step::Skipped);
@@ -518,7 +518,7 @@ impl Delivery {
             }
             Err(SendError::Rejected(reason) | SendError::NotEditable(reason)) => {
                 tracing::error!(chat = %label, article = %article_id, %reason, "the platform rejected a post; set aside");
-                self.store.give_up(&pending, &reason).await?;
+                self.store.set_aside(&pending, &reason).await?;
                 Ok(Step::Skipped)
             }
         }

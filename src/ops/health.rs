@@ -159,7 +159,7 @@ impl Health {
             "channels_not_joined": channels,
             "other_chats_not_joined": waiting.iter().filter(|w| !w.configured).count(),
             "queued_posts": queued,
-            "undeliverable_posts": store.dead_count(),
+            "undeliverable_posts": store.set_aside_count(),
             "articles": store.article_count(),
         });
         Health { stalled, json }

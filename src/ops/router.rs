@@ -192,7 +192,7 @@ async fn metrics(State(watch): State<Watch>) -> Response {
     let text = watch.metrics.exposition(
         watch.store.article_count(),
         watch.store.outbox_len(),
-        watch.store.dead_count(),
+        watch.store.set_aside_count(),
     );
     (
         [(

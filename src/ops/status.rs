@@ -122,7 +122,7 @@ impl Watch {
         for feed in &config.feeds {
             let record = store.poll_record(feed.key())?;
             let state = store.feed_state(feed.key())?;
-            let last_success = record.last_ok.max(state.and_then(|s| s.last_success));
+            let last_success = record.last_success.max(state.and_then(|s| s.last_body));
             let failing = record
                 .last_error
                 .as_ref()
@@ -210,7 +210,7 @@ impl Watch {
             channels,
             subscribers,
             queued: store.outbox_len(),
-            set_aside: store.dead_count(),
+            set_aside: store.set_aside_count(),
             latest,
             stalled: self.health().stalled,
         })
@@ -397,7 +397,7 @@ mod tests {
         let first = store.next_for(&reader).unwrap().unwrap();
         store.mark_sent(&first, "2", None).await.unwrap();
         let second = store.next_for(&reader).unwrap().unwrap();
-        store.give_up(&second, "too long").await.unwrap();
+        store.set_aside(&second, "too long").await.unwrap();
 
         let platforms: Platforms = Arc::new(OnceLock::new());
         let sink: Arc<dyn Sink> = Arc::new(Joining);

@@ -247,7 +247,7 @@ impl Poller {
         let state = FeedState {
             validators,
             first_fetch: previous.as_ref().and_then(|s| s.first_fetch).or(Some(now)),
-            last_success: Some(now),
+            last_body: Some(now),
             newest: newest.max(previous.as_ref().and_then(|s| s.newest)),
         };
         let edit_window = config.bot.edits.then_some(config.bot.edit_window);

@@ -1,0 +1,99 @@
+//! Chats: their settings, the chats that subscribed, a chat forgotten (everything about
+//! it erased) and a chat that moved to a new id (everything carried over).
+
+use super::keys::{chat_key, chat_prefix, read_chat};
+use super::records::{from_json, get_json, to_json};
+use super::{ChatSettings, Counts, Result, Store};
+use crate::article::Target;
+
+impl Store {
+    pub fn chat(&self, target: &Target) -> Result<Option<ChatSettings>> {
+        get_json(&self.chats, &chat_key(target))
+    }
+
+    /// Saves a chat's settings; durable once the caller's next `flush` returns.
+    pub fn put_chat(&self, target: &Target, settings: &ChatSettings) -> Result<()> {
+        self.chats.insert(chat_key(target), to_json(settings)?)?;
+        Ok(())
+    }
+
+    /// Every chat that subscribed, with its settings.
+    pub fn subscribers(&self) -> Result<Vec<(Target, ChatSettings)>> {
+        let mut out = Vec::new();
+        for entry in self.chats.iter() {
+            let (key, value) = entry?;
+            let settings: ChatSettings = from_json(&value)?;
+            if settings.subscribed
+                && let Some(target) = read_chat(&key)
+            {
+                out.push((target, settings));
+            }
+        }
+        Ok(out)
+    }
+
+    /// Erases everything stored about a chat: settings, queued deliveries, sent records,
+    /// deliveries set aside. Durable once the caller's next `flush` returns.
+    pub fn forget_chat(&self, target: &Target) -> Result<()> {
+        self.chats.remove(chat_key(target))?;
+        self.last_sent.remove(chat_key(target))?;
+        self.send_failures.remove(chat_key(target))?;
+        for (tree, counter) in [
+            (&self.outbox, Some(&self.counts.outbox)),
+            (&self.sent, None),
+            (&self.set_aside, Some(&self.counts.set_aside)),
+        ] {
+            for key in tree.scan_prefix(chat_prefix(target)).keys() {
+                if tree.remove(key?)?.is_some()
+                    && let Some(counter) = counter
+                {
+                    Counts::add(counter, -1);
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// A chat changed its id (a Telegram group became a supergroup, a Matrix room was
+    /// upgraded): remember the move and carry over its settings, queue and sent records.
+    pub async fn move_chat(&self, from: &Target, to: &Target) -> Result<()> {
+        let _commit = self.commits.read().await;
+        self.moved.insert(chat_key(from), chat_key(to))?;
+        if let Some(settings) = self.chats.remove(chat_key(from))? {
+            self.chats.insert(chat_key(to), settings)?;
+        }
+        let old_prefix = chat_prefix(from);
+        let new_prefix = chat_prefix(to);
+        for (tree, counter) in [
+            (&self.outbox, Some(&self.counts.outbox)),
+            (&self.sent, None),
+        ] {
+            for entry in tree.scan_prefix(&old_prefix) {
+                let (key, value) = entry?;
+                let mut new_key = new_prefix.clone();
+                new_key.extend_from_slice(&key[old_prefix.len()..]);
+                let added = tree.insert(new_key, value)?.is_none();
+                let removed = tree.remove(key)?.is_some();
+                if let Some(counter) = counter {
+                    Counts::add(counter, i64::from(added) - i64::from(removed));
+                }
+            }
+        }
+        self.flush().await
+    }
+
+    /// Where a chat lives now, following recorded moves.
+    pub fn resolve(&self, target: &Target) -> Result<Target> {
+        let mut current = target.clone();
+        for _ in 0..8 {
+            match self.moved.get(chat_key(&current))? {
+                Some(next) => match read_chat(&next) {
+                    Some(next) => current = next,
+                    None => break,
+                },
+                None => break,
+            }
+        }
+        Ok(current)
+    }
+}

@@ -1,0 +1,67 @@
+//! What operators see of the polls and the sends: each feed's last success, last error and
+//! next poll, how many articles it listed, and each chat's last failed send.
+
+use chrono::{DateTime, Utc};
+
+use super::keys::{chat_key, feed_marker};
+use super::records::{get_json, to_json};
+use super::{Failure, PollRecord, Result, Store};
+use crate::article::Target;
+
+impl Store {
+    /// Notes a poll of `feed`: `error` when it failed (the last success stays), and when
+    /// the next poll is due. Durable with the next flush.
+    pub fn note_poll(
+        &self,
+        feed: &str,
+        at: DateTime<Utc>,
+        error: Option<&str>,
+        next_poll: Option<DateTime<Utc>>,
+    ) -> Result<()> {
+        let mut record = self.poll_record(feed)?;
+        match error {
+            Some(reason) => {
+                record.last_error = Some(Failure {
+                    at,
+                    reason: reason.to_string(),
+                })
+            }
+            None => record.last_success = Some(at),
+        }
+        record.next_poll = next_poll;
+        self.feed_polls.insert(feed.as_bytes(), to_json(&record)?)?;
+        Ok(())
+    }
+
+    /// A feed's polls so far (empty before its first).
+    pub fn poll_record(&self, feed: &str) -> Result<PollRecord> {
+        Ok(get_json(&self.feed_polls, feed.as_bytes())?.unwrap_or_default())
+    }
+
+    /// How many articles `feed` has listed since Herald first read it.
+    pub fn feed_article_count(&self, feed: &str) -> usize {
+        // The prefix also holds the marker `feed NUL` itself.
+        self.feed_items
+            .scan_prefix(feed_marker(feed))
+            .keys()
+            .count()
+            .saturating_sub(1)
+    }
+
+    /// Notes that a send to `target` failed, and why; a send that works removes it.
+    /// Durable with the next flush.
+    pub fn note_send_failure(&self, target: &Target, reason: &str) -> Result<()> {
+        let failure = Failure {
+            at: Utc::now(),
+            reason: reason.to_string(),
+        };
+        self.send_failures
+            .insert(chat_key(target), to_json(&failure)?)?;
+        Ok(())
+    }
+
+    /// The last failed send to `target`, unless a send worked since.
+    pub fn send_failure(&self, target: &Target) -> Result<Option<Failure>> {
+        get_json(&self.send_failures, &chat_key(target))
+    }
+}
