@@ -1,7 +1,7 @@
 //! The boundary between Herald's core and the chat platforms. The core sends through the
 //! `Sink` trait and learns about permanent failures from `SendError`; adapters turn
 //! platform events into neutral commands (`crate::commands`). Only the files below this
-//! folder name a platform SDK: `telegram.rs` (teloxide), `matrix/` (matrix-sdk),
+//! folder name a platform SDK: `telegram/` (teloxide), `matrix/` (matrix-sdk),
 //! `console.rs` (standard output). Each SDK adapter is behind the cargo feature of its
 //! name (`telegram`, `matrix`, both on by default); a build without them posts to the
 //! console only.
