@@ -25,7 +25,7 @@ use crate::config::Config;
 use crate::service::CommandService;
 
 pub use crate::sink::{
-    BoxFuture, ChatWaiting, Connection, Disconnected, Post, SendError, Sink, WaitState,
+    BoxFuture, ChatWaiting, Connection, Disconnected, Post, SendError, Sink, VerifyError, WaitState,
 };
 
 /// A running platform: its sink, and the task listening for commands (when listening).

@@ -13,6 +13,7 @@ use super::send::recipient;
 use crate::article::{Platform, Target};
 use crate::check::{Check, with_causes};
 use crate::config::Config;
+use crate::platform::VerifyError;
 use crate::service::CommandService;
 
 /// `herald check --online` for Telegram: `getMe` (the bot's @username), then whether the
@@ -54,7 +55,7 @@ pub async fn check_online(config: &Config) -> Vec<Check> {
         checks.push(match &me {
             Ok(me) => match telegram.can_post(&target.chat, me.id).await {
                 Ok(_) => Check::ok(subject, "the bot can post here"),
-                Err(reason) => Check::failed(subject, reason),
+                Err(reason) => Check::failed(subject, reason.to_string()),
             },
             Err(_) => Check::failed(subject, "not checked: Telegram did not answer getMe"),
         });
@@ -119,29 +120,37 @@ impl Telegram {
         }
     }
 
+    /// Whether the bot can post in `chat`, for an operator's new channel: the chat's
+    /// numeric id, or why not.
+    pub(super) async fn verify(&self, chat: &str) -> Result<String, VerifyError> {
+        let me = self.bot.get_me().await.map_err(|e| self.refused(e))?;
+        self.can_post(chat, me.id).await.map(|id| id.0.to_string())
+    }
+
     /// Whether the bot (`me`) can post in `chat`: in a channel it must be an administrator
     /// allowed to post, in a group a member. Returns the chat's numeric id.
-    pub(super) async fn can_post(&self, chat: &str, me: UserId) -> Result<ChatId, String> {
+    async fn can_post(&self, chat: &str, me: UserId) -> Result<ChatId, VerifyError> {
         let chat = self
             .bot
             .get_chat(recipient(chat))
             .await
-            .map_err(|e| self.redact(e))?;
+            .map_err(|e| self.refused(e))?;
         match self.bot.get_chat_member(chat.id, me).await {
-            Err(e) => Err(self.redact(e)),
+            Err(e) => Err(self.refused(e)),
             Ok(member) if chat.is_channel() => {
                 if member.kind.can_post_messages() {
                     Ok(chat.id)
                 } else {
-                    Err(
-                        "the bot is not an administrator allowed to post messages there; \
-                     make it one"
-                            .to_string(),
-                    )
+                    Err(VerifyError::NotAdmin)
                 }
             }
             Ok(member) if member.kind.is_present() => Ok(chat.id),
-            Ok(_) => Err("the bot is not a member of this chat; add it".to_string()),
+            Ok(_) => Err(VerifyError::NotMember),
         }
+    }
+
+    /// A failed question about a chat, in Telegram's words without the token.
+    fn refused(&self, error: RequestError) -> VerifyError {
+        VerifyError::Platform(self.redact(error))
     }
 }

@@ -18,7 +18,7 @@ use teloxide::types::{
 use super::Telegram;
 use crate::article::Platform;
 use crate::commands::Reply;
-use crate::platform::{BoxFuture, Disconnected, Post, SendError, Sink};
+use crate::platform::{BoxFuture, Disconnected, Post, SendError, Sink, VerifyError};
 use crate::render;
 
 /// Tries to send a command's answer through rate limits.
@@ -150,11 +150,8 @@ impl Sink for Telegram {
         self.settings.global_rate
     }
 
-    fn verify_channel<'a>(&'a self, chat: &'a str) -> BoxFuture<'a, Result<String, String>> {
-        Box::pin(async move {
-            let me = self.bot.get_me().await.map_err(|e| self.redact(e))?;
-            self.can_post(chat, me.id).await.map(|id| id.0.to_string())
-        })
+    fn verify_channel<'a>(&'a self, chat: &'a str) -> BoxFuture<'a, Result<String, VerifyError>> {
+        Box::pin(self.verify(chat))
     }
 
     fn send<'a>(
