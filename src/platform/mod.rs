@@ -159,13 +159,13 @@ async fn start_resilient(
         return None;
     }
     tracing::error!(%platform, error = %format!("{error:#}"), "cannot start yet; retrying in the background");
-    let pending = Arc::new(Pending {
+    let starting = Arc::new(Starting {
         platform,
         ready: OnceLock::new(),
         connection: Connection::default(),
     });
-    pending.connection.failed(format!("{error:#}"));
-    let (service, shutdown, sink) = (service.clone(), shutdown.clone(), pending.clone());
+    starting.connection.failed(format!("{error:#}"));
+    let (service, shutdown, sink) = (service.clone(), shutdown.clone(), starting.clone());
     let task = tokio::spawn(async move {
         let mut wait = Duration::from_secs(5);
         loop {
@@ -196,20 +196,20 @@ async fn start_resilient(
         }
     });
     Some(Started {
-        sink: pending,
+        sink: starting,
         task: Some(task),
     })
 }
 
 /// A platform still starting: posts to it fail as temporary until it is up.
-struct Pending {
+struct Starting {
     platform: Platform,
     ready: OnceLock<Arc<dyn Sink>>,
     /// Why it has not started yet, for `/healthz`.
     connection: Connection,
 }
 
-impl Sink for Pending {
+impl Sink for Starting {
     fn platform(&self) -> Platform {
         self.platform
     }
@@ -259,7 +259,7 @@ impl Sink for Pending {
     }
 }
 
-impl Pending {
+impl Starting {
     fn not_connected(&self) -> SendError {
         SendError::Temporary(format!("{} is not connected yet", self.platform))
     }
