@@ -212,11 +212,11 @@ async fn check_room(
     let status = response.status();
     if status.is_success() {
         #[derive(Deserialize)]
-        struct Summary {
+        struct RoomSummary {
             membership: Option<String>,
             join_rule: Option<String>,
         }
-        let summary: Summary = response
+        let summary: RoomSummary = response
             .json()
             .await
             .map_err(|e| format!("an unreadable room summary: {}", chain(&e)))?;
