@@ -1,7 +1,8 @@
 //! The boundary the core sends through: the `Sink` trait each platform adapter implements,
-//! the `Post` it is handed and the `SendError` that tells the delivery loop what a failed
-//! send means. Low in the layers, so delivery depends on this contract and not on the
-//! adapters (which live in `platform/` and import it).
+//! the `Post` it is handed, the `SendError` that tells the delivery loop what a failed
+//! send means, and the `VerifyError` that tells an operator why a chat cannot be a channel.
+//! Low in the layers, so delivery depends on this contract and not on the adapters (which
+//! live in `platform/` and import it).
 
 use std::future::Future;
 use std::pin::Pin;
@@ -45,6 +46,37 @@ pub enum SendError {
     NotEditable(String),
 }
 
+/// Why the bot cannot post in a chat an operator wants as a channel
+/// (`Sink::verify_channel`). The `Display` is the reason the operator reads.
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+pub enum VerifyError {
+    /// Asking the platform about the chat failed (an unknown chat, an outage, a refused
+    /// request): the platform's own answer, without secrets.
+    #[error("{0}")]
+    Platform(String),
+    /// A Telegram channel where the bot is not an administrator allowed to post.
+    #[error("the bot is not an administrator allowed to post messages there; make it one")]
+    NotAdmin,
+    /// A Telegram group the bot is not a member of.
+    #[error("the bot is not a member of this chat; add it")]
+    NotMember,
+    /// The homeserver did not let the bot join the room within the wait.
+    #[error("the homeserver did not let the bot join in time")]
+    JoinTimedOut,
+    /// The homeserver refused the bot's join (its answer).
+    #[error("the bot cannot join the room: {0}")]
+    JoinRefused(String),
+    /// The room is not among the bot's rooms, even after joining.
+    #[error("the bot is not in the room")]
+    NotInRoom,
+    /// The Matrix client has no session.
+    #[error("the bot is not logged in")]
+    NotLoggedIn,
+    /// The bot's power level in the room is below what posting a message needs.
+    #[error("the bot's power level in the room is too low to post messages")]
+    PowerTooLow,
+}
+
 /// Sends posts to one platform.
 pub trait Sink: Send + Sync {
     fn platform(&self) -> Platform;
@@ -77,8 +109,8 @@ pub trait Sink: Send + Sync {
     /// Checks, for an operator adding `chat` as a channel, that the bot can post there
     /// (joining it if the platform needs that). Returns the chat as this platform names it
     /// from now on (a Telegram `@name` becomes its numeric id, a Matrix alias its room id),
-    /// or why the bot cannot post there, in words.
-    fn verify_channel<'a>(&'a self, chat: &'a str) -> BoxFuture<'a, Result<String, String>> {
+    /// or why the bot cannot post there.
+    fn verify_channel<'a>(&'a self, chat: &'a str) -> BoxFuture<'a, Result<String, VerifyError>> {
         Box::pin(async move { Ok(chat.to_string()) })
     }
 

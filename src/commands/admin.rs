@@ -228,7 +228,7 @@ pub async fn add(ctx: &Context<'_>, req: &Request, args: &[String]) -> Result<Re
                 &lang,
                 Msg::CannotPost,
                 req,
-                &[("target", &named), ("reason", &reason)],
+                &[("target", &named), ("reason", &reason.to_string())],
             )));
         }
     };

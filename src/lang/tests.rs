@@ -16,13 +16,13 @@ fn five() -> Vec<Lang> {
     FIVE.iter().map(|c| lang(c)).collect()
 }
 
-struct Item {
+struct Sample {
     lang: String,
     headline: String,
     excerpt: Option<String>,
 }
 
-impl Item {
+impl Sample {
     /// The text as the feed parser hands it over: title, then excerpt.
     fn text(&self) -> String {
         format!(
@@ -33,7 +33,7 @@ impl Item {
     }
 }
 
-fn labelled_set() -> Vec<Item> {
+fn labelled_set() -> Vec<Sample> {
     let path = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/data/lang-set.tsv");
     let text = std::fs::read_to_string(path).expect("the labelled set");
     text.lines()
@@ -45,7 +45,7 @@ fn labelled_set() -> Vec<Item> {
             let headline = cols.next().expect("a headline").to_string();
             let excerpt = cols.next().map(str::to_string);
             assert!(cols.next().is_none(), "too many columns in {l:?}");
-            Item {
+            Sample {
                 lang,
                 headline,
                 excerpt,
@@ -63,7 +63,7 @@ struct Tally {
 }
 
 impl Tally {
-    fn add(&mut self, item: &Item, answer: Option<&str>) {
+    fn add(&mut self, item: &Sample, answer: Option<&str>) {
         let cell = self
             .cells
             .entry((item.lang.clone(), item.excerpt.is_some()))
@@ -115,7 +115,7 @@ impl Tally {
 #[test]
 fn the_labelled_set_is_as_described() {
     let set = labelled_set();
-    let headlines: Vec<&Item> = set.iter().filter(|i| i.excerpt.is_none()).collect();
+    let headlines: Vec<&Sample> = set.iter().filter(|i| i.excerpt.is_none()).collect();
     assert!(set.len() >= 120, "{} items", set.len());
     assert!(headlines.len() >= 60);
     assert!(headlines.iter().all(|i| {
@@ -279,7 +279,7 @@ fn the_config_decides_the_candidates() {
 #[ignore]
 fn compare_detectors() {
     let set = labelled_set();
-    let texts: Vec<String> = set.iter().map(Item::text).collect();
+    let texts: Vec<String> = set.iter().map(Sample::text).collect();
     let models: Vec<Language> = Detector::new(&five())
         .candidates
         .iter()

@@ -1,7 +1,7 @@
 //! The boundary between Herald's core and the chat platforms. The core sends through the
 //! `Sink` trait and learns about permanent failures from `SendError`; adapters turn
 //! platform events into neutral commands (`crate::commands`). Only the files below this
-//! folder name a platform SDK: `telegram.rs` (teloxide), `matrix/` (matrix-sdk),
+//! folder name a platform SDK: `telegram/` (teloxide), `matrix/` (matrix-sdk),
 //! `console.rs` (standard output). Each SDK adapter is behind the cargo feature of its
 //! name (`telegram`, `matrix`, both on by default); a build without them posts to the
 //! console only.
@@ -25,7 +25,7 @@ use crate::config::Config;
 use crate::service::CommandService;
 
 pub use crate::sink::{
-    BoxFuture, ChatWaiting, Connection, Disconnected, Post, SendError, Sink, WaitState,
+    BoxFuture, ChatWaiting, Connection, Disconnected, Post, SendError, Sink, VerifyError, WaitState,
 };
 
 /// A running platform: its sink, and the task listening for commands (when listening).
@@ -159,13 +159,13 @@ async fn start_resilient(
         return None;
     }
     tracing::error!(%platform, error = %format!("{error:#}"), "cannot start yet; retrying in the background");
-    let pending = Arc::new(Pending {
+    let starting = Arc::new(Starting {
         platform,
         ready: OnceLock::new(),
         connection: Connection::default(),
     });
-    pending.connection.failed(format!("{error:#}"));
-    let (service, shutdown, sink) = (service.clone(), shutdown.clone(), pending.clone());
+    starting.connection.failed(format!("{error:#}"));
+    let (service, shutdown, sink) = (service.clone(), shutdown.clone(), starting.clone());
     let task = tokio::spawn(async move {
         let mut wait = Duration::from_secs(5);
         loop {
@@ -196,20 +196,20 @@ async fn start_resilient(
         }
     });
     Some(Started {
-        sink: pending,
+        sink: starting,
         task: Some(task),
     })
 }
 
 /// A platform still starting: posts to it fail as temporary until it is up.
-struct Pending {
+struct Starting {
     platform: Platform,
     ready: OnceLock<Arc<dyn Sink>>,
     /// Why it has not started yet, for `/healthz`.
     connection: Connection,
 }
 
-impl Sink for Pending {
+impl Sink for Starting {
     fn platform(&self) -> Platform {
         self.platform
     }
@@ -259,7 +259,7 @@ impl Sink for Pending {
     }
 }
 
-impl Pending {
+impl Starting {
     fn not_connected(&self) -> SendError {
         SendError::Temporary(format!("{} is not connected yet", self.platform))
     }

@@ -27,6 +27,82 @@ struct Login {
     temporary: bool,
 }
 
+/// Why no login to the homeserver works for the check; the `Display` is the check's reason.
+#[derive(Debug, thiserror::Error)]
+enum LoginError {
+    /// The bot's saved session cannot be read.
+    #[error("{0}")]
+    SavedSession(String),
+    /// The saved session belongs to another account than `[matrix] user`.
+    #[error(
+        "{session} holds the session of another Matrix account ({saved_user}); move {dir} away to log in as the configured user"
+    )]
+    OtherAccount {
+        session: String,
+        dir: String,
+        saved_user: String,
+    },
+    /// A token works, but for another account.
+    #[error("{how} belongs to {found}, not to `[matrix] user` ({user})")]
+    WrongUser {
+        how: &'static str,
+        found: String,
+        user: String,
+    },
+    /// The homeserver does not know the token.
+    #[error("{how} was refused (M_UNKNOWN_TOKEN); set HERALD_MATRIX_PASSWORD or a valid token")]
+    TokenRefused { how: &'static str },
+    /// No token and no password configured.
+    #[error("the Matrix account needs a password or an access token")]
+    NoCredentials,
+    /// The homeserver could not be asked (the error with its causes).
+    #[error("cannot reach the homeserver: {0}")]
+    Unreachable(String),
+    /// The homeserver refused the password.
+    #[error("the homeserver refused the login with the password: {status} {errcode}: {error}")]
+    PasswordRefused {
+        status: u16,
+        errcode: String,
+        error: String,
+    },
+    /// The answer to the login could not be read.
+    #[error("an unreadable answer to the login: {0}")]
+    Unreadable(String),
+}
+
+/// Why a configured room cannot be reached, or cannot be told about; the `Display` is the
+/// check's reason.
+#[derive(Debug, thiserror::Error)]
+enum RoomError {
+    /// The room summary's URL cannot be made from the homeserver's.
+    #[error("{0}")]
+    BadUrl(String),
+    #[error("the homeserver URL cannot take a path")]
+    NoPath,
+    /// The homeserver could not be asked (the error with its causes).
+    #[error("cannot reach the homeserver: {0}")]
+    Unreachable(String),
+    /// The room summary could not be read.
+    #[error("an unreadable room summary: {0}")]
+    Unreadable(String),
+    #[error("not reachable: the bot is banned from the room")]
+    Banned,
+    /// Neither invited nor public: the room's join rule.
+    #[error("not reachable: the bot is not invited and the room is not public (join rule: {0})")]
+    NotInvited(String),
+    /// The homeserver predates room summaries; what it said.
+    #[error("cannot tell: the homeserver has no room summaries (Matrix 1.15) — {0}")]
+    NoSummaries(String),
+    /// The homeserver does not know or does not show the room; what it said.
+    #[error(
+        "not reachable: the homeserver does not know the room or does not show it to the bot (not invited, not public) — {0}"
+    )]
+    Unknown(String),
+    /// Any other refusal; what the homeserver said.
+    #[error("not reachable — {0}")]
+    Refused(String),
+}
+
 /// A Matrix error body.
 #[derive(Default, Deserialize)]
 struct ErrorBody {
@@ -56,7 +132,7 @@ pub async fn check_online(config: &Config) -> Vec<Check> {
     let login = match log_in(&http, &homeserver, cfg, &paths).await {
         Ok(login) => login,
         Err(reason) => {
-            let mut checks = vec![Check::failed("matrix", reason)];
+            let mut checks = vec![Check::failed("matrix", reason.to_string())];
             checks.extend(rooms.iter().map(|room| {
                 Check::failed(
                     format!("matrix room {room}"),
@@ -78,7 +154,7 @@ pub async fn check_online(config: &Config) -> Vec<Check> {
         checks.push(
             match check_room(&http, &homeserver, &login.token, &login.user, room).await {
                 Ok(found) => Check::ok(subject, found),
-                Err(reason) => Check::failed(subject, reason),
+                Err(reason) => Check::failed(subject, reason.to_string()),
             },
         );
     }
@@ -99,17 +175,18 @@ async fn log_in(
     homeserver: &str,
     cfg: &MatrixConfig,
     paths: &Paths,
-) -> Result<Login, String> {
+) -> Result<Login, LoginError> {
     let user = cfg.user.get_ref().as_str();
-    let saved = session::saved_login(paths).map_err(|e| format!("{e:#}"))?;
+    let saved =
+        session::saved_login(paths).map_err(|e| LoginError::SavedSession(format!("{e:#}")))?;
     if let Some((saved_user, _)) = &saved
         && saved_user != user
     {
-        return Err(format!(
-            "{} holds the session of another Matrix account ({saved_user}); move {} away to log in as the configured user",
-            paths.session.display(),
-            paths.dir.display()
-        ));
+        return Err(LoginError::OtherAccount {
+            session: paths.session.display().to_string(),
+            dir: paths.dir.display().to_string(),
+            saved_user: saved_user.clone(),
+        });
     }
     let mut refused = None;
     let tokens = [
@@ -128,22 +205,20 @@ async fn log_in(
                 });
             }
             Ok(Some((found, _))) => {
-                return Err(format!(
-                    "{how} belongs to {found}, not to `[matrix] user` ({user})"
-                ));
+                return Err(LoginError::WrongUser {
+                    how,
+                    found,
+                    user: user.to_string(),
+                });
             }
             Ok(None) => {
-                refused.get_or_insert(format!(
-                    "{how} was refused (M_UNKNOWN_TOKEN); set HERALD_MATRIX_PASSWORD or a valid token"
-                ));
+                refused.get_or_insert(LoginError::TokenRefused { how });
             }
-            Err(e) => return Err(format!("cannot reach the homeserver: {e:#}")),
+            Err(e) => return Err(LoginError::Unreachable(format!("{e:#}"))),
         }
     }
     let Some(password) = &cfg.password else {
-        return Err(refused.unwrap_or_else(|| {
-            "the Matrix account needs a password or an access token".to_string()
-        }));
+        return Err(refused.unwrap_or(LoginError::NoCredentials));
     };
     let response = http
         .post(format!("{homeserver}/_matrix/client/v3/login"))
@@ -155,16 +230,15 @@ async fn log_in(
         }))
         .send()
         .await
-        .map_err(|e| format!("cannot reach the homeserver: {}", chain(&e)))?;
+        .map_err(|e| LoginError::Unreachable(chain(&e)))?;
     let status = response.status();
     if !status.is_success() {
         let body: ErrorBody = response.json().await.unwrap_or_default();
-        return Err(format!(
-            "the homeserver refused the login with the password: {} {}: {}",
-            status.as_u16(),
-            body.errcode,
-            body.error
-        ));
+        return Err(LoginError::PasswordRefused {
+            status: status.as_u16(),
+            errcode: body.errcode,
+            error: body.error,
+        });
     }
     #[derive(Deserialize)]
     struct LoggedIn {
@@ -174,7 +248,7 @@ async fn log_in(
     let logged_in: LoggedIn = response
         .json()
         .await
-        .map_err(|e| format!("an unreadable answer to the login: {}", chain(&e)))?;
+        .map_err(|e| LoginError::Unreadable(chain(&e)))?;
     Ok(Login {
         user: logged_in.user_id,
         token: Secret::new(logged_in.access_token),
@@ -190,11 +264,11 @@ async fn check_room(
     token: &Secret,
     user: &str,
     room: &str,
-) -> Result<String, String> {
+) -> Result<String, RoomError> {
     let mut url = url::Url::parse(&format!("{homeserver}/_matrix/client/v1/room_summary"))
-        .map_err(|e| e.to_string())?;
+        .map_err(|e| RoomError::BadUrl(e.to_string()))?;
     url.path_segments_mut()
-        .map_err(|_| "the homeserver URL cannot take a path".to_string())?
+        .map_err(|_| RoomError::NoPath)?
         .push(room);
     // A room on another server is summarized through that server.
     if let Some((_, server)) = room.split_once(':')
@@ -208,38 +282,32 @@ async fn check_room(
         .timeout(REQUEST_TIMEOUT.min(Duration::from_secs(15)))
         .send()
         .await
-        .map_err(|e| format!("cannot reach the homeserver: {}", chain(&e)))?;
+        .map_err(|e| RoomError::Unreachable(chain(&e)))?;
     let status = response.status();
     if status.is_success() {
         #[derive(Deserialize)]
-        struct Summary {
+        struct RoomSummary {
             membership: Option<String>,
             join_rule: Option<String>,
         }
-        let summary: Summary = response
+        let summary: RoomSummary = response
             .json()
             .await
-            .map_err(|e| format!("an unreadable room summary: {}", chain(&e)))?;
+            .map_err(|e| RoomError::Unreadable(chain(&e)))?;
         let rule = summary.join_rule.as_deref().unwrap_or("unknown");
         return match (summary.membership.as_deref(), rule) {
             (Some("join"), _) => Ok("joined".into()),
             (Some("invite"), _) => Ok("joinable (invited); the bot joins it at start".into()),
-            (Some("ban"), _) => Err("not reachable: the bot is banned from the room".into()),
+            (Some("ban"), _) => Err(RoomError::Banned),
             (_, "public") => Ok("joinable (public); the bot joins it at start".into()),
-            _ => Err(format!(
-                "not reachable: the bot is not invited and the room is not public (join rule: {rule})"
-            )),
+            _ => Err(RoomError::NotInvited(rule.to_string())),
         };
     }
     let body: ErrorBody = response.json().await.unwrap_or_default();
     let said = format!("{} {}: {}", status.as_u16(), body.errcode, body.error);
     match body.errcode.as_str() {
-        "M_UNRECOGNIZED" => Err(format!(
-            "cannot tell: the homeserver has no room summaries (Matrix 1.15) — {said}"
-        )),
-        "M_NOT_FOUND" => Err(format!(
-            "not reachable: the homeserver does not know the room or does not show it to the bot (not invited, not public) — {said}"
-        )),
-        _ => Err(format!("not reachable — {said}")),
+        "M_UNRECOGNIZED" => Err(RoomError::NoSummaries(said)),
+        "M_NOT_FOUND" => Err(RoomError::Unknown(said)),
+        _ => Err(RoomError::Refused(said)),
     }
 }

@@ -29,7 +29,7 @@ use matrix_sdk::ruma::{
 use matrix_sdk::{Client, HttpError, Room, RoomState};
 use tokio_util::sync::CancellationToken;
 
-use super::{BoxFuture, ChatWaiting, Post, SendError, Sink, Started};
+use super::{BoxFuture, ChatWaiting, Post, SendError, Sink, Started, VerifyError};
 use crate::article::{Platform, Target};
 use crate::config::{MatrixConfig, MsgType};
 use crate::render;
@@ -471,11 +471,11 @@ impl Sink for Matrix {
         self.rooms.connection.disconnected()
     }
 
-    fn verify_channel<'a>(&'a self, chat: &'a str) -> BoxFuture<'a, Result<String, String>> {
+    fn verify_channel<'a>(&'a self, chat: &'a str) -> BoxFuture<'a, Result<String, VerifyError>> {
         Box::pin(async move {
             let (room_id, via) = resolve(&self.client, chat)
                 .await
-                .map_err(|e| e.to_string())?;
+                .map_err(|e| VerifyError::Platform(e.to_string()))?;
             if !is_joined(&self.client, &room_id) {
                 let room: &matrix_sdk::ruma::RoomOrAliasId = (&*room_id).into();
                 match tokio::time::timeout(
@@ -484,19 +484,16 @@ impl Sink for Matrix {
                 )
                 .await
                 {
-                    Err(_) => return Err("the homeserver did not let the bot join in time".into()),
-                    Ok(Err(e)) => return Err(format!("the bot cannot join the room: {e}")),
+                    Err(_) => return Err(VerifyError::JoinTimedOut),
+                    Ok(Err(e)) => return Err(VerifyError::JoinRefused(e.to_string())),
                     Ok(Ok(_)) => {}
                 }
             }
             let room = self
                 .client
                 .get_room(&room_id)
-                .ok_or_else(|| "the bot is not in the room".to_string())?;
-            let me = self
-                .client
-                .user_id()
-                .ok_or_else(|| "the bot is not logged in".to_string())?;
+                .ok_or(VerifyError::NotInRoom)?;
+            let me = self.client.user_id().ok_or(VerifyError::NotLoggedIn)?;
             match room.power_levels().await {
                 Ok(levels)
                     if !levels.user_can_send_message(
@@ -504,7 +501,7 @@ impl Sink for Matrix {
                         matrix_sdk::ruma::events::MessageLikeEventType::RoomMessage,
                     ) =>
                 {
-                    Err("the bot's power level in the room is too low to post messages".into())
+                    Err(VerifyError::PowerTooLow)
                 }
                 _ => Ok(room_id.to_string()),
             }
