@@ -29,12 +29,7 @@ const MAX_REPLY_WAIT: Duration = Duration::from_secs(30);
 impl Telegram {
     /// An error's text with the token cut out (request URLs contain it).
     pub(super) fn redact(&self, text: impl std::fmt::Display) -> String {
-        let text = text.to_string();
-        if self.token.is_empty() {
-            text
-        } else {
-            text.replace(&self.token, "<token>")
-        }
+        crate::redact::without_secret(&text.to_string(), &self.token)
     }
 
     fn classify(&self, error: RequestError) -> SendError {
