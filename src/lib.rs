@@ -16,13 +16,17 @@
 //! - `lang`: the language of an item's text (metadata, then lingua detection, then the feed's).
 //! - `feed`: fetching (conditional GET, size cap), decoding (any encoding) and parsing feeds
 //!   into articles, isolated so that no feed can crash the bot.
-//! - `store`: the only sled user — articles, feed state, chats, outbox, sent records.
+//! - `store`: the only sled user — articles, feed state, chats, outbox, sent records; one
+//!   `impl Store` file per use case, the trees with their keys and values listed in its doc.
 //! - `backup`: the whole store as one portable file (`herald backup`, `herald restore`).
 //! - `check`: one result of `herald check --online` (feeds and platforms reached).
 //! - `channels`: the channels of the configuration file and those added from chat, as one
 //!   list.
-//! - `poll`: polls every feed concurrently and commits what is new with its deliveries.
-//! - `delivery`: drains the outbox through the platforms with pacing and retries.
+//! - `poll`: polls every feed concurrently and commits what is new with its deliveries:
+//!   `select` (what to post, and where), `schedule` (each feed's loop, backoff), `report`
+//!   (what a poll logs and counts).
+//! - `delivery`: drains the outbox through the platforms with pacing and retries:
+//!   `outcome` (what each send's outcome records and counts), `pace` (the platforms' limits).
 //! - `render`: articles and replies as Telegram HTML, Matrix HTML + text, console text.
 //! - `commands`: the platform-neutral chat commands and their replies.
 //! - `i18n`: the bot's own texts in en, de, ru, uk, fr, from the Fluent files in `i18n/`.
@@ -36,6 +40,9 @@
 //!   (`ops::status`, also `/status` in chat). It imports none of the layers that write them.
 //! - `app`: wires everything together: `run` until shutdown, `poll_once`, `latest`.
 //!   Nothing else imports it.
+//!
+//! `docs/architecture.md` draws the way of an article through these modules and lists the
+//! rules they keep, each with the test that holds it.
 //!
 //! # Features
 //! `telegram` and `matrix` (both default) build the adapters with their SDKs. Without
