@@ -898,6 +898,15 @@ mod tests {
         (times.len() - 1 - from) as f64 / span.as_secs_f64()
     }
 
+    #[test]
+    /// The id a homeserver deduplicates a resent post by: "{article}\n0\n{chat}" hashed, the
+    /// same in every version, or a post sent before an upgrade is posted twice after it.
+    fn a_posts_transaction_id_hashes_article_zero_and_chat() {
+        let target = Target::new(Platform::Matrix, "!room:example.org");
+        let id = txn_id("https://example.org/post", 0, &target);
+        assert_eq!(id, "herald-8d9eb43f46cd6d3ce0249431555f23b2");
+    }
+
     #[tokio::test(start_paused = true)]
     async fn uneven_network_delays_never_put_one_too_many_into_the_servers_second() {
         let times = fan_out_through(Arc::default()).await;
