@@ -32,7 +32,6 @@ use crate::article::{Platform, Target};
 use crate::config::Config;
 use crate::metrics::Metrics;
 use crate::sink::{Post, Sink};
-
 use crate::store::{Store, StoreError};
 use outcome::{Attempt, Outcome};
 use pace::{Pace, after_stored};
@@ -44,6 +43,7 @@ const MAX_RETRY: Duration = Duration::from_secs(15 * 60);
 const CONCURRENT_CHATS: usize = 64;
 /// Chats read from the outbox at a time.
 const TARGET_PAGE: usize = 256;
+
 /// How long a chat is held back.
 #[derive(Default)]
 struct ChatState {
@@ -58,6 +58,7 @@ struct State {
     prune_at: usize,
 }
 
+/// The outbox's drain: the platforms' sinks and paces, and how long each chat is held back.
 pub struct Delivery {
     config: Arc<Config>,
     store: Store,
