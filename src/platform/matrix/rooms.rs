@@ -1,10 +1,10 @@
-//! The rooms the bot must be in, and the homeserver's pace.
+//! The rooms the bot must be in, and the homeserver's throttle.
 //!
 //! Homeservers rate-limit their users (Synapse by default: 0.2 events per second after a
 //! burst of 10, joins included), and a bot is rarely exempt. Every request that makes an
 //! event — a post, a command's answer, a join, declining an invitation — first takes a slot
-//! of one `Pace` per homeserver, so a start with many rooms does not spend the burst on
-//! joins and then stall every send: they queue in one line. The pace starts fast and
+//! of one `Throttle` per homeserver, so a start with many rooms does not spend the burst on
+//! joins and then stall every send: they queue in one line. The throttle starts fast and
 //! slows down to what the homeserver's `429 M_LIMIT_EXCEEDED` answers teach it
 //! (`retry_after_ms`), creeping back up while requests succeed.
 //!
@@ -35,13 +35,22 @@ const MAX_INTERVAL: Duration = Duration::from_secs(60);
 /// Longest pause between two attempts to join after an outage.
 const MAX_JOIN_BACKOFF: Duration = Duration::from_secs(300);
 
-/// One line of requests to a homeserver, `interval` apart.
-pub(super) struct Pace {
+/// One line of requests to a homeserver, `interval` apart, the interval learned from the
+/// homeserver's answers.
+///
+/// Not the delivery's `Pace` (`crate::delivery::pace`), which posts to Matrix take first,
+/// before this one: that one spaces sends at a fixed one fewer than the platform's rate,
+/// counts the sends the server may still see in its last second, and on a 429 only
+/// delays the slots not yet handed out, by at most a few seconds. This one starts at the
+/// full `rate`, slows to the wait a `429` asks for (up to `MAX_INTERVAL`) and speeds up
+/// again while requests succeed, and a `429` moves every slot already taken behind the
+/// whole wait.
+pub(super) struct Throttle {
     fastest: Duration,
-    state: Mutex<PaceState>,
+    state: Mutex<ThrottleState>,
 }
 
-struct PaceState {
+struct ThrottleState {
     /// The next free slot.
     next: Instant,
     interval: Duration,
@@ -49,13 +58,13 @@ struct PaceState {
     generation: u64,
 }
 
-impl Pace {
-    /// A pace of at most `rate` requests per second.
-    pub fn new(rate: u32) -> Pace {
+impl Throttle {
+    /// A throttle of at most `rate` requests per second.
+    pub fn new(rate: u32) -> Throttle {
         let fastest = Duration::from_secs(1) / rate.max(1);
-        Pace {
+        Throttle {
             fastest,
-            state: Mutex::new(PaceState {
+            state: Mutex::new(ThrottleState {
                 next: Instant::now(),
                 interval: fastest,
                 generation: 0,
@@ -84,7 +93,7 @@ impl Pace {
     }
 
     /// The homeserver answered `429` asking to wait `wait`: nobody goes before, and the
-    /// pace slows to one request per `wait` at least.
+    /// throttle slows to one request per `wait` at least.
     pub fn limited(&self, wait: Duration) {
         let mut state = self.state.lock().expect("pace");
         state.generation += 1;
@@ -119,7 +128,8 @@ struct Join {
 /// What the Matrix adapter shares between posting, listening and joining.
 pub(super) struct Rooms {
     client: Client,
-    pub pace: Pace,
+    /// The homeserver's throttle, which every request that makes an event goes through.
+    pub pace: Throttle,
     /// Whether a sync with the homeserver has succeeded since start: before, the local
     /// room list may be empty or stale, and proves nothing about a room.
     synced: AtomicBool,
@@ -133,7 +143,7 @@ impl Rooms {
     pub fn new(client: Client, rate: u32, shutdown: CancellationToken) -> Arc<Rooms> {
         Arc::new(Rooms {
             client,
-            pace: Pace::new(rate),
+            pace: Throttle::new(rate),
             synced: AtomicBool::new(false),
             shutdown,
             joins: Mutex::new(HashMap::new()),
@@ -256,7 +266,7 @@ impl Rooms {
             tracing::debug!(room = %room_id, error = %error, "joining failed");
             match error {
                 SendError::RetryAfter(wait) => {
-                    // The pace holds everyone back for the wait, this join included.
+                    // The throttle holds everyone back for the wait, this join included.
                     self.pace.limited(wait);
                     self.waiting(room_id, "rate limited by the homeserver", wait);
                 }
@@ -330,7 +340,7 @@ mod tests {
 
     #[tokio::test(start_paused = true)]
     async fn the_pace_waits_out_a_rate_limit_and_learns_from_it() {
-        let pace = Pace::new(10);
+        let pace = Throttle::new(10);
         let shutdown = CancellationToken::new();
         let start = Instant::now();
         assert!(pace.slot(&shutdown).await);
@@ -352,7 +362,7 @@ mod tests {
 
     #[tokio::test(start_paused = true)]
     async fn a_slot_taken_before_a_rate_limit_is_taken_again_after_it() {
-        let pace = Arc::new(Pace::new(1));
+        let pace = Arc::new(Throttle::new(1));
         let shutdown = CancellationToken::new();
         assert!(pace.slot(&shutdown).await);
         let start = Instant::now();
@@ -369,7 +379,7 @@ mod tests {
 
     #[tokio::test(start_paused = true)]
     async fn shutdown_ends_the_wait() {
-        let pace = Pace::new(1);
+        let pace = Throttle::new(1);
         let shutdown = CancellationToken::new();
         pace.limited(Duration::from_secs(60));
         shutdown.cancel();
