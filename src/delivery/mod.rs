@@ -163,7 +163,7 @@ impl Delivery {
         let mut read_all = false;
         let mut tasks = tokio::task::JoinSet::new();
         let mut report = DrainReport::default();
-        let health = self.metrics.health();
+        let health = self.metrics.liveness();
         health.delivery_pass_started();
         loop {
             while tasks.len() < CONCURRENT_CHATS && !shutdown.is_cancelled() {
@@ -238,7 +238,7 @@ impl Delivery {
                 Ok(Some(_)) => return (sent, None),
                 Err(e) => {
                     tracing::error!(error = %e, "cannot read whether a chat is paused");
-                    self.metrics.health().delivery_trouble();
+                    self.metrics.liveness().delivery_trouble();
                     return (sent, Some(Instant::now() + Duration::from_secs(10)));
                 }
             }
@@ -249,8 +249,8 @@ impl Delivery {
             // For /healthz: each step done is the loop's heartbeat; a store error is none.
             match &step {
                 Ok(Step::Empty | Step::Stopped) => {}
-                Ok(_) => self.metrics.health().delivery_step(),
-                Err(_) => self.metrics.health().delivery_trouble(),
+                Ok(_) => self.metrics.liveness().delivery_step(),
+                Err(_) => self.metrics.liveness().delivery_trouble(),
             }
             match step {
                 Ok(Step::Sent) => sent += 1,

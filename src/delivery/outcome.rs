@@ -179,6 +179,8 @@ impl Delivery {
     fn count(&self, target: &Target, outcome: &'static str, temporary: Option<&str>) {
         let platform = target.platform.name();
         self.metrics.count_send(platform, outcome);
-        self.metrics.health().platform_answered(platform, temporary);
+        self.metrics
+            .liveness()
+            .platform_answered(platform, temporary);
     }
 }

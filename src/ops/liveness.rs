@@ -11,9 +11,9 @@ use tokio::time::Instant;
 
 /// The signs of life of the feeds, the delivery loop and the platforms, kept while the
 /// bot runs.
-pub struct Liveness(Mutex<State>);
+pub struct Liveness(Mutex<Signs>);
 
-struct State {
+struct Signs {
     feeds: BTreeMap<String, Failing>,
     delivery: Heartbeat,
     /// Per platform: the temporary failures of every send since the last answer that was
@@ -56,7 +56,7 @@ pub struct Reading {
 
 impl Default for Liveness {
     fn default() -> Liveness {
-        Liveness(Mutex::new(State {
+        Liveness(Mutex::new(Signs {
             feeds: BTreeMap::new(),
             delivery: Heartbeat {
                 active: Instant::now(),
@@ -89,7 +89,7 @@ fn note<K: Ord>(map: &mut BTreeMap<K, Failing>, key: K, error: Option<&str>) {
 }
 
 impl Liveness {
-    fn state(&self) -> std::sync::MutexGuard<'_, State> {
+    fn state(&self) -> std::sync::MutexGuard<'_, Signs> {
         self.0.lock().expect("health")
     }
 

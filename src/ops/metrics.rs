@@ -209,7 +209,7 @@ impl Metrics {
     }
 
     /// The signs of life `/healthz` judges by.
-    pub fn health(&self) -> &Liveness {
+    pub fn liveness(&self) -> &Liveness {
         &self.liveness
     }
 

@@ -219,7 +219,7 @@ impl Watch {
     /// The health verdict now (see `Health::judge`), as `/healthz` answers it.
     pub fn health(&self) -> Health {
         let sinks = self.platforms.get().map(Vec::as_slice).unwrap_or_default();
-        Health::judge(&self.config, &self.store, self.metrics.health(), sinks)
+        Health::judge(&self.config, &self.store, self.metrics.liveness(), sinks)
     }
 }
 

@@ -172,7 +172,7 @@ async fn on_invite(
         };
     tracing::debug!(room = %room.room_id(), %inviter, allowed, "invited");
     if !allowed {
-        if !rooms.pace.slot(&rooms.shutdown).await {
+        if !rooms.throttle.slot(&rooms.shutdown).await {
             return;
         }
         match room.leave().await {
@@ -293,17 +293,17 @@ async fn on_message(
         content.make_reply_to(&event, ForwardThread::No, AddMentions::No)
     };
     content.mentions = Some(Mentions::new());
-    if !rooms.pace.slot(&rooms.shutdown).await {
+    if !rooms.throttle.slot(&rooms.shutdown).await {
         return;
     }
     match room.send(content).await {
         Ok(_) => {
-            rooms.pace.succeeded();
+            rooms.throttle.succeeded();
             tracing::debug!("answered a command");
         }
         Err(e) => {
             if let SendError::RetryAfter(wait) = super::classify(&e) {
-                rooms.pace.limited(wait);
+                rooms.throttle.limited(wait);
             }
             tracing::warn!(error = %e, "cannot answer a command");
         }

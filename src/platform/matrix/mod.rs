@@ -283,7 +283,7 @@ impl Matrix {
             content =
                 content.make_replacement(ReplacementMetadata::new(original, Some(Mentions::new())));
         }
-        if !self.rooms.pace.slot(&self.rooms.shutdown).await {
+        if !self.rooms.throttle.slot(&self.rooms.shutdown).await {
             return Err(SendError::Temporary("shutting down".into()));
         }
         let sent = room
@@ -292,13 +292,13 @@ impl Matrix {
             .await;
         match sent {
             Ok(result) => {
-                self.rooms.pace.succeeded();
+                self.rooms.throttle.succeeded();
                 Ok(result.response.event_id.to_string())
             }
             Err(e) => {
                 let error = classify(&e);
                 if let SendError::RetryAfter(wait) = error {
-                    self.rooms.pace.limited(wait);
+                    self.rooms.throttle.limited(wait);
                 }
                 if matches!(error, SendError::Gone(_))
                     && let Some(next) = self.fetch_successor(&room_id).await

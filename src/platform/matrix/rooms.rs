@@ -129,7 +129,7 @@ struct Join {
 pub(super) struct Rooms {
     client: Client,
     /// The homeserver's throttle, which every request that makes an event goes through.
-    pub pace: Throttle,
+    pub throttle: Throttle,
     /// Whether a sync with the homeserver has succeeded since start: before, the local
     /// room list may be empty or stale, and proves nothing about a room.
     synced: AtomicBool,
@@ -143,7 +143,7 @@ impl Rooms {
     pub fn new(client: Client, rate: u32, shutdown: CancellationToken) -> Arc<Rooms> {
         Arc::new(Rooms {
             client,
-            pace: Throttle::new(rate),
+            throttle: Throttle::new(rate),
             synced: AtomicBool::new(false),
             shutdown,
             joins: Mutex::new(HashMap::new()),
@@ -252,13 +252,13 @@ impl Rooms {
     async fn run_join(&self, room_id: &RoomId, via: &[OwnedServerName]) -> Result<(), SendError> {
         let mut backoff = Duration::from_secs(2);
         loop {
-            if !self.pace.slot(&self.shutdown).await {
+            if !self.throttle.slot(&self.shutdown).await {
                 return Err(SendError::Temporary("shutting down".into()));
             }
             let id: &RoomOrAliasId = room_id.into();
             let error = match self.client.join_room_by_id_or_alias(id, via).await {
                 Ok(_) => {
-                    self.pace.succeeded();
+                    self.throttle.succeeded();
                     return Ok(());
                 }
                 Err(e) => classify(&e),
@@ -267,7 +267,7 @@ impl Rooms {
             match error {
                 SendError::RetryAfter(wait) => {
                     // The throttle holds everyone back for the wait, this join included.
-                    self.pace.limited(wait);
+                    self.throttle.limited(wait);
                     self.waiting(room_id, "rate limited by the homeserver", wait);
                 }
                 SendError::Temporary(reason) => {
