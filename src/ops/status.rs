@@ -469,4 +469,54 @@ mod tests {
         let s = watch.snapshot().unwrap();
         assert_eq!(s.channels[0].state, ChannelState::Fine);
     }
+
+    #[tokio::test]
+    async fn a_snapshot_and_the_health_verdict_write_nothing() {
+        let dir = tempfile::tempdir().unwrap();
+        let text =
+            "[[feeds]]\nurl = \"en.xml\"\nlang = \"en\"\n[[channels]]\ntarget = \"console\"\n";
+        let config = Config::parse(text, &dir.path().join("herald.toml"), |_| None).unwrap();
+        let store = Store::open(&dir.path().join("data")).unwrap();
+        let console = Target::console();
+        let (a, b) = (article(1), article(2));
+        let deliveries = vec![
+            (console.clone(), a.id.clone()),
+            (console.clone(), b.id.clone()),
+        ];
+        store
+            .commit_poll("en.xml", &Default::default(), &[a, b], &deliveries, None)
+            .await
+            .unwrap();
+        store
+            .note_poll("en.xml", Utc::now(), Some("HTTP 503"), None)
+            .unwrap();
+        store.note_send_failure(&console, "disk full").unwrap();
+        store.flush().await.unwrap();
+        let entries = |store: &Store| {
+            let mut all = Vec::new();
+            store
+                .for_each_entry(|tree, key, value| -> Result<(), StoreError> {
+                    all.push((tree.to_string(), key.to_vec(), value.to_vec()));
+                    Ok(())
+                })
+                .unwrap();
+            all
+        };
+        let before = entries(&store);
+        assert!(before.len() > 5, "the store holds what the views read");
+        let watch = Watch {
+            config: Arc::new(config),
+            store,
+            metrics: Arc::default(),
+            platforms: Arc::new(OnceLock::new()),
+            started: SystemTime::now(),
+        };
+        for _ in 0..2 {
+            let snapshot = watch.snapshot().unwrap();
+            assert_eq!(snapshot.queued, 2);
+            let _ = crate::ops::page::render(&snapshot, &Lang::parse("en").unwrap());
+            let _ = watch.health();
+        }
+        assert_eq!(entries(&watch.store), before);
+    }
 }
