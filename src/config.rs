@@ -280,10 +280,28 @@ impl ChannelConfig {
     }
 }
 
-/// A secret: never printed, not even in debug output.
+/// A secret: never printed, not even in debug output. One written in the file may not be
+/// empty (or only spaces): `token = ""` is a mistake, not a key that every request can send.
 #[derive(Clone, Deserialize, PartialEq)]
-#[serde(transparent)]
+#[serde(try_from = "String")]
 pub struct Secret(String);
+
+/// The message for an empty secret in the file (kept, unlike other messages about a secret,
+/// since it shows nothing of the value).
+const EMPTY_SECRET: &str =
+    "is empty: remove the line to leave it unset, or put the secret in the environment";
+
+impl TryFrom<String> for Secret {
+    type Error = &'static str;
+
+    fn try_from(s: String) -> Result<Secret, &'static str> {
+        if s.trim().is_empty() {
+            Err(EMPTY_SECRET)
+        } else {
+            Ok(Secret(s))
+        }
+    }
+}
 
 impl Secret {
     pub fn new(s: impl Into<String>) -> Secret {
@@ -530,7 +548,7 @@ impl Config {
             // A parse error may quote the value (`invalid type: integer `12345``): never
             // for a secret.
             let secret = matches!(key.as_deref(), Some("token" | "password" | "access_token"));
-            let message = if secret {
+            let message = if secret && message != EMPTY_SECRET {
                 "must be a string in quotes (the value is a secret and not shown)".to_string()
             } else {
                 message
@@ -784,6 +802,33 @@ mod tests {
             !format!("{c:?}").contains("123:abc"),
             "debug output must hide the token"
         );
+    }
+
+    #[test]
+    fn an_empty_secret_in_the_file_is_an_error_naming_its_line() {
+        let e = parse("[ops]\nlisten = \"127.0.0.1:9090\"\ntoken = \"\"\n").unwrap_err();
+        assert_eq!((e.line, e.key.as_deref()), (Some(3), Some("token")), "{e}");
+        assert!(
+            e.to_string()
+                .contains("herald.toml, line 3, key `token`: is empty"),
+            "{e}"
+        );
+        let e = parse("[telegram]\ntoken = \"  \"\n").unwrap_err();
+        assert_eq!((e.line, e.key.as_deref()), (Some(2), Some("token")), "{e}");
+        for key in ["password", "access_token"] {
+            let e = parse(&format!(
+                "[matrix]\nhomeserver = \"https://m.example.org\"\nuser = \"@h:example.org\"\n{key} = \"\"\n"
+            ))
+            .unwrap_err();
+            assert_eq!((e.line, e.key.as_deref()), (Some(4), Some(key)), "{e}");
+            assert!(e.message.starts_with("is empty"), "{e}");
+        }
+        // An empty environment variable counts as unset, so the file's value stands.
+        let c = Config::parse("[ops]\ntoken = \"s3cret\"\n", Path::new("h.toml"), |k| {
+            (k == ENV_OPS_TOKEN).then(String::new)
+        })
+        .unwrap();
+        assert_eq!(c.ops.token.unwrap().expose(), "s3cret");
     }
 
     #[test]

@@ -11,6 +11,7 @@ mod crash;
 mod delivery;
 mod edits;
 mod feeds;
+mod hostile;
 mod languages;
 mod matrix;
 mod matrix_limits;
