@@ -60,8 +60,8 @@ async fn bounded(limit: Arc<Semaphore>, request: Request, next: Next) -> Respons
     }
 }
 
-/// With a token configured, only requests that carry it: `Authorization: Bearer TOKEN` or
-/// `?token=TOKEN`. Compared by digest, so the time taken says nothing about the token.
+/// With a token configured, only requests that carry it: `Authorization: Bearer TOKEN` (the
+/// scheme in any case) or `?token=TOKEN`. Compared by digest, so the time taken says nothing about the token.
 async fn authorized(token: Option<Arc<Secret>>, request: Request, next: Next) -> Response {
     let Some(token) = token else {
         return next.run(request).await;
@@ -70,7 +70,7 @@ async fn authorized(token: Option<Arc<Secret>>, request: Request, next: Next) ->
         .headers()
         .get(header::AUTHORIZATION)
         .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.strip_prefix("Bearer "))
+        .and_then(bearer_token)
         .map(str::to_owned);
     let from_query = request.uri().query().and_then(|q| {
         url::form_urlencoded::parse(q.as_bytes())
@@ -93,6 +93,15 @@ async fn authorized(token: Option<Arc<Secret>>, request: Request, next: Next) ->
         )
             .into_response()
     }
+}
+
+/// The token of an `Authorization` header's value `Bearer TOKEN`. The scheme is read in any
+/// case and may be followed by several spaces (RFC 9110, section 11.1: `bearer` and
+/// `BEARER` are `Bearer`).
+fn bearer_token(value: &str) -> Option<&str> {
+    let (scheme, token) = value.split_once(' ')?;
+    let token = token.trim_start_matches(' ');
+    (scheme.eq_ignore_ascii_case("bearer") && !token.is_empty()).then_some(token)
 }
 
 /// The status page, in the browser's language where the bot speaks it.
@@ -202,4 +211,19 @@ async fn metrics(State(watch): State<Watch>) -> Response {
         text,
     )
         .into_response()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::bearer_token;
+
+    #[test]
+    fn the_bearer_scheme_is_read_in_any_case() {
+        for value in ["Bearer t0k", "bearer t0k", "BEARER t0k", "bEaReR   t0k"] {
+            assert_eq!(bearer_token(value), Some("t0k"), "{value:?}");
+        }
+        for value in ["Basic dTpw", "Bearer", "Bearer ", "Bearert0k", "t0k", ""] {
+            assert_eq!(bearer_token(value), None, "{value:?}");
+        }
+    }
 }
