@@ -90,10 +90,11 @@ pub fn at(config: &Config, store: &Store, chat: &Target) -> Result<Option<Channe
     if let Some(channel) = config.channel_at(chat, |t| store.resolve(t))? {
         return Ok(Some(configured(channel, store.resolve(channel.target())?)));
     }
-    // Channels added from chat are few; a chat that moved is found under its old name.
+    // Channels added from chat are few; a chat that moved is found under its old name or id.
+    let now = store.resolve(chat)?;
     Ok(all(config, store)?
         .into_iter()
-        .find(|c| !c.is_configured() && (&c.target == chat || &c.named == chat)))
+        .find(|c| !c.is_configured() && (&c.target == chat || c.target == now || &c.named == chat)))
 }
 
 #[cfg(test)]
@@ -140,13 +141,15 @@ mod tests {
                 .is_configured()
         );
 
-        // A group that became a supergroup is still the channel, under its new id.
+        // A group that became a supergroup is still the channel, under its new id, also
+        // when asked for by its old one.
         let moved: Target = "telegram:-1002".parse().unwrap();
         store.move_chat(&group, &moved).await.unwrap();
-        assert_eq!(at(&config, &store, &moved).unwrap().unwrap().named, group);
+        assert_eq!(at(&config, &store, &moved).unwrap().unwrap().named, moved);
+        assert_eq!(at(&config, &store, &group).unwrap().unwrap().named, moved);
 
-        assert!(store.remove_channel(&group).unwrap());
+        assert!(store.remove_channel(&moved).unwrap());
         assert!(at(&config, &store, &moved).unwrap().is_none());
-        assert!(!store.remove_channel(&group).unwrap(), "removed once");
+        assert!(!store.remove_channel(&moved).unwrap(), "removed once");
     }
 }

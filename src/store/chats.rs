@@ -55,12 +55,26 @@ impl Store {
     }
 
     /// A chat changed its id (a Telegram group became a supergroup, a Matrix room was
-    /// upgraded): remember the move and carry over its settings, queue and sent records.
+    /// upgraded): remember the move and carry over its settings, pause, queue and sent
+    /// records, and a channel added from chat under the old id (a channel added by its
+    /// `@name` or `#alias` stays known by that name, which now leads to the new id).
     pub async fn move_chat(&self, from: &Target, to: &Target) -> Result<()> {
         let _commit = self.commits.read().await;
         self.moved.insert(chat_key(from), chat_key(to))?;
         if let Some(settings) = self.chats.remove(chat_key(from))? {
             self.chats.insert(chat_key(to), settings)?;
+        }
+        // Written at the new id first, then removed at the old: a move cut short is
+        // repeated, and the new id's own record (if any) wins.
+        let mut carried = vec![&self.paused];
+        if !is_name(from) {
+            carried.push(&self.added_channels);
+        }
+        for tree in carried {
+            if let Some(value) = tree.get(chat_key(from))? {
+                let _ = tree.compare_and_swap(chat_key(to), None::<&[u8]>, Some(value))?;
+                tree.remove(chat_key(from))?;
+            }
         }
         let old_prefix = chat_prefix(from);
         let new_prefix = chat_prefix(to);
@@ -96,4 +110,9 @@ impl Store {
         }
         Ok(current)
     }
+}
+
+/// A chat named by a public `@name` (Telegram) or an `#alias` (Matrix), not by its id.
+fn is_name(target: &Target) -> bool {
+    target.chat.starts_with(['@', '#'])
 }

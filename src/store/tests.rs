@@ -826,3 +826,46 @@ async fn pauses_hold_one_chat_or_all_survive_a_reopen_and_their_end_is_announced
     assert!(store.resume(Some(&a)).unwrap());
     assert!(store.paused(&a).unwrap().is_none());
 }
+
+#[tokio::test]
+async fn a_chat_that_moves_keeps_its_pause_and_stays_a_channel_added_from_chat() {
+    let (_dir, store) = testing::temporary();
+    let (group, supergroup) = (chat("telegram:-1001"), chat("telegram:-1002"));
+    let added = AddedChannel {
+        langs: LangSet::parse(&["de".to_string()]).unwrap(),
+        feeds: Some(vec!["de.xml".into()]),
+        at: Utc::now(),
+    };
+    let pause = Pause { at: Utc::now() };
+    store.add_channel(&group, &added).unwrap();
+    store.pause(Some(&group), &pause).unwrap();
+    store.move_chat(&group, &supergroup).await.unwrap();
+    assert_eq!(
+        store.paused(&supergroup).unwrap(),
+        Some(pause.clone()),
+        "the pause holds the chat at its new id"
+    );
+    assert_eq!(
+        store.paused_chats().unwrap(),
+        vec![(supergroup.clone(), pause.clone())],
+        "and only there"
+    );
+    assert_eq!(
+        store.added_channels().unwrap(),
+        vec![(supergroup.clone(), added.clone())],
+        "the channel is known by its new id"
+    );
+    // Removed by its new id, it is gone.
+    assert!(store.remove_channel(&supergroup).unwrap());
+    assert!(store.added_channels().unwrap().is_empty());
+    assert!(store.paused(&supergroup).unwrap().is_none());
+
+    // A channel added by its public name stays known by the name it was given when the
+    // name is found to lead to an id; its pause follows it there.
+    let (name, id) = (chat("telegram:@readers"), chat("telegram:-1003"));
+    store.add_channel(&name, &added).unwrap();
+    store.pause(Some(&name), &pause).unwrap();
+    store.move_chat(&name, &id).await.unwrap();
+    assert_eq!(store.added_channels().unwrap(), vec![(name.clone(), added)]);
+    assert_eq!(store.paused_chats().unwrap(), vec![(id.clone(), pause)]);
+}
