@@ -242,13 +242,16 @@ impl Poller {
         let deliveries = select::targets_for(config, store, feed, &to_post)?;
         let newest = unique
             .iter()
-            .filter_map(|a| a.published.or(a.updated))
+            .filter_map(|a| select::plausible(a.published.or(a.updated), now))
             .max();
         let state = FeedState {
             validators,
             first_fetch: previous.as_ref().and_then(|s| s.first_fetch).or(Some(now)),
             last_body: Some(now),
-            newest: newest.max(previous.as_ref().and_then(|s| s.newest)),
+            newest: newest.max(select::plausible(
+                previous.as_ref().and_then(|s| s.newest),
+                now,
+            )),
         };
         let edit_window = config.bot.edits.then_some(config.bot.edit_window);
         let done = store
@@ -292,4 +295,130 @@ async fn parse(
         parse_document(&bytes, charset.as_deref(), &info, now)
     })
     .await
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// An RSS feed of `(guid, title, link, date)` items.
+    fn feed_text(items: &[(String, String, String, chrono::DateTime<Utc>)]) -> String {
+        let mut out = String::from(
+            "<?xml version=\"1.0\"?><rss version=\"2.0\"><channel><title>t</title><link>https://example.org/</link><description>d</description>",
+        );
+        for (guid, title, link, date) in items {
+            out.push_str(&format!(
+                "<item><title>{title}</title><link>{link}</link><guid isPermaLink=\"false\">{guid}</guid><pubDate>{}</pubDate><description>The members gathered in the city and discussed the war and the peace.</description></item>",
+                date.to_rfc2822()
+            ));
+        }
+        out.push_str("</channel></rss>");
+        out
+    }
+
+    fn item(
+        n: u32,
+        title: &str,
+        minutes_ago: i64,
+    ) -> (String, String, String, chrono::DateTime<Utc>) {
+        (
+            format!("https://example.org/?p={n}"),
+            title.to_string(),
+            format!("https://example.org/{n}/"),
+            Utc::now() - chrono::Duration::minutes(minutes_ago),
+        )
+    }
+
+    struct World {
+        _dir: tempfile::TempDir,
+        path: std::path::PathBuf,
+        config: Config,
+        store: Store,
+        poller: Poller,
+    }
+
+    impl World {
+        fn new() -> World {
+            let dir = tempfile::tempdir().unwrap();
+            let path = dir.path().join("en.xml");
+            let text = "[[feeds]]\nurl = \"en.xml\"\nlang = \"en\"\ndetect_lang = false\n\
+                [[channels]]\ntarget = \"console\"\n";
+            let config = Config::parse(text, &dir.path().join("herald.toml"), |_| None).unwrap();
+            let store = Store::open(&dir.path().join("data")).unwrap();
+            let poller = Poller::new(&config).unwrap();
+            World {
+                _dir: dir,
+                path,
+                config,
+                store,
+                poller,
+            }
+        }
+
+        async fn poll(
+            &self,
+            items: &[(String, String, String, chrono::DateTime<Utc>)],
+        ) -> FeedOutcome {
+            std::fs::write(&self.path, feed_text(items)).unwrap();
+            let feed = &self.config.feeds[0];
+            self.poller
+                .poll_feed(&self.config, &self.store, feed, true)
+                .await
+                .unwrap()
+        }
+
+        fn newest(&self) -> Option<chrono::DateTime<Utc>> {
+            let key = self.config.feeds[0].key();
+            self.store.feed_state(key).unwrap().and_then(|s| s.newest)
+        }
+    }
+
+    #[tokio::test]
+    async fn a_date_far_ahead_raises_no_newest_and_holds_back_no_later_burst() {
+        let world = World::new();
+        let mut items: Vec<_> = (1..=3)
+            .map(|i| item(i, &format!("Old {i}"), 60 * 24 * i as i64))
+            .collect();
+        world.poll(&items).await;
+        let before = world.newest();
+        assert!(before.is_some());
+
+        items.insert(0, item(50, "Congress next month", -60 * 24 * 30));
+        world.poll(&items).await;
+        assert_eq!(
+            world.newest(),
+            before,
+            "a date a month ahead raises nothing"
+        );
+        // Seen now, it still raises nothing as a known item on the next poll.
+        for i in 1..=25 {
+            items.insert(0, item(100 + i, &format!("Burst {i}"), 60 - i as i64));
+        }
+        let FeedOutcome::Updated { new, held_back, .. } = world.poll(&items).await else {
+            panic!("the feed changed");
+        };
+        assert_eq!((new, held_back), (25, 0), "the whole burst is posted");
+        assert!(
+            world.newest().unwrap() <= Utc::now(),
+            "{:?}",
+            world.newest()
+        );
+
+        // A date a few hours ahead (a time zone mistake) still counts.
+        let soon = Utc::now() + chrono::Duration::hours(3);
+        items.insert(
+            0,
+            (
+                soon.to_rfc3339(),
+                "Soon".into(),
+                "https://example.org/soon/".into(),
+                soon,
+            ),
+        );
+        world.poll(&items).await;
+        assert_eq!(
+            world.newest().map(|t| t.timestamp()),
+            Some(soon.timestamp())
+        );
+    }
 }

@@ -40,10 +40,10 @@ pub(super) fn to_post<'a>(
 ) -> Choice<'a> {
     let backfill = feed.backfill.unwrap_or(config.bot.backfill);
     let mut candidates: Vec<&Article> = Vec::new();
-    let mut newest_seen = newest_known;
+    let mut newest_seen = plausible(newest_known, now);
     for (rank, article) in newest_first(articles).into_iter().enumerate() {
         if seen.contains(article.id.as_str()) {
-            newest_seen = newest_seen.max(article.published.or(article.updated));
+            newest_seen = newest_seen.max(plausible(article.published.or(article.updated), now));
             continue;
         }
         // On a first fetch only the feed's newest `backfill` items are posted.
@@ -68,6 +68,13 @@ pub(super) fn to_post<'a>(
         to_post: choose(candidates, first_time, config.bot.max_age, now),
         held_back,
     }
+}
+
+/// A date that may stand as a feed's newest: none more than a day ahead of `now` (an event
+/// announced with its own date, a wrong clock), which would make every later post look
+/// older than the newest known one and hold it back as a mass change.
+pub(super) fn plausible(date: Option<DateTime<Utc>>, now: DateTime<Utc>) -> Option<DateTime<Utc>> {
+    date.filter(|t| *t <= now + chrono::Duration::days(1))
 }
 
 fn newest_first(articles: &[Article]) -> Vec<&Article> {

@@ -10,6 +10,7 @@ mod core;
 mod crash;
 mod delivery;
 mod edits;
+mod faults;
 mod feeds;
 mod hostile;
 mod languages;
