@@ -31,6 +31,7 @@ already-subscribed = Dieser Chat ist bereits abonniert ({ $langs }).
 unsubscribed = Abbestellt. Alles, was ich über diesen Chat gespeichert hatte, ist gelöscht.
 not-subscribed = Dieser Chat war nicht abonniert. Über ihn ist nichts gespeichert.
 configured-by-operators = Dieser Chat erhält Artikel, weil die Betreiber des Bots ihn so eingerichtet haben. Abbestellen ändert hier nichts; bitte wende dich an sie.
+subscribe-configured-by-operators = Dieser Chat erhält Artikel, weil die Betreiber des Bots ihn so eingerichtet haben. Abonnieren ändert hier nichts; bitte wende dich an sie.
 not-allowed = Entschuldigung, nur die Administratoren dieses Chats können seine Einstellungen ändern.
 unknown-command = Den Befehl { $cmd } kenne ich nicht.
 internal-error = Entschuldigung, bei mir ist etwas schiefgegangen. Bitte versuche es später noch einmal.

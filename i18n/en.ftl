@@ -39,6 +39,7 @@ already-subscribed = This chat is already subscribed ({ $langs }).
 unsubscribed = Unsubscribed. Everything I stored about this chat has been erased.
 not-subscribed = This chat was not subscribed. Nothing about it is stored.
 configured-by-operators = This chat receives articles because the bot's operators set it up to. Unsubscribing here changes nothing; please ask them.
+subscribe-configured-by-operators = This chat receives articles because the bot's operators set it up to. Subscribing here changes nothing; please ask them.
 not-allowed = Sorry, only the administrators of this chat can change its settings.
 unknown-command = I don't know the command { $cmd }.
 internal-error = Sorry, something went wrong on my side. Please try again later.

@@ -31,6 +31,7 @@ already-subscribed = Ce chat est déjà abonné ({ $langs }).
 unsubscribed = Désabonné. Tout ce que j’avais gardé sur ce chat a été effacé.
 not-subscribed = Ce chat n’était pas abonné. Rien n’est gardé à son sujet.
 configured-by-operators = Ce chat reçoit les articles parce que les opérateurs du bot l’ont configuré ainsi. Se désabonner ici ne change rien ; adressez-vous à eux.
+subscribe-configured-by-operators = Ce chat reçoit les articles parce que les opérateurs du bot l’ont configuré ainsi. S’abonner ici ne change rien ; adressez-vous à eux.
 not-allowed = Désolé, seuls les administrateurs de ce chat peuvent modifier ses réglages.
 unknown-command = Je ne connais pas la commande { $cmd }.
 internal-error = Désolé, quelque chose s’est mal passé de mon côté. Réessayez plus tard.

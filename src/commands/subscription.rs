@@ -1,7 +1,8 @@
 //! `subscribe` and `unsubscribe`. Unsubscribing erases everything stored about the chat:
 //! the people using this bot may be at risk, so nothing is kept that need not be. A chat
 //! the operators configured (a channel or group in the config file) is theirs to change:
-//! there `unsubscribe` only says so and changes nothing, its queue and history included.
+//! there `subscribe` and `unsubscribe` only say so and change nothing, its feeds, queue and
+//! history included.
 
 use super::{Context, Reply, Request, say};
 use crate::i18n::Msg;
@@ -10,6 +11,15 @@ use crate::store::StoreError;
 pub fn subscribe(ctx: &Context<'_>, req: &Request) -> Result<Reply, StoreError> {
     let mut settings = ctx.settings(&req.chat)?;
     let lang = ctx.reply_lang(req, &settings);
+    // A configured chat takes the feeds the operators chose: subscribing would widen them.
+    if crate::channels::at(ctx.config, ctx.store, &req.chat)?.is_some() {
+        return Ok(Reply::text(&say(
+            &lang,
+            Msg::SubscribeConfiguredByOperators,
+            req,
+            &[],
+        )));
+    }
     if !req.may_configure {
         return Ok(Reply::text(&say(&lang, Msg::NotAllowed, req, &[])));
     }
@@ -141,5 +151,50 @@ mod tests {
             "and the history"
         );
         assert!(store.next_for(&group).unwrap().is_some());
+    }
+
+    #[tokio::test]
+    async fn subscribe_in_an_operators_channel_only_says_so_and_changes_nothing() {
+        let dir = tempfile::tempdir().unwrap();
+        let text = "[telegram]\ntoken = \"1:x\"\n\
+            [[feeds]]\nurl = \"en.xml\"\nlang = \"en\"\n\
+            [[feeds]]\nurl = \"de.xml\"\nlang = \"de\"\n\
+            [[channels]]\ntarget = \"telegram:-100500\"\nfeeds = [\"en.xml\"]\n";
+        let config = Config::parse(text, &dir.path().join("herald.toml"), |_| None).unwrap();
+        let store = Store::open(&dir.path().join("data")).unwrap();
+        let group: Target = "telegram:-100500".parse().unwrap();
+        let ctx = Context {
+            config: &config,
+            store: &store,
+            watch: None,
+            control: None,
+        };
+        for (lang, expected) in [
+            (
+                "en",
+                "This chat receives articles because the bot's operators set it up to. Subscribing here changes nothing",
+            ),
+            (
+                "de",
+                "Dieser Chat erhält Artikel, weil die Betreiber des Bots ihn so eingerichtet haben. Abonnieren ändert hier nichts",
+            ),
+        ] {
+            let req = Request {
+                chat: group.clone(),
+                kind: ChatKind::Group,
+                may_configure: true,
+                operator: false,
+                user_lang: Some(lang.into()),
+                prefix: '/',
+            };
+            let reply = execute(&ctx, &req, &parse("/subscribe", None).unwrap()).await;
+            let reply = crate::render::reply_plain(&reply);
+            assert!(reply.starts_with(expected), "{reply}");
+        }
+        assert!(
+            store.chat(&group).unwrap().is_none_or(|s| !s.subscribed),
+            "the chat is no subscriber: it takes the feeds the operators chose"
+        );
+        assert!(store.subscribers().unwrap().is_empty());
     }
 }

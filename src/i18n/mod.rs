@@ -64,6 +64,8 @@ pub enum Msg {
     NotSubscribed,
     /// `/unsubscribe` in a chat the operators configured: nothing changes.
     ConfiguredByOperators,
+    /// `/subscribe` in a chat the operators configured: nothing changes.
+    SubscribeConfiguredByOperators,
     NotAllowed,
     /// `cmd`.
     UnknownCommand,
@@ -166,7 +168,7 @@ pub enum Msg {
 
 impl Msg {
     /// Every message, for tests and the template table.
-    pub const ALL: [Msg; 78] = [
+    pub const ALL: [Msg; 79] = [
         Msg::LanguageName,
         Msg::ReadMore,
         Msg::Start,
@@ -183,6 +185,7 @@ impl Msg {
         Msg::Unsubscribed,
         Msg::NotSubscribed,
         Msg::ConfiguredByOperators,
+        Msg::SubscribeConfiguredByOperators,
         Msg::NotAllowed,
         Msg::UnknownCommand,
         Msg::InternalError,
@@ -266,6 +269,7 @@ impl Msg {
             Msg::Unsubscribed => "unsubscribed",
             Msg::NotSubscribed => "not-subscribed",
             Msg::ConfiguredByOperators => "configured-by-operators",
+            Msg::SubscribeConfiguredByOperators => "subscribe-configured-by-operators",
             Msg::NotAllowed => "not-allowed",
             Msg::UnknownCommand => "unknown-command",
             Msg::InternalError => "internal-error",

@@ -2,12 +2,21 @@
 //! the future, commands in a chat the operators configured, a chat's rights taken away
 //! for a while, a site migration that changes every guid or every link.
 
-use crate::support::config::Config;
+use std::time::Duration;
+
+use serde_json::{Value, json};
+
+use crate::support::config::{Config, list};
 use crate::support::feed_server::FeedServer;
-use crate::support::herald::Setup;
-use crate::support::wp::{Item, rss};
+use crate::support::herald::{Ops, Running, Setup, wait_until};
+use crate::support::telegram_api::{BotApi, SentMessage, chat, user};
+use crate::support::wp::{Item, fixture, fixture_with, rss};
 
 const XML: &str = "application/rss+xml; charset=UTF-8";
+const TOKEN: &str = "123456:TEST-TOKEN-kept-secret";
+const WAIT: Duration = Duration::from_secs(30);
+/// A channel configured for every feed: it shows that a post went out.
+const CHANNEL: i64 = -1001000000001;
 
 /// A console channel for every language, fed by `en.xml` of `server`, its items' language
 /// taken from the edition.
@@ -62,4 +71,140 @@ async fn an_item_dated_next_month_does_not_hold_back_the_next_burst() {
         out.stderr
     );
     assert!(!out.stderr.contains("mass change"), "{}", out.stderr);
+}
+
+/// The bot on Telegram (the Bot API emulator) with the two fixture editions, `de.xml` and
+/// `en.xml` (already stored when it starts, nothing posted), the configured [`CHANNEL`]
+/// for both, and what a test adds to the config.
+struct Telegram {
+    api: BotApi,
+    feeds: FeedServer,
+    setup: Setup,
+    ops: Ops,
+    /// What each edition carries on top of its fixture, newest first.
+    items: Vec<(String, Item)>,
+}
+
+impl Telegram {
+    async fn new(more: impl FnOnce(Config, &FeedServer) -> Config) -> Telegram {
+        let api = BotApi::start(TOKEN, "HeraldTestBot").await;
+        api.allow_flooding();
+        api.add_chat(chat(CHANNEL, "channel", "News"));
+        let feeds = FeedServer::start().await;
+        feeds.set("de.xml", fixture("wp-de.xml"), XML);
+        feeds.set("en.xml", fixture("wp-en.xml"), XML);
+        let ops = Ops::on_free_port();
+        let config = Config::new()
+            .telegram("api_url", api.api_url())
+            .telegram("chat_interval", "100ms")
+            .telegram("group_interval", "100ms")
+            .feed(&feeds.url("de.xml"), "de")
+            .feed(&feeds.url("en.xml"), "en")
+            .channel(&format!("telegram:{CHANNEL}"), &["*"])
+            .ops(&ops);
+        let config = more(config, &feeds);
+        let mut setup = Setup::with_config(&config);
+        setup.env("HERALD_TELEGRAM_TOKEN", TOKEN);
+        Telegram {
+            api,
+            feeds,
+            setup,
+            ops,
+            items: Vec::new(),
+        }
+    }
+
+    /// Starts the bot and waits until both editions were read.
+    async fn start(&self) -> Running {
+        let bot = self.setup.start();
+        self.api.wait_calls("getUpdates", 1, WAIT).await;
+        wait_until("both editions read", WAIT, || {
+            bot.stderr().matches("new articles").count() >= 2
+        })
+        .await;
+        bot
+    }
+
+    /// Publishes a new item on top of an edition's fixture (`de` or `en`).
+    fn publish(&mut self, edition: &str, item: Item) {
+        self.items.insert(0, (edition.to_string(), item));
+        let items: Vec<Item> = self
+            .items
+            .iter()
+            .filter(|(e, _)| e == edition)
+            .map(|(_, i)| i.clone())
+            .collect();
+        let body = fixture_with(&format!("wp-{edition}.xml"), edition, &items);
+        self.feeds.set(&format!("{edition}.xml"), body, XML);
+    }
+
+    /// Sends a command to the bot and waits for its answer in that chat.
+    async fn ask(&self, chat_id: i64, from: Value, text: &str) -> SentMessage {
+        let before = self.api.sent(chat_id).len();
+        self.api.push_message(chat_id, from, text);
+        self.api
+            .wait_sent(chat_id, before + 1, WAIT)
+            .await
+            .pop()
+            .expect("an answer")
+    }
+
+    /// The titles of the articles posted in `chat_id` (a post's first line).
+    fn posted(&self, chat_id: i64) -> Vec<String> {
+        self.api
+            .sent(chat_id)
+            .iter()
+            .filter(|m| m.reply_to_message_id.is_none())
+            .map(|m| m.text.lines().next().unwrap_or_default().to_string())
+            .collect()
+    }
+}
+
+fn person(id: i64, lang: &str) -> Value {
+    let mut u = user(id, "Olena");
+    u["language_code"] = json!(lang);
+    u
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn subscribe_in_a_configured_group_changes_nothing_and_says_who_set_it_up() {
+    const GROUP: i64 = -1002000000077;
+    let mut world = Telegram::new(|config, feeds| {
+        config.channel_with(
+            &format!("telegram:{GROUP}"),
+            &["*"],
+            &[("feeds", list(&[&feeds.url("de.xml")]))],
+        )
+    })
+    .await;
+    world.api.add_chat(chat(GROUP, "supergroup", "Readers"));
+    world.api.set_admins(GROUP, &[700]);
+    let _bot = world.start().await;
+
+    let answer = world.ask(GROUP, person(700, "en"), "/subscribe").await;
+    assert!(
+        answer.text.starts_with(
+            "This chat receives articles because the bot's operators set it up to. Subscribing here changes nothing"
+        ),
+        "{}",
+        answer.text
+    );
+
+    world.publish("en", Item::new(9001, "Only for the English edition", 1));
+    let sent = world.api.wait_sent(CHANNEL, 1, WAIT).await;
+    assert!(sent[0].text.starts_with("Only for the English edition"));
+    world.ops.wait_outbox_empty(WAIT).await;
+    assert_eq!(
+        world.posted(GROUP),
+        Vec::<String>::new(),
+        "the group takes only the feed it was configured with"
+    );
+
+    world.publish("de", Item::new(9002, "Aus der deutschen Ausgabe", 1));
+    wait_until("the German post in the group", WAIT, || {
+        !world.posted(GROUP).is_empty()
+    })
+    .await;
+    world.ops.wait_outbox_empty(WAIT).await;
+    assert_eq!(world.posted(GROUP), vec!["Aus der deutschen Ausgabe"]);
 }
