@@ -466,7 +466,7 @@ mod tests {
                 link: Some(format!("https://example.org/{n}/")),
                 excerpt: format!("The excerpt of article {n}, with \"quotes\" & ampersands."),
                 published: Some(at(n, 9)),
-                updated: (n % 2 == 0).then(|| at(n, 11)),
+                updated: n.is_multiple_of(2).then(|| at(n, 11)),
                 authors: vec!["Redaktion".into()],
                 categories: vec!["News".into(), "Migration".into()],
                 image: (n == 3).then(|| "https://example.org/3.jpg".to_string()),
