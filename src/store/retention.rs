@@ -11,7 +11,8 @@ use super::keys::{
     feed_marker, outbox_key_article, posted_prefix, read_feed_item_key, read_posted_chat,
     read_stamp, read_time_key, sent_key, stamp,
 };
-use super::{Counts, Result, Store, StoreError};
+use super::records::from_json;
+use super::{Counts, FeedState, PollRecord, Result, Store, StoreError};
 
 /// What one pass of [`Store::forget`] removed.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
@@ -28,6 +29,12 @@ impl Forgotten {
     pub fn is_empty(&self) -> bool {
         *self == Forgotten::default()
     }
+}
+
+/// The one field of a stored article that forgetting reads: the feed that brought it.
+#[derive(serde::Deserialize)]
+struct BroughtBy {
+    feed: String,
 }
 
 impl Store {
@@ -125,16 +132,29 @@ impl Store {
                 }
             }
         }
-        // A feed polled before the per-feed records (and not since) lists, as far as Herald
-        // knows, every stored article: forget no article until it has been polled again.
-        for feed in self.feeds.iter().keys() {
-            let feed = feed?;
+        // Feeds polled before the per-feed records and not since (a dead URL, a feed that
+        // answers "not modified" every time) have a state but no record: by the upgrade
+        // rule every stored article counts as seen by such a feed, so an article it still
+        // lists and that was forgotten would be new to it. What each of them brought stays
+        // until it is polled again; one no longer configured goes, with its state, once it
+        // has not been polled for `keep`.
+        let mut unrecorded: HashSet<String> = HashSet::new();
+        for entry in self.feeds.iter() {
+            let (key, value) = entry?;
+            let feed = String::from_utf8_lossy(&key).into_owned();
             let marker = feeds
-                .get(String::from_utf8_lossy(&feed).as_ref())
+                .get(&feed)
                 .is_some_and(|records| records.marker.is_some());
-            if Listings::of(marker, true) == Listings::BeforeRecords {
-                return Ok(done);
+            if Listings::of(marker, true) != Listings::BeforeRecords {
+                continue;
             }
+            if !configured.contains(&feed) && self.last_polled(&value, &key)? < cutoff {
+                self.feed_polls.remove(&key)?;
+                self.feeds.remove(&key)?;
+                done.feeds += 1;
+                continue;
+            }
+            unrecorded.insert(feed);
         }
 
         // Articles waiting in an outbox (an edit of a sent one too).
@@ -156,6 +176,12 @@ impl Store {
                 break;
             }
             if listed.contains(id) || queued.contains(id) {
+                continue;
+            }
+            if !unrecorded.is_empty()
+                && let Some(bytes) = self.articles.get(id)?
+                && from_json::<BroughtBy>(&bytes).is_ok_and(|a| unrecorded.contains(&a.feed))
+            {
                 continue;
             }
             let id_text = std::str::from_utf8(id)?;
@@ -187,5 +213,25 @@ impl Store {
             }
         }
         Ok(done)
+    }
+
+    /// When a feed was last polled, in milliseconds (`i64::MIN` when nothing says): its
+    /// state's last body or first fetch, or its poll record's last success, the latest.
+    fn last_polled(&self, state: &[u8], feed: &[u8]) -> Result<i64> {
+        let state = from_json::<FeedState>(state).ok();
+        let record = self
+            .feed_polls
+            .get(feed)?
+            .and_then(|v| from_json::<PollRecord>(&v).ok());
+        Ok([
+            state.as_ref().and_then(|s| s.last_body),
+            state.as_ref().and_then(|s| s.first_fetch),
+            record.and_then(|r| r.last_success),
+        ]
+        .into_iter()
+        .flatten()
+        .map(|t| t.timestamp_millis())
+        .max()
+        .unwrap_or(i64::MIN))
     }
 }

@@ -647,7 +647,12 @@ async fn forgetting_keeps_what_a_feed_lists_or_an_outbox_holds_and_drops_the_res
 async fn records_from_before_the_stamps_are_kept_for_the_whole_retention_from_the_upgrade() {
     let (_dir, store) = testing::temporary();
     let state = FeedState::default();
-    let (old, new) = (article(1, "en"), article(2, "en"));
+    // Brought by the feed that lists them, as every stored article is.
+    let of = |n| Article {
+        feed: "en.xml".into(),
+        ..article(n, "en")
+    };
+    let (old, new) = (of(1), of(2));
     store
         .commit_poll("en.xml", &state, &[old.clone(), new.clone()], &[], None)
         .await
@@ -692,7 +697,7 @@ async fn records_from_before_the_stamps_are_kept_for_the_whole_retention_from_th
     assert!(store.article(&new.id).unwrap().is_some());
 
     // A feed with a state but no records at all (polled only before per-feed records):
-    // it may list any stored article, so no article is forgotten.
+    // what it brought may still be listed by it, so that is not forgotten.
     store.feed_items.clear().unwrap();
     let done = store
         .forget(upgrade + chrono::Duration::days(400), keep, &configured)
@@ -868,4 +873,88 @@ async fn a_chat_that_moves_keeps_its_pause_and_stays_a_channel_added_from_chat()
     store.move_chat(&name, &id).await.unwrap();
     assert_eq!(store.added_channels().unwrap(), vec![(name.clone(), added)]);
     assert_eq!(store.paused_chats().unwrap(), vec![(id.clone(), pause)]);
+}
+
+#[tokio::test]
+async fn forgetting_works_beside_feeds_polled_only_before_per_feed_records() {
+    let (_dir, store) = testing::temporary();
+    let now = Utc::now();
+    let state = FeedState::default();
+    let of = |feed: &str, n: u32| Article {
+        feed: feed.into(),
+        ..article(n, "en")
+    };
+    // A feed polled since the upgrade, which stopped listing one of its articles.
+    let (unlisted, listed) = (of("en.xml", 1), of("en.xml", 2));
+    store
+        .commit_poll(
+            "en.xml",
+            &state,
+            &[unlisted.clone(), listed.clone()],
+            &[],
+            None,
+        )
+        .await
+        .unwrap();
+    store
+        .commit_poll("en.xml", &state, std::slice::from_ref(&listed), &[], None)
+        .await
+        .unwrap();
+    // Two feeds an older Herald polled, with a state but no record: one still configured
+    // (its URL has been dead since, or it answers "not modified" every time), one removed
+    // from the configuration before the upgrade.
+    let (waiting, orphan) = (of("old.xml", 3), of("removed.xml", 4));
+    store
+        .commit_poll("old.xml", &state, std::slice::from_ref(&waiting), &[], None)
+        .await
+        .unwrap();
+    let polled = FeedState {
+        last_body: Some(now),
+        ..FeedState::default()
+    };
+    store
+        .commit_poll(
+            "removed.xml",
+            &polled,
+            std::slice::from_ref(&orphan),
+            &[],
+            None,
+        )
+        .await
+        .unwrap();
+    for feed in ["old.xml", "removed.xml"] {
+        for key in store.feed_items.scan_prefix(feed.as_bytes()).keys() {
+            store.feed_items.remove(key.unwrap()).unwrap();
+        }
+    }
+    let configured = ["en.xml".to_string(), "old.xml".to_string()];
+    let keep = Duration::from_secs(30 * 24 * 3600);
+
+    let done = store
+        .forget(now + chrono::Duration::days(31), keep, &configured)
+        .await
+        .unwrap();
+    assert_eq!(
+        done,
+        Forgotten {
+            articles: 2,
+            feed_items: 1,
+            feeds: 1
+        }
+    );
+    assert!(store.article(&unlisted.id).unwrap().is_none());
+    assert!(store.article(&orphan.id).unwrap().is_none());
+    assert!(store.feed_state("removed.xml").unwrap().is_none());
+    assert!(store.article(&listed.id).unwrap().is_some());
+    // The configured feed not polled since the upgrade may still list what it brought:
+    // that stays, and counts as seen by it when it is polled again.
+    assert!(store.article(&waiting.id).unwrap().is_some());
+    assert!(store.feed_state("old.xml").unwrap().is_some());
+    assert_eq!(
+        store
+            .seen_by_feed("old.xml", [waiting.id.as_str()])
+            .unwrap(),
+        HashSet::from([waiting.id.as_str()])
+    );
+    assert_eq!(store.article_count(), 2);
 }
