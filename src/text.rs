@@ -127,6 +127,37 @@ pub fn collapse_whitespace(s: &str) -> String {
     out
 }
 
+/// Whether a feed's text may not carry `c` into a terminal or a chat: a C0 or C1 control
+/// other than newline and tab (ESC starts terminal sequences, BEL rings, NUL cuts strings),
+/// a bidi embedding, override or isolate (U+202A–U+202E, U+2066–U+2069: they reorder the
+/// text around them, past the field they came in), or an invisible character that only
+/// hides or splits words (zero-width space, word joiner, a byte-order mark inside text).
+/// The joiners U+200C/U+200D (Persian, Indic scripts, emoji sequences) and the directional
+/// marks U+200E/U+200F/U+061C (they affect no text beyond their neighbours) stay.
+fn is_unsafe_to_show(c: char) -> bool {
+    (c.is_control() && c != '\n' && c != '\t')
+        || matches!(
+            c,
+            '\u{202A}'..='\u{202E}' | '\u{2066}'..='\u{2069}' | '\u{200B}' | '\u{2060}' | '\u{FEFF}'
+        )
+}
+
+/// A feed's text as Herald may show it: the characters of [`is_unsafe_to_show`] removed,
+/// and, when any were, whitespace collapsed again (a removed control may have left two
+/// spaces side by side; feed texts are collapsed already). Text without such characters
+/// comes back unchanged, so an article's revision stays what it was.
+pub fn safe_to_show(s: &str) -> String {
+    if !s.chars().any(is_unsafe_to_show) {
+        return s.to_string();
+    }
+    let kept: String = s.chars().filter(|&c| !is_unsafe_to_show(c)).collect();
+    if s.contains('\n') {
+        kept
+    } else {
+        collapse_whitespace(&kept)
+    }
+}
+
 /// Escapes text for an HTML text node or a double-quoted attribute value.
 pub fn escape_html(s: &str) -> String {
     let mut out = String::with_capacity(s.len() + 8);
@@ -205,6 +236,38 @@ pub fn normalize_link(link: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn text_to_show_loses_terminal_controls_bidi_overrides_and_zero_width_spaces() {
+        // A terminal title sequence (ESC ] 0 ; … BEL), NUL, DEL and C1 controls.
+        assert_eq!(safe_to_show("\x1b]0;pwned\x07Hello"), "]0;pwnedHello");
+        assert_eq!(safe_to_show("a\0b\x7fc\u{9b}2Jd\u{85}e"), "abc2Jde");
+        assert_eq!(safe_to_show("Clear \x1b[2J screen"), "Clear [2J screen");
+        // Every bidi embedding, override and isolate; the text keeps its letters.
+        for c in ['\u{202A}', '\u{202B}', '\u{202C}', '\u{202D}', '\u{202E}'] {
+            assert_eq!(safe_to_show(&format!("evil{c}gpj.exe")), "evilgpj.exe");
+        }
+        for c in ['\u{2066}', '\u{2067}', '\u{2068}', '\u{2069}'] {
+            assert_eq!(safe_to_show(&format!("a{c}b")), "ab");
+        }
+        assert_eq!(
+            safe_to_show("in\u{200B}visible\u{2060}\u{FEFF}"),
+            "invisible"
+        );
+        // A removed control between spaces leaves one space.
+        assert_eq!(safe_to_show("Tom \x1b Jerry"), "Tom Jerry");
+        // Newlines and tabs stay; so do the joiners and marks that scripts and emoji need.
+        assert_eq!(safe_to_show("a\n\tb\x07"), "a\n\tb");
+        for kept in [
+            "👨\u{200D}👩\u{200D}👧",
+            "می\u{200C}خواهم",
+            "שלום \u{200F}(1)",
+            "Tom & Jerry <b>",
+            "Привет, мир",
+        ] {
+            assert_eq!(safe_to_show(kept), kept);
+        }
+    }
 
     #[test]
     fn html_becomes_plain_text() {

@@ -29,7 +29,7 @@ use crate::article::{Article, Lang};
 use crate::lang;
 use crate::text::{
     collapse_whitespace, decode_entities, find_ignoring_ascii_case, find_tag_end, html_to_text,
-    normalize_link, truncate_words,
+    normalize_link, safe_to_show, truncate_words,
 };
 
 /// Longest excerpt kept, in UTF-16 units; renderers shorten further where they must.
@@ -220,16 +220,18 @@ fn article(entry: feed_rs::model::Entry, read: &Read<'_>) -> Option<Article> {
     let (info, feed_link) = (read.info, read.feed_link);
     // The title as earlier versions read it: its hash may be the article's identity.
     let keyed_title = entry.title.as_ref().map(text_of).unwrap_or_default();
-    let mut title = match &entry.title {
+    let title = match &entry.title {
         Some(t) if read.rss => html_to_text(&t.content),
         Some(_) => keyed_title.clone(),
         None => String::new(),
     };
-    if title.is_empty()
-        && let Some(dc) = read.extras.and_then(|x| x.dc_title.as_deref())
-    {
-        title = html_to_text(dc);
-    }
+    let title = match read.extras.and_then(|x| x.dc_title.as_deref()) {
+        Some(dc) if title.is_empty() => html_to_text(dc),
+        _ => title,
+    };
+    // What Herald shows carries no terminal controls or bidi overrides (`safe_to_show`);
+    // `keyed_title` and the guid, which make ids, are left as they were.
+    let mut title = safe_to_show(&title);
     let link = entry
         .links
         .iter()
@@ -254,7 +256,7 @@ fn article(entry: feed_rs::model::Entry, read: &Read<'_>) -> Option<Article> {
     } else {
         summary
     };
-    let mut excerpt = truncate_words(&tidy_excerpt(&excerpt), EXCERPT_MAX);
+    let mut excerpt = truncate_words(&tidy_excerpt(&safe_to_show(&excerpt)), EXCERPT_MAX);
     if title.is_empty() && excerpt.is_empty() && link.is_none() {
         return None; // nothing a reader could see: counted by the caller
     }
@@ -286,7 +288,10 @@ fn article(entry: feed_rs::model::Entry, read: &Read<'_>) -> Option<Article> {
             || info.known.and_then(|k| k.elsewhere(&post)),
         ),
     };
-    let image = image(&entry, content_html, feed_link);
+    let image = image(&entry, content_html, feed_link).map(|i| safe_to_show(&i));
+    // A link is an http(s) URL as the `url` crate writes it, which percent-encodes every
+    // control: this changes nothing, and comes after `post` was made from it.
+    let link = link.map(|l| safe_to_show(&l));
     Some(Article {
         id: Article::make_id(&lang, &post),
         post,
@@ -300,13 +305,13 @@ fn article(entry: feed_rs::model::Entry, read: &Read<'_>) -> Option<Article> {
             .authors
             .iter()
             .filter_map(|p| p.name.as_deref())
-            .map(collapse_whitespace)
+            .map(|n| safe_to_show(&collapse_whitespace(n)))
             .filter(|n| !n.is_empty())
             .collect(),
         categories: entry
             .categories
             .iter()
-            .map(|c| collapse_whitespace(c.label.as_deref().unwrap_or(&c.term)))
+            .map(|c| safe_to_show(&collapse_whitespace(c.label.as_deref().unwrap_or(&c.term))))
             .filter(|c| !c.is_empty())
             .collect(),
         image,
@@ -563,6 +568,79 @@ mod tests {
                 .iter()
                 .all(|a| crate::text::utf16_len(&a.excerpt) <= EXCERPT_MAX)
         );
+    }
+
+    #[test]
+    fn controls_and_bidi_overrides_are_removed_from_what_is_shown_but_ids_stay() {
+        let en = Lang::parse("en").unwrap();
+        let info = FeedInfo {
+            key: "x",
+            lang: &en,
+            detector: None,
+            base: None,
+            known: None,
+        };
+        let read = |doc: &str| parse(doc.as_bytes(), &info, Utc::now()).expect("parses");
+        let clean = |a: &Article| {
+            let shown = [
+                &a.title,
+                &a.excerpt,
+                a.link.as_ref().unwrap_or(&String::new()),
+            ]
+            .into_iter()
+            .chain(&a.authors)
+            .chain(&a.categories)
+            .map(String::as_str)
+            .collect::<String>();
+            !shown.chars().any(|c| {
+                (c.is_control() && c != '\n' && c != '\t')
+                    || ('\u{202A}'..='\u{202E}').contains(&c)
+                    || ('\u{2066}'..='\u{2069}').contains(&c)
+            })
+        };
+        // RSS with raw control bytes (which XML forbids and the parser lets through) and an
+        // escaped one in the HTML of a title; no guid and no link, so the id is the hash of
+        // the title as written.
+        let rss = read(
+            "<rss version=\"2.0\"><channel><title>t</title>\
+             <item><title>\x1b]0;pwned\x07Hello \u{202E}dlrow</title>\
+             <description>Text\x1b[2J here\x07</description>\
+             <author>Ed\x07itor</author><category>N\u{2066}ews</category></item>\
+             </channel></rss>",
+        );
+        assert_eq!(rss[0].title, "]0;pwnedHello dlrow");
+        assert_eq!(rss[0].excerpt, "Text[2J here");
+        assert_eq!(rss[0].categories, ["News"]);
+        assert!(clean(&rss[0]), "{:?}", rss[0]);
+        assert_eq!(
+            rss[0].post,
+            hashed_key("\x1b]0;pwned\x07Hello \u{202E}dlrow", None),
+            "the id is made from the title as the feed wrote it"
+        );
+        let atom = read(
+            "<feed xmlns=\"http://www.w3.org/2005/Atom\"><title>t</title>\
+             <entry><id>urn:1</id><title>A&#x202E;B&#x2069;C</title>\
+             <author><name>X&#x202D;Y</name></author>\
+             <link href=\"https://example.org/a\u{202E}b\"/><summary>S&#x202C;T</summary></entry></feed>",
+        );
+        assert_eq!(
+            (atom[0].title.as_str(), atom[0].excerpt.as_str()),
+            ("ABC", "ST")
+        );
+        assert_eq!(atom[0].authors, ["XY"]);
+        assert!(clean(&atom[0]), "{:?}", atom[0]);
+        assert_eq!(atom[0].post, "urn:1");
+        let json = read(
+            r#"{"version": "https://jsonfeed.org/version/1.1", "title": "t", "items": [
+                {"id": "2", "title": "\u001b]0;pwned\u0007Hi\u0000\u009b", "content_text": "a\u202eb",
+                 "url": "https://example.org/\u001bx", "tags": ["t\u0007ag"]}]}"#,
+        );
+        assert_eq!(
+            (json[0].title.as_str(), json[0].excerpt.as_str()),
+            ("]0;pwnedHi", "ab")
+        );
+        assert_eq!(json[0].categories, ["tag"]);
+        assert!(clean(&json[0]), "{:?}", json[0]);
     }
 
     #[test]
