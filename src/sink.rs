@@ -75,6 +75,10 @@ pub enum VerifyError {
     /// The bot's power level in the room is below what posting a message needs.
     #[error("the bot's power level in the room is too low to post messages")]
     PowerTooLow,
+    /// The platform has not started yet (it could not connect at start and is retrying):
+    /// nothing can be checked, so nothing is accepted.
+    #[error("{0} is not connected yet; try again in a minute")]
+    NotConnected(Platform),
 }
 
 /// Sends posts to one platform.

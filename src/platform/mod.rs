@@ -257,10 +257,72 @@ impl Sink for Starting {
             None => Box::pin(async move { Err(self.not_connected()) }),
         }
     }
+
+    /// Once started, the platform's own checks; before, a refusal that says why (a chat
+    /// accepted unchecked would be a channel whose posts might fail forever).
+    fn verify_channel<'a>(&'a self, chat: &'a str) -> BoxFuture<'a, Result<String, VerifyError>> {
+        match self.ready.get() {
+            Some(sink) => sink.verify_channel(chat),
+            None => Box::pin(async move { Err(VerifyError::NotConnected(self.platform)) }),
+        }
+    }
 }
 
 impl Starting {
     fn not_connected(&self) -> SendError {
         SendError::Temporary(format!("{} is not connected yet", self.platform))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A started platform that refuses every chat as a channel.
+    struct Refusing;
+
+    impl Sink for Refusing {
+        fn platform(&self) -> Platform {
+            Platform::Matrix
+        }
+        fn chat_interval(&self, _: &str) -> Duration {
+            Duration::ZERO
+        }
+        fn global_rate(&self) -> u32 {
+            1
+        }
+        fn send<'a>(
+            &'a self,
+            _: &'a str,
+            _: &'a Post<'a>,
+        ) -> BoxFuture<'a, Result<String, SendError>> {
+            Box::pin(async { Ok("1".into()) })
+        }
+        fn verify_channel<'a>(&'a self, _: &'a str) -> BoxFuture<'a, Result<String, VerifyError>> {
+            Box::pin(async { Err(VerifyError::NotInRoom) })
+        }
+    }
+
+    #[tokio::test]
+    async fn a_platform_still_starting_accepts_no_channel_and_checks_like_itself_once_up() {
+        let starting = Starting {
+            platform: Platform::Matrix,
+            ready: OnceLock::new(),
+            connection: Connection::default(),
+        };
+        let early = starting
+            .verify_channel("!typo:example.org")
+            .await
+            .unwrap_err();
+        assert_eq!(early, VerifyError::NotConnected(Platform::Matrix));
+        assert_eq!(
+            early.to_string(),
+            "matrix is not connected yet; try again in a minute"
+        );
+        let _ = starting.ready.set(Arc::new(Refusing));
+        assert_eq!(
+            starting.verify_channel("!typo:example.org").await,
+            Err(VerifyError::NotInRoom)
+        );
     }
 }
