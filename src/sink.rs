@@ -191,3 +191,107 @@ pub enum WaitState {
     /// Refused for good (forbidden, banned, unknown room): not retried until restart.
     Refused,
 }
+
+/// The one test double of a platform for unit tests: a [`FakeSink`] posts through its
+/// `answers` (what each send gets back, as a test needs it: always a failure, a hang, a
+/// server with its own rate limit), reports `waiting` chats and its listener's `connection`,
+/// and otherwise answers as a platform with the given interval and rate. It dereferences to
+/// its answers, so a test reads what they recorded from the sink itself.
+#[cfg(test)]
+pub(crate) mod testing {
+    use super::*;
+
+    /// What a fake platform answers to each send.
+    pub(crate) trait Answers: Send + Sync {
+        fn answer<'a>(&'a self, chat: &'a str) -> BoxFuture<'a, Result<String, SendError>>;
+    }
+
+    /// Every send fails as temporary (`"test"`).
+    pub(crate) struct FailingSends;
+
+    impl Answers for FailingSends {
+        fn answer<'a>(&'a self, _: &'a str) -> BoxFuture<'a, Result<String, SendError>> {
+            Box::pin(async { Err(SendError::Temporary("test".into())) })
+        }
+    }
+
+    /// Every send works (message id `1`).
+    pub(crate) struct Working;
+
+    impl Answers for Working {
+        fn answer<'a>(&'a self, _: &'a str) -> BoxFuture<'a, Result<String, SendError>> {
+            Box::pin(async { Ok("1".into()) })
+        }
+    }
+
+    pub(crate) struct FakeSink<A> {
+        pub platform: Platform,
+        pub chat_interval: Duration,
+        pub global_rate: u32,
+        pub answers: A,
+        pub waiting: Vec<ChatWaiting>,
+        pub connection: Connection,
+    }
+
+    impl<A: Answers> FakeSink<A> {
+        /// Telegram's defaults: a second per chat, 30 sends a second.
+        pub(crate) fn telegram(answers: A) -> FakeSink<A> {
+            FakeSink {
+                platform: Platform::Telegram,
+                chat_interval: Duration::from_secs(1),
+                global_rate: 30,
+                answers,
+                waiting: Vec::new(),
+                connection: Connection::default(),
+            }
+        }
+
+        /// A Matrix platform reporting `waiting` chats, a send a second.
+        pub(crate) fn matrix(
+            answers: A,
+            waiting: Vec<ChatWaiting>,
+            interval: Duration,
+        ) -> FakeSink<A> {
+            FakeSink {
+                platform: Platform::Matrix,
+                chat_interval: interval,
+                global_rate: 1,
+                answers,
+                waiting,
+                connection: Connection::default(),
+            }
+        }
+    }
+
+    impl<A> std::ops::Deref for FakeSink<A> {
+        type Target = A;
+        fn deref(&self) -> &A {
+            &self.answers
+        }
+    }
+
+    impl<A: Answers> Sink for FakeSink<A> {
+        fn platform(&self) -> Platform {
+            self.platform
+        }
+        fn chat_interval(&self, _: &str) -> Duration {
+            self.chat_interval
+        }
+        fn global_rate(&self) -> u32 {
+            self.global_rate
+        }
+        fn send<'a>(
+            &'a self,
+            chat: &'a str,
+            _: &'a Post<'a>,
+        ) -> BoxFuture<'a, Result<String, SendError>> {
+            self.answers.answer(chat)
+        }
+        fn waiting_chats(&self) -> Vec<ChatWaiting> {
+            self.waiting.clone()
+        }
+        fn disconnected(&self) -> Option<Disconnected> {
+            self.connection.disconnected()
+        }
+    }
+}

@@ -210,12 +210,13 @@ mod tests {
     use crate::config::Config;
     use crate::delivery::{CONCURRENT_CHATS, Delivery};
     use crate::platform::BoxFuture;
-    use crate::sink::{Post, SendError, Sink};
+    use crate::sink::testing::{Answers, FakeSink};
+    use crate::sink::{SendError, Sink};
     use crate::store::FeedState;
     use crate::store::Store;
 
-    /// A Telegram-like platform (30 a second, one a second per private chat) that notes
-    /// when each post arrives.
+    /// What a Telegram-like platform (30 a second, one a second per private chat) answers,
+    /// noting when each post arrives.
     #[derive(Default)]
     struct Recorder {
         sends: Mutex<Vec<(String, Instant)>>,
@@ -230,21 +231,8 @@ mod tests {
         }
     }
 
-    impl Sink for Recorder {
-        fn platform(&self) -> Platform {
-            Platform::Telegram
-        }
-        fn chat_interval(&self, _: &str) -> Duration {
-            Duration::from_secs(1)
-        }
-        fn global_rate(&self) -> u32 {
-            30
-        }
-        fn send<'a>(
-            &'a self,
-            chat: &'a str,
-            _: &'a Post<'a>,
-        ) -> BoxFuture<'a, Result<String, SendError>> {
+    impl Answers for Recorder {
+        fn answer<'a>(&'a self, chat: &'a str) -> BoxFuture<'a, Result<String, SendError>> {
             Box::pin(async move {
                 let mut sends = self.sends.lock().unwrap();
                 sends.push((chat.to_string(), Instant::now()));
@@ -297,7 +285,7 @@ mod tests {
                 .unwrap();
         }
 
-        fn delivery(&self, sink: &Arc<Recorder>) -> Arc<Delivery> {
+        fn delivery(&self, sink: &Arc<FakeSink<Recorder>>) -> Arc<Delivery> {
             Delivery::new(
                 self.config.clone(),
                 self.store.clone(),
@@ -338,21 +326,8 @@ mod tests {
         }
     }
 
-    impl Sink for JitteryServer {
-        fn platform(&self) -> Platform {
-            Platform::Telegram
-        }
-        fn chat_interval(&self, _: &str) -> Duration {
-            Duration::from_secs(1)
-        }
-        fn global_rate(&self) -> u32 {
-            30
-        }
-        fn send<'a>(
-            &'a self,
-            _: &'a str,
-            _: &'a Post<'a>,
-        ) -> BoxFuture<'a, Result<String, SendError>> {
+    impl Answers for JitteryServer {
+        fn answer<'a>(&'a self, _: &'a str) -> BoxFuture<'a, Result<String, SendError>> {
             Box::pin(async move {
                 let n = self
                     .calls
@@ -384,7 +359,7 @@ mod tests {
     }
 
     /// Sends 600 posts through `server`; returns when the server took each.
-    async fn fan_out_through(server: Arc<JitteryServer>) -> Vec<Instant> {
+    async fn fan_out_through(server: Arc<FakeSink<JitteryServer>>) -> Vec<Instant> {
         let f = bench();
         f.queue(1, 600).await;
         let delivery = Delivery::new(
@@ -412,7 +387,7 @@ mod tests {
 
     #[tokio::test(start_paused = true)]
     async fn uneven_network_delays_never_put_one_too_many_into_the_servers_second() {
-        let times = fan_out_through(Arc::default()).await;
+        let times = fan_out_through(Arc::new(FakeSink::telegram(JitteryServer::default()))).await;
         let rate = rate_from(&times, 0);
         assert!(rate >= 28.5, "{rate:.2} posts a second");
     }
@@ -424,7 +399,7 @@ mod tests {
             ..Default::default()
         };
         // Until it has seen enough answers to know the travel, it counts whole round trips.
-        let times = fan_out_through(Arc::new(server)).await;
+        let times = fan_out_through(Arc::new(FakeSink::telegram(server))).await;
         let rate = rate_from(&times, 150);
         assert!(rate >= 28.5, "{rate:.2} posts a second");
     }
@@ -448,7 +423,7 @@ mod tests {
     async fn shutdown_ends_the_wait_for_a_slot_and_nothing_starts_after_it() {
         let f = bench();
         f.queue(1, 1000).await;
-        let sink = Arc::new(Recorder::default());
+        let sink = Arc::new(FakeSink::telegram(Recorder::default()));
         let delivery = f.delivery(&sink);
         let shutdown = CancellationToken::new();
         let running = tokio::spawn(delivery.run(shutdown.clone()));
@@ -473,7 +448,7 @@ mod tests {
     async fn pacing_stays_below_the_limit_in_every_second_even_across_a_restart() {
         let f = bench();
         f.queue(1, 300).await;
-        let sink = Arc::new(Recorder::default());
+        let sink = Arc::new(FakeSink::telegram(Recorder::default()));
         let delivery = f.delivery(&sink);
         let started = Instant::now();
         let (sent, empty) = delivery
@@ -494,7 +469,7 @@ mod tests {
         // A new process (a new Delivery on the same store) with a second article for the
         // same chats: it waits out the window the first one filled, and each chat's second.
         f.queue(2, 300).await;
-        let sink2 = Arc::new(Recorder::default());
+        let sink2 = Arc::new(FakeSink::telegram(Recorder::default()));
         let (sent, _) = f
             .delivery(&sink2)
             .drain_patiently(Duration::from_secs(60), &CancellationToken::new())

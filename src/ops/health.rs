@@ -269,36 +269,12 @@ mod tests {
     use crate::article::{Platform, Target};
     use crate::config::Config;
     use crate::ops::status::Watch;
-    use crate::sink::{BoxFuture, ChatWaiting, Post, SendError, Sink, WaitState};
+    use crate::sink::testing::{Answers, FailingSends, FakeSink, Working};
+    use crate::sink::{BoxFuture, ChatWaiting, SendError, Sink, WaitState};
     use crate::store::Store;
     use std::sync::OnceLock;
     use std::time::SystemTime;
     use tokio_util::sync::CancellationToken;
-
-    /// A platform that reports the given chats as not joined.
-    struct Waiting(Vec<ChatWaiting>);
-
-    impl Sink for Waiting {
-        fn platform(&self) -> Platform {
-            Platform::Matrix
-        }
-        fn chat_interval(&self, _: &str) -> Duration {
-            Duration::from_secs(1)
-        }
-        fn global_rate(&self) -> u32 {
-            1
-        }
-        fn send<'a>(
-            &'a self,
-            _: &'a str,
-            _: &'a Post<'a>,
-        ) -> BoxFuture<'a, Result<String, SendError>> {
-            Box::pin(async { Err(SendError::Temporary("test".into())) })
-        }
-        fn waiting_chats(&self) -> Vec<ChatWaiting> {
-            self.0.clone()
-        }
-    }
 
     fn waiting(chat: &str, configured: bool, state: WaitState) -> ChatWaiting {
         ChatWaiting {
@@ -311,7 +287,11 @@ mod tests {
     }
 
     fn watch(dir: &std::path::Path, chats: Vec<ChatWaiting>) -> Watch {
-        let sink: Arc<dyn Sink> = Arc::new(Waiting(chats));
+        let sink: Arc<dyn Sink> = Arc::new(FakeSink::matrix(
+            FailingSends,
+            chats,
+            Duration::from_secs(1),
+        ));
         watch_with(dir, "", vec![sink])
     }
 
@@ -406,21 +386,8 @@ mod tests {
         Down,
     }
 
-    impl Sink for Flaky {
-        fn platform(&self) -> Platform {
-            Platform::Telegram
-        }
-        fn chat_interval(&self, _: &str) -> Duration {
-            Duration::from_secs(1)
-        }
-        fn global_rate(&self) -> u32 {
-            30
-        }
-        fn send<'a>(
-            &'a self,
-            _: &'a str,
-            _: &'a Post<'a>,
-        ) -> BoxFuture<'a, Result<String, SendError>> {
+    impl Answers for Flaky {
+        fn answer<'a>(&'a self, _: &'a str) -> BoxFuture<'a, Result<String, SendError>> {
             Box::pin(async move {
                 if self.works.load(std::sync::atomic::Ordering::SeqCst) {
                     return Ok("1".into());
@@ -439,7 +406,7 @@ mod tests {
     async fn delivering(
         dir: &std::path::Path,
         answer: Answer,
-    ) -> (Watch, Arc<Flaky>, CancellationToken) {
+    ) -> (Watch, Arc<FakeSink<Flaky>>, CancellationToken) {
         delivering_paused(dir, answer, false).await
     }
 
@@ -448,11 +415,11 @@ mod tests {
         dir: &std::path::Path,
         answer: Answer,
         paused: bool,
-    ) -> (Watch, Arc<Flaky>, CancellationToken) {
-        let sink = Arc::new(Flaky {
+    ) -> (Watch, Arc<FakeSink<Flaky>>, CancellationToken) {
+        let sink = Arc::new(FakeSink::telegram(Flaky {
             answer,
             works: Default::default(),
-        });
+        }));
         let v = watch_with(
             dir,
             "[ops]\ndelivery_stall_after = \"5m\"\n",
@@ -554,50 +521,26 @@ mod tests {
         shutdown.cancel();
     }
 
-    /// A platform whose listener cannot connect.
-    struct Offline(crate::sink::Connection);
-
-    impl Sink for Offline {
-        fn platform(&self) -> Platform {
-            Platform::Telegram
-        }
-        fn chat_interval(&self, _: &str) -> Duration {
-            Duration::from_secs(1)
-        }
-        fn global_rate(&self) -> u32 {
-            30
-        }
-        fn send<'a>(
-            &'a self,
-            _: &'a str,
-            _: &'a Post<'a>,
-        ) -> BoxFuture<'a, Result<String, SendError>> {
-            Box::pin(async { Ok("1".into()) })
-        }
-        fn disconnected(&self) -> Option<crate::sink::Disconnected> {
-            self.0.disconnected()
-        }
-    }
-
     #[tokio::test(start_paused = true)]
     async fn a_platform_whose_listener_cannot_connect_is_down_after_the_threshold() {
         let dir = tempfile::tempdir().unwrap();
-        let sink = Arc::new(Offline(Default::default()));
+        // A platform whose listener cannot connect.
+        let sink = Arc::new(FakeSink::telegram(Working));
         let v = watch_with(
             dir.path(),
             "[ops]\ndelivery_stall_after = \"10m\"\n",
             vec![sink.clone() as Arc<dyn Sink>],
         );
-        sink.0.failed("getUpdates failed: a network error");
+        sink.connection.failed("getUpdates failed: a network error");
         tokio::time::advance(Duration::from_secs(9 * 60)).await;
-        sink.0.failed("getUpdates failed: Conflict");
+        sink.connection.failed("getUpdates failed: Conflict");
         assert!(v.health().stalled.is_empty());
         tokio::time::advance(Duration::from_secs(2 * 60)).await;
         assert_eq!(
             v.health().stalled,
             ["telegram: down for 11m: cannot connect: getUpdates failed: Conflict"]
         );
-        sink.0.connected();
+        sink.connection.connected();
         assert!(v.health().stalled.is_empty());
     }
 

@@ -300,39 +300,8 @@ mod tests {
     use super::*;
 
     use crate::article::Article;
-    use crate::sink::{BoxFuture, Post, SendError};
+    use crate::sink::testing::{FailingSends, FakeSink};
     use chrono::TimeZone;
-
-    /// A platform that reports one configured room as still being joined.
-    struct Joining;
-
-    impl Sink for Joining {
-        fn platform(&self) -> Platform {
-            Platform::Matrix
-        }
-        fn chat_interval(&self, _: &str) -> Duration {
-            Duration::ZERO
-        }
-        fn global_rate(&self) -> u32 {
-            1
-        }
-        fn send<'a>(
-            &'a self,
-            _: &'a str,
-            _: &'a Post<'a>,
-        ) -> BoxFuture<'a, Result<String, SendError>> {
-            Box::pin(async { Err(SendError::Temporary("test".into())) })
-        }
-        fn waiting_chats(&self) -> Vec<ChatWaiting> {
-            vec![ChatWaiting {
-                target: Target::new(Platform::Matrix, "!room:example.org"),
-                configured: true,
-                state: WaitState::Retrying,
-                reason: Some("M_LIMIT_EXCEEDED".into()),
-                retry_at: None,
-            }]
-        }
-    }
 
     fn article(n: u32) -> Article {
         Article {
@@ -400,7 +369,19 @@ mod tests {
         store.set_aside(&second, "too long").await.unwrap();
 
         let platforms: Platforms = Arc::new(OnceLock::new());
-        let sink: Arc<dyn Sink> = Arc::new(Joining);
+        // A platform that reports one configured room as still being joined.
+        let joining = ChatWaiting {
+            target: Target::new(Platform::Matrix, "!room:example.org"),
+            configured: true,
+            state: WaitState::Retrying,
+            reason: Some("M_LIMIT_EXCEEDED".into()),
+            retry_at: None,
+        };
+        let sink: Arc<dyn Sink> = Arc::new(FakeSink::matrix(
+            FailingSends,
+            vec![joining],
+            Duration::ZERO,
+        ));
         let _ = platforms.set(vec![sink]);
         let watch = Watch {
             config: Arc::new(config),
