@@ -142,7 +142,7 @@ fn is_unsafe_to_show(c: char) -> bool {
         )
 }
 
-/// A feed's text as Herald may show it: the characters of [`is_unsafe_to_show`] removed,
+/// A feed's text as Herald may show it: the characters `is_unsafe_to_show` names removed,
 /// and, when any were, whitespace collapsed again (a removed control may have left two
 /// spaces side by side; feed texts are collapsed already). Text without such characters
 /// comes back unchanged, so an article's revision stays what it was.
