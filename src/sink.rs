@@ -28,9 +28,13 @@ pub enum SendError {
     /// Rate limited: send nothing to this chat for this long.
     #[error("rate limited for {0:?}")]
     RetryAfter(Duration),
-    /// The chat cannot be posted to (blocked, kicked, deleted, not allowed to post).
+    /// The chat is gone for the bot for good (blocked, kicked, deleted, deactivated).
     #[error("the chat is unreachable: {0}")]
     Gone(String),
+    /// The bot may not post in the chat for now (its rights were taken away, the chat was
+    /// restricted, a power level raised): the chat and its posts are kept and retried.
+    #[error("the bot may not post in the chat for now: {0}")]
+    NoRights(String),
     /// The chat continues under another id (the platform's chat name, no prefix).
     #[error("the chat moved to {0}")]
     Moved(String),

@@ -29,6 +29,8 @@ pub(super) enum Outcome {
     ChannelGone(String),
     /// A subscriber's chat cannot be posted to any more.
     ChatGone(String),
+    /// The bot may not post in the chat for now: kept, with its posts, and retried.
+    NoRights(String),
     /// An outage, a timeout: retried with backoff.
     Failed(String),
     /// The platform will never take the post as it is.
@@ -50,6 +52,7 @@ impl Outcome {
             Err(SendError::Moved(chat)) => Outcome::Moved(chat),
             Err(SendError::Gone(reason)) if public => Outcome::ChannelGone(reason),
             Err(SendError::Gone(reason)) => Outcome::ChatGone(reason),
+            Err(SendError::NoRights(reason)) => Outcome::NoRights(reason),
             Err(SendError::Temporary(reason)) => Outcome::Failed(reason),
             Err(SendError::Rejected(reason)) => Outcome::Rejected(reason),
         }
@@ -139,8 +142,20 @@ impl Delivery {
                 tracing::error!(chat = %chat, %reason, retry_in = ?wait, "cannot post to a configured channel; check the bot's rights there");
                 Ok(Step::Wait(Instant::now() + wait))
             }
+            Outcome::NoRights(reason) => {
+                self.count(target, "no_rights", None);
+                if send.public {
+                    self.store.note_send_failure(target, &reason)?;
+                }
+                let wait = self.back_off(target);
+                self.metrics.count_retry(platform);
+                tracing::warn!(chat = %chat, %reason, retry_in = ?wait, "the bot may not post in this chat for now; its posts wait and are retried");
+                Ok(Step::Wait(Instant::now() + wait))
+            }
             Outcome::ChatGone(reason) => {
                 self.count(target, "chat_gone", None);
+                self.metrics
+                    .count_forgotten(platform, forgotten_because(&reason));
                 tracing::info!(chat = %chat, %reason, "chat is gone; unsubscribed it and erased its data");
                 self.store.forget_chat(target)?;
                 self.store.flush().await?;
@@ -182,5 +197,75 @@ impl Delivery {
         self.metrics
             .liveness()
             .platform_answered(platform, temporary);
+    }
+}
+
+/// Why a chat was forgotten, as a short label for `/metrics`: the platform's answer sorted
+/// into the definitive kinds (the full answer is in the log).
+fn forgotten_because(reason: &str) -> &'static str {
+    let reason = reason.to_ascii_lowercase();
+    let kinds: [(&[&str], &'static str); 5] = [
+        (&["blocked by the user", "can't initiate"], "blocked"),
+        (&["kicked", "banned"], "kicked"),
+        (&["not found", "unknown room"], "not_found"),
+        (&["deactivated"], "deactivated"),
+        (
+            &["not a member", "not in this room", "moved to", "left"],
+            "left",
+        ),
+    ];
+    kinds
+        .iter()
+        .find(|(texts, _)| texts.iter().any(|t| reason.contains(t)))
+        .map_or("other", |(_, kind)| kind)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_forgotten_chat_is_counted_by_the_kind_of_its_platforms_answer() {
+        for (answer, kind) in [
+            ("Forbidden: bot was blocked by the user", "blocked"),
+            (
+                "Forbidden: bot can't initiate conversation with a user",
+                "blocked",
+            ),
+            (
+                "Forbidden: bot was kicked from the supergroup chat",
+                "kicked",
+            ),
+            ("Bad Request: chat not found", "not_found"),
+            ("Forbidden: user is deactivated", "deactivated"),
+            ("Bad Request: group is deactivated", "deactivated"),
+            ("Forbidden: bot is not a member of the channel chat", "left"),
+            ("the bot is not in this room", "left"),
+            ("Forbidden: something new", "other"),
+        ] {
+            assert_eq!(forgotten_because(answer), kind, "{answer}");
+        }
+    }
+
+    #[test]
+    fn a_rights_error_keeps_the_chat_and_only_a_gone_subscriber_is_forgotten() {
+        let no_rights = || Err(SendError::NoRights("not enough rights to send".into()));
+        let gone = || Err(SendError::Gone("bot was kicked".into()));
+        assert!(matches!(
+            Outcome::of(no_rights(), false, false),
+            Outcome::NoRights(_)
+        ));
+        assert!(matches!(
+            Outcome::of(no_rights(), false, true),
+            Outcome::NoRights(_)
+        ));
+        assert!(matches!(
+            Outcome::of(gone(), false, false),
+            Outcome::ChatGone(_)
+        ));
+        assert!(matches!(
+            Outcome::of(gone(), false, true),
+            Outcome::ChannelGone(_)
+        ));
     }
 }

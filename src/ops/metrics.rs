@@ -29,6 +29,8 @@ pub struct Metrics {
     /// platform: sends that failed and stay queued to be tried again (rate limited, a
     /// temporary failure, a configured channel unreachable for now).
     retried: Family<Labels, Counter>,
+    /// platform, reason: chats forgotten because the platform said they are gone for good.
+    forgotten: Family<Labels, Counter>,
     /// platform: how long a send or edit took, the platform's answer included.
     send_seconds: Family<Labels, Histogram, fn() -> Histogram>,
     /// feed, result (`updated`, `not_modified`, `error`).
@@ -58,6 +60,7 @@ impl Default for Metrics {
         let metrics = Metrics {
             posts: Family::default(),
             retried: Family::default(),
+            forgotten: Family::default(),
             send_seconds: Family::new_with_constructor(seconds),
             polls: Family::default(),
             poll_seconds: Family::new_with_constructor(seconds),
@@ -80,6 +83,11 @@ impl Default for Metrics {
             "herald_posts_retried",
             "Sends that failed and stay queued to be tried again (rate limited, temporary failure, channel unreachable), by platform",
             metrics.retried.clone(),
+        );
+        registry.register(
+            "herald_chats_forgotten",
+            "Chats forgotten (settings, subscription, queue and sent records) because the platform said they are gone for good, by platform and reason",
+            metrics.forgotten.clone(),
         );
         registry.register(
             "herald_send_seconds",
@@ -157,6 +165,17 @@ impl Metrics {
     pub fn count_retry(&self, platform: &str) {
         self.retried
             .get_or_create(&vec![("platform", platform.to_owned())])
+            .inc();
+    }
+
+    /// A chat of `platform` forgotten because it is gone for good (`reason`: blocked,
+    /// kicked, not_found, deactivated, left, other).
+    pub fn count_forgotten(&self, platform: &str, reason: &str) {
+        self.forgotten
+            .get_or_create(&vec![
+                ("platform", platform.to_owned()),
+                ("reason", reason.to_owned()),
+            ])
             .inc();
     }
 

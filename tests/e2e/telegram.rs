@@ -671,15 +671,27 @@ async fn telegram_error_texts_keep_or_set_aside_a_channel_post_as_they_mean() {
             "retried after {description:?}: {:?}",
             sent[delivered - 1].text
         );
+        // A chat-level error: the chat gone for good, or the bot's rights taken for now
+        // (the first three), counted apart.
+        let mut chat_level = 0.0;
+        for outcome in ["chat_gone", "no_rights"] {
+            let name = format!("herald_posts_total{{platform=\"telegram\",outcome=\"{outcome}\"}}");
+            chat_level += world.ops.metric(&name).await.unwrap_or(0.0);
+        }
         assert_eq!(
-            world
-                .ops
-                .metric("herald_posts_total{platform=\"telegram\",outcome=\"chat_gone\"}")
-                .await,
-            Some((n + 1) as f64),
+            chat_level,
+            (n + 1) as f64,
             "{description:?} is a chat-level error"
         );
     }
+    assert_eq!(
+        world
+            .ops
+            .metric("herald_posts_total{platform=\"telegram\",outcome=\"no_rights\"}")
+            .await,
+        Some(3.0),
+        "administrator rights, rights to send, CHAT_WRITE_FORBIDDEN"
+    );
     assert_eq!(
         world.ops.metric("herald_undeliverable_posts").await,
         Some(0.0)
@@ -1208,4 +1220,83 @@ async fn a_chat_flooding_commands_gets_one_note_then_silence_until_it_slows_down
         17,
         "nothing for the ignored commands"
     );
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_group_whose_rights_are_taken_for_a_while_is_kept_and_only_a_definitive_answer_forgets_a_chat()
+ {
+    let mut world = World::new().await;
+    let group = -1004002;
+    world.api.add_chat(chat(group, "supergroup", "Members"));
+    world.api.set_admins(group, &[700]);
+    let _bot = world.start().await;
+    world.ask(group, person(700, "en"), "/subscribe").await;
+    world.ask(504, person(504, "en"), "/subscribe").await;
+    // Telegram's own answers when an admin turns off sending for a while (anti-raid) or
+    // restricts the bot: the group must keep its subscription and get every post.
+    let restrictions = [
+        (
+            400,
+            "Bad Request: not enough rights to send text messages to the chat",
+        ),
+        (400, "Bad Request: have no rights to send a message"),
+        (403, "Forbidden: CHAT_WRITE_FORBIDDEN"),
+        (400, "Bad Request: CHAT_RESTRICTED"),
+        (
+            400,
+            "Bad Request: need administrator rights in the channel chat",
+        ),
+    ];
+    let answers = world.api.sent(group).len();
+    for (n, (code, description)) in restrictions.into_iter().enumerate() {
+        world.api.fail_next(
+            group,
+            Fault::Api {
+                code,
+                description: description.into(),
+            },
+        );
+        let title = format!("Kept through restriction {n}");
+        world.publish(Item::new(8300 + n as u32, &title, 1));
+        let sent = world.api.wait_sent(group, answers + n + 1, WAIT).await;
+        assert!(
+            sent[answers + n].text.starts_with(&title),
+            "after {description:?} the group still gets its post: {:?}",
+            sent[answers + n].text
+        );
+    }
+    world.ops.wait_outbox_empty(WAIT).await;
+    assert_eq!(
+        world
+            .ops
+            .metric("herald_chats_forgotten_total{platform=\"telegram\",reason=\"blocked\"}")
+            .await,
+        None,
+        "nothing was forgotten"
+    );
+    // Each restriction was answered once, then the post went through: one refused call
+    // and one post per restriction, besides the /subscribe answer.
+    assert_eq!(world.send_calls(group), 1 + 2 * restrictions.len());
+    // The private subscriber got every post too; now it blocks the bot: that is final.
+    assert_eq!(
+        world.api.sent(504).len(),
+        1 + restrictions.len(),
+        "the /subscribe answer and every post"
+    );
+    world.api.fail_always(504, Some(Fault::Blocked));
+    world.publish(Item::new(8400, "After the block", 1));
+    world
+        .ops
+        .wait_metric(
+            "herald_chats_forgotten_total{platform=\"telegram\",reason=\"blocked\"}",
+            1.0,
+            WAIT,
+        )
+        .await;
+    // The group, still subscribed after every restriction, gets the next post too.
+    let sent = world
+        .api
+        .wait_sent(group, answers + restrictions.len() + 1, WAIT)
+        .await;
+    assert!(sent.last().unwrap().text.starts_with("After the block"));
 }

@@ -305,6 +305,13 @@ impl Matrix {
                 {
                     return Err(self.follow(&room, next).await);
                 }
+                // Refused while the bot is in the room (it would be `WrongRoomState`
+                // otherwise): a power level raised or the room's rules changed, which an
+                // admin may undo. The room and its posts are kept and retried.
+                let error = match error {
+                    SendError::Gone(reason) if forbidden(&e) => SendError::NoRights(reason),
+                    other => other,
+                };
                 if let SendError::Gone(reason) = &error
                     && !self.rooms.synced()
                 {
@@ -547,6 +554,19 @@ fn classify(e: &matrix_sdk::Error) -> SendError {
         }
         other => SendError::Temporary(other.to_string()),
     }
+}
+
+/// Whether the homeserver answered `M_FORBIDDEN`.
+fn forbidden(e: &matrix_sdk::Error) -> bool {
+    let matrix_sdk::Error::Http(http) = e else {
+        return false;
+    };
+    let http = match &**http {
+        HttpError::Cached(inner) => inner,
+        other => other,
+    };
+    http.as_client_api_error()
+        .is_some_and(|api| matches!(api.error_kind(), Some(ErrorKind::Forbidden)))
 }
 
 fn classify_http(e: &HttpError) -> SendError {

@@ -281,6 +281,7 @@ impl Rooms {
                     backoff = (backoff * 2).min(MAX_JOIN_BACKOFF);
                 }
                 SendError::Gone(reason)
+                | SendError::NoRights(reason)
                 | SendError::Rejected(reason)
                 | SendError::NotEditable(reason) => {
                     return Err(SendError::Gone(reason));

@@ -33,46 +33,7 @@ impl Telegram {
     }
 
     fn classify(&self, error: RequestError) -> SendError {
-        /// Texts that say the bot cannot write in the chat at all, whatever the message:
-        /// the chat is kept (a configured channel) or dropped (a subscriber), never the post.
-        /// "group is deactivated" is one of them: the chat is gone, not the message.
-        const CHAT_LEVEL: &[&str] = &[
-            "need administrator rights in the channel chat",
-            "not enough rights to send",
-            "have no rights to send",
-            "CHAT_WRITE_FORBIDDEN",
-            "CHAT_RESTRICTED",
-            "bot is not a member",
-            "bot was kicked",
-            "bot was blocked by the user",
-            "bot can't initiate conversation",
-            "user is deactivated",
-            "chat not found",
-            "group is deactivated",
-        ];
-        match error {
-            RequestError::RetryAfter(wait) => SendError::RetryAfter(wait.duration()),
-            RequestError::MigrateToChatId(id) => SendError::Moved(id.0.to_string()),
-            RequestError::Api(api) => {
-                // Telegram's own description: teloxide shows the ones it has no variant for
-                // as `Unknown error: "…"`, so the text is taken from inside those.
-                let text = match api {
-                    ApiError::Unknown(text) => text,
-                    known => known.to_string(),
-                };
-                if text.starts_with("Forbidden:") || CHAT_LEVEL.iter().any(|t| text.contains(t)) {
-                    SendError::Gone(text)
-                } else if text.starts_with("Bad Request:") {
-                    // A request Telegram will never accept as it is (can't parse entities,
-                    // message is too long).
-                    SendError::Rejected(text)
-                } else {
-                    // Anything else (5xx, a bad token, the unknown) may pass: keep the post.
-                    SendError::Temporary(text)
-                }
-            }
-            other => SendError::Temporary(self.redact(other)),
-        }
+        classify_answer(error, |e| self.redact(e))
     }
 
     pub(super) async fn send_reply(
@@ -243,5 +204,59 @@ fn no_preview() -> LinkPreviewOptions {
         prefer_small_media: false,
         prefer_large_media: false,
         show_above_text: false,
+    }
+}
+
+/// Texts that say the bot may not write in the chat *for now*: its rights were taken away
+/// or the chat restricted (an admin turning off sending for an hour is a common anti-raid
+/// step). The chat, its settings and its posts are kept, and retried with backoff.
+const NO_RIGHTS: &[&str] = &[
+    "need administrator rights in the channel chat",
+    "not enough rights to send",
+    "have no rights to send",
+    "CHAT_WRITE_FORBIDDEN",
+    "CHAT_RESTRICTED",
+];
+
+/// Texts that say the chat is gone for the bot for good, whatever the message: a configured
+/// channel is kept and retried slowly, a subscriber forgotten. "group is deactivated" is one
+/// of them: the chat is gone, not the message.
+const GONE: &[&str] = &[
+    "bot is not a member",
+    "bot was kicked",
+    "bot was blocked by the user",
+    "bot can't initiate conversation",
+    "user is deactivated",
+    "chat not found",
+    "group is deactivated",
+];
+
+/// What a failed request to the Bot API means for delivery (`redact` cuts the token from
+/// texts that may carry it).
+fn classify_answer(error: RequestError, redact: impl Fn(RequestError) -> String) -> SendError {
+    match error {
+        RequestError::RetryAfter(wait) => SendError::RetryAfter(wait.duration()),
+        RequestError::MigrateToChatId(id) => SendError::Moved(id.0.to_string()),
+        RequestError::Api(api) => {
+            // Telegram's own description: teloxide shows the ones it has no variant for
+            // as `Unknown error: "…"`, so the text is taken from inside those.
+            let text = match api {
+                ApiError::Unknown(text) => text,
+                known => known.to_string(),
+            };
+            if NO_RIGHTS.iter().any(|t| text.contains(t)) {
+                SendError::NoRights(text)
+            } else if text.starts_with("Forbidden:") || GONE.iter().any(|t| text.contains(t)) {
+                SendError::Gone(text)
+            } else if text.starts_with("Bad Request:") {
+                // A request Telegram will never accept as it is (can't parse entities,
+                // message is too long).
+                SendError::Rejected(text)
+            } else {
+                // Anything else (5xx, a bad token, the unknown) may pass: keep the post.
+                SendError::Temporary(text)
+            }
+        }
+        other => SendError::Temporary(redact(other)),
     }
 }
