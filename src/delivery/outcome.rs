@@ -149,7 +149,11 @@ impl Delivery {
                 }
                 let wait = self.back_off(target);
                 self.metrics.count_retry(platform);
-                tracing::warn!(chat = %chat, %reason, retry_in = ?wait, "the bot may not post in this chat for now; its posts wait and are retried");
+                if send.public {
+                    tracing::error!(chat = %chat, %reason, retry_in = ?wait, "cannot post to a configured channel; check the bot's rights there");
+                } else {
+                    tracing::warn!(chat = %chat, %reason, retry_in = ?wait, "the bot may not post in this chat for now; its posts wait and are retried");
+                }
                 Ok(Step::Wait(Instant::now() + wait))
             }
             Outcome::ChatGone(reason) => {
