@@ -141,7 +141,7 @@ fn write_file(store: &Store, tmp: &Path) -> anyhow::Result<Summary> {
         .open(tmp)
         .with_context(|| format!("creating {}", tmp.display()))?;
     let mut out = std::io::BufWriter::new(file);
-    let trees = store.tree_names();
+    let trees = store.tree_names()?;
     let header = Header {
         format: FORMAT.into(),
         version: VERSION,
@@ -736,7 +736,7 @@ mod tests {
                 Ok(())
             })
             .unwrap();
-        writeln!(out, "trees {:?}", store.tree_names()).unwrap();
+        writeln!(out, "trees {:?}", store.tree_names().unwrap()).unwrap();
         writeln!(out, "entries {entries:?}").unwrap();
         out
     }

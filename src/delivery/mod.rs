@@ -10,6 +10,11 @@
 //! - temporary: retried with exponential backoff;
 //! - rejected: set aside in the store's dead letters with the reason, and logged.
 //!
+//! A store that cannot be written (a full disk) stops the drain: nothing is sent until it
+//! takes writes again (`Store::recover`, tried at each pass). A send that went through but
+//! could not be recorded is kept in memory (`unrecorded`) and recorded, not sent again, once
+//! the store takes writes.
+//!
 //! Pacing: every send on a platform first takes a slot of the platform's `Pace` (see
 //! `pace`), so the platform's limit over a second is never hit. Each chat waits out its
 //! interval after a send to it; a process starts slow, each chat waiting out its interval
@@ -19,6 +24,8 @@
 
 mod outcome;
 pub mod pace;
+#[cfg(test)]
+mod store_faults;
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
@@ -32,7 +39,7 @@ use crate::article::{Platform, Target};
 use crate::config::Config;
 use crate::ops::metrics::Metrics;
 use crate::sink::{Post, Sink};
-use crate::store::{Store, StoreError};
+use crate::store::{QueueHead, Store, StoreError};
 use outcome::{Attempt, Outcome};
 use pace::{Pace, after_stored};
 
@@ -68,7 +75,22 @@ pub struct Delivery {
     paces: HashMap<Platform, Pace>,
     state: Mutex<State>,
     wake: tokio::sync::Notify,
+    /// Sends and edits that went through while the store could not record them: recorded
+    /// (not made again) when their queue entry comes up next.
+    unrecorded: Mutex<HashMap<(Target, String, bool), Made>>,
 }
+
+/// A send or an edit that went through, as the store records it.
+#[derive(Clone, Debug)]
+enum Made {
+    /// A post: its message id and the revision it shows.
+    Post { message: String, revision: String },
+    /// An edit, or one found not needed: the revision the message shows now.
+    Edit { revision: String },
+}
+
+/// How long the drain waits before it looks again at a store that cannot be written.
+const UNWRITABLE_RETRY: Duration = Duration::from_secs(10);
 
 /// What a drain left behind.
 #[derive(Debug, Default)]
@@ -106,6 +128,7 @@ impl Delivery {
             paces,
             state: Mutex::new(State::default()),
             wake: Default::default(),
+            unrecorded: Default::default(),
         })
     }
 
@@ -165,6 +188,12 @@ impl Delivery {
         let mut report = DrainReport::default();
         let health = self.metrics.liveness();
         health.delivery_pass_started();
+        // Nothing is sent while the store cannot record it; each pass tries to reopen it.
+        if !self.store.recover().await {
+            report.next_due = Some(Instant::now() + UNWRITABLE_RETRY);
+            health.delivery_pass_ended(report.next_due);
+            return report;
+        }
         loop {
             while tasks.len() < CONCURRENT_CHATS && !shutdown.is_cancelled() {
                 if page.is_empty() && !read_all {
@@ -258,9 +287,13 @@ impl Delivery {
                 Ok(Step::Empty | Step::Stopped) => return (sent, None),
                 Ok(Step::Moved(to)) => target = to,
                 Ok(Step::Wait(until)) => return (sent, Some(until)),
+                // Said once by the store, when it stopped taking writes.
+                Err(StoreError::NotWritable { .. }) => {
+                    return (sent, Some(Instant::now() + UNWRITABLE_RETRY));
+                }
                 Err(e) => {
                     tracing::error!(error = %e, "store error while delivering");
-                    return (sent, Some(Instant::now() + Duration::from_secs(10)));
+                    return (sent, Some(Instant::now() + UNWRITABLE_RETRY));
                 }
             }
         }
@@ -297,11 +330,27 @@ impl Delivery {
         target: &Target,
         shutdown: &CancellationToken,
     ) -> Result<Step, StoreError> {
+        if self.store.unwritable().is_some() {
+            return Ok(Step::Wait(Instant::now() + UNWRITABLE_RETRY));
+        }
         let Some(pending) = self.store.next_for(target)? else {
             return Ok(Step::Empty);
         };
         let article_id = pending.delivery.article.clone();
         let edit = pending.delivery.edit;
+        // Made already by this process, while the store could not record it: record it.
+        let made = (target.clone(), article_id.clone(), edit);
+        let unrecorded = self
+            .unrecorded
+            .lock()
+            .expect("unrecorded")
+            .get(&made)
+            .cloned();
+        if let Some(done) = unrecorded {
+            self.record_made(&pending, &done).await?;
+            self.unrecorded.lock().expect("unrecorded").remove(&made);
+            return Ok(Step::Skipped);
+        }
         let record = self.store.was_sent(target, &article_id)?;
         match (&record, edit) {
             // Sent already (by a process killed before it noted it): nothing to send.
@@ -384,6 +433,34 @@ impl Delivery {
             chat,
         };
         self.record(&send, Outcome::of(result, edit, public)).await
+    }
+
+    /// Records a send or an edit that went through; when the store cannot, keeps it in
+    /// memory so that it is recorded, not made again, later.
+    async fn record_made(&self, pending: &QueueHead, made: &Made) -> Result<(), StoreError> {
+        let recorded = match made {
+            Made::Post { message, revision } => {
+                self.store.mark_sent(pending, message, Some(revision)).await
+            }
+            Made::Edit { revision } => self.store.finish_edit(pending, Some(revision)).await,
+        };
+        if recorded.is_err() {
+            let key = (
+                pending.target.clone(),
+                pending.delivery.article.clone(),
+                pending.delivery.edit,
+            );
+            self.unrecorded
+                .lock()
+                .expect("unrecorded")
+                .insert(key, made.clone());
+        }
+        recorded
+    }
+
+    /// Sends and edits made but not recorded yet (the store could not be written).
+    pub fn unrecorded(&self) -> usize {
+        self.unrecorded.lock().expect("unrecorded").len()
     }
 
     /// Holds the chat back for `wait` after a send went through or a rate limit; its

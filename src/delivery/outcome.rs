@@ -7,7 +7,7 @@ use std::time::Duration;
 use tokio::time::Instant;
 
 use super::pace::Pace;
-use super::{Delivery, Step};
+use super::{Delivery, Made, Step};
 use crate::article::Target;
 use crate::sink::{SendError, Sink};
 use crate::store::{QueueHead, StoreError};
@@ -98,15 +98,16 @@ impl Delivery {
         match outcome {
             Outcome::Edited => {
                 self.count(target, "edited", None);
-                self.store.finish_edit(pending, Some(send.revision)).await?;
+                let revision = send.revision.to_owned();
+                self.record_made(pending, &Made::Edit { revision }).await?;
                 tracing::debug!(chat = %chat, article = %article, "edited");
                 self.hold(target, send.chat_interval());
                 Ok(Step::Sent)
             }
             Outcome::Sent(message) => {
                 self.count(target, "sent", None);
-                self.store
-                    .mark_sent(pending, &message, Some(send.revision))
+                let revision = send.revision.to_owned();
+                self.record_made(pending, &Made::Post { message, revision })
                     .await?;
                 tracing::debug!(chat = %chat, article = %article, "sent");
                 self.hold(target, send.chat_interval());
@@ -115,7 +116,8 @@ impl Delivery {
             Outcome::NotEdited(reason) => {
                 self.count(target, "not_editable", None);
                 tracing::info!(chat = %chat, article = %article, %reason, "the post's message was not edited; it stays as it is");
-                self.store.finish_edit(pending, Some(send.revision)).await?;
+                let revision = send.revision.to_owned();
+                self.record_made(pending, &Made::Edit { revision }).await?;
                 self.hold(target, send.chat_interval());
                 Ok(Step::Sent)
             }

@@ -115,6 +115,19 @@ impl Health {
                 ),
             })
             .collect();
+        let unwritable = store.unwritable();
+        if let Some(problem) = &unwritable {
+            let for_ = problem.since.elapsed().unwrap_or_default();
+            stalled.insert(
+                0,
+                format!(
+                    "store: cannot write to the data folder {} for {}: {}; nothing is posted until it can be written again",
+                    store.dir().display(),
+                    human(for_),
+                    problem.error
+                ),
+            );
+        }
         let waiting: Vec<_> = sinks.iter().flat_map(|sink| sink.waiting_chats()).collect();
         for w in waiting
             .iter()
@@ -158,6 +171,11 @@ impl Health {
             "failing_feeds": failing,
             "channels_not_joined": channels,
             "other_chats_not_joined": waiting.iter().filter(|w| !w.configured).count(),
+            "store": {
+                "writable": unwritable.is_none(),
+                "data_dir": store.dir().display().to_string(),
+                "error": unwritable.as_ref().map(|p| p.error.clone()),
+            },
             "queued_posts": queued,
             "undeliverable_posts": store.set_aside_count(),
             "articles": store.article_count(),

@@ -148,6 +148,11 @@ impl Poller {
         if !force && self.backoff.waiting(key) {
             return Ok(FeedOutcome::Waiting);
         }
+        // What a poll finds could not be stored: the feed keeps its place and is read once
+        // the store takes writes again (the delivery reopens it).
+        if store.unwritable().is_some() {
+            return Ok(FeedOutcome::Waiting);
+        }
         let _one_at_a_time = match self.running.get(key) {
             Some(lock) => Some(lock.lock().await),
             None => None,

@@ -8,15 +8,18 @@ use crate::article::{Article, LangSet, Target};
 
 impl Store {
     pub fn feed_state(&self, feed: &str) -> Result<Option<FeedState>> {
-        get_json(&self.feeds, feed.as_bytes())
+        let t = self.t()?;
+        get_json(&t.feeds, feed.as_bytes())
     }
 
     pub fn article(&self, id: &str) -> Result<Option<Article>> {
-        get_json(&self.articles, id.as_bytes())
+        let t = self.t()?;
+        get_json(&t.articles, id.as_bytes())
     }
 
     pub fn has_article(&self, id: &str) -> Result<bool> {
-        Ok(self.articles.contains_key(id.as_bytes())?)
+        let t = self.t()?;
+        Ok(t.articles.contains_key(id.as_bytes())?)
     }
 
     /// Articles stored (a counter, not a scan).
@@ -26,8 +29,9 @@ impl Store {
 
     /// The newest `n` articles whose language `langs` accepts, newest first.
     pub fn latest(&self, langs: &LangSet, n: usize) -> Result<Vec<Article>> {
+        let t = self.t()?;
         let mut out = Vec::new();
-        for entry in self.by_time.iter().rev() {
+        for entry in t.by_time.iter().rev() {
             if out.len() >= n {
                 break;
             }
@@ -49,9 +53,10 @@ impl Store {
 
     /// The chats an article was posted to (recorded since edits exist).
     pub fn posted_to(&self, article: &str) -> Result<Vec<Target>> {
+        let t = self.t()?;
         let prefix = posted_prefix(article);
         let mut out = Vec::new();
-        for key in self.posted.scan_prefix(&prefix).keys() {
+        for key in t.posted.scan_prefix(&prefix).keys() {
             if let Some(target) = read_posted_chat(&key?, prefix.len()) {
                 out.push(target);
             }

@@ -16,15 +16,16 @@ const BUILD_BATCH: usize = 1000;
 impl Store {
     /// The name of every tree in the database (sled's default tree included), sorted: all
     /// of them, also trees a later Herald added, so a copy never leaves one out.
-    pub fn tree_names(&self) -> Vec<String> {
+    pub fn tree_names(&self) -> Result<Vec<String>> {
         let mut names: Vec<String> = self
+            .t()?
             .db
             .tree_names()
             .iter()
             .map(|n| String::from_utf8_lossy(n).into_owned())
             .collect();
         names.sort();
-        names
+        Ok(names)
     }
 
     /// Calls `each(tree, key, value)` for every entry of every tree in [`Store::tree_names`],
@@ -34,11 +35,9 @@ impl Store {
         &self,
         mut each: impl FnMut(&str, &[u8], &[u8]) -> std::result::Result<(), E>,
     ) -> std::result::Result<(), E> {
-        for name in self.tree_names() {
-            let tree = self
-                .db
-                .open_tree(name.as_bytes())
-                .map_err(StoreError::from)?;
+        let t = self.t()?;
+        for name in self.tree_names()? {
+            let tree = t.db.open_tree(name.as_bytes()).map_err(StoreError::from)?;
             for entry in tree.iter() {
                 let (key, value) = entry.map_err(StoreError::from)?;
                 each(&name, &key, &value)?;

@@ -83,13 +83,14 @@ impl Store {
         feed: &str,
         ids: impl IntoIterator<Item = &'a str>,
     ) -> Result<HashSet<&'a str>> {
-        let marker = self.feed_items.contains_key(feed_marker(feed))?;
-        let listings = Listings::of(marker, !marker && self.feeds.contains_key(feed.as_bytes())?);
+        let t = self.t()?;
+        let marker = t.feed_items.contains_key(feed_marker(feed))?;
+        let listings = Listings::of(marker, !marker && t.feeds.contains_key(feed.as_bytes())?);
         let mut seen = HashSet::new();
         for id in ids {
             let known = listings.listed(
-                || self.articles.contains_key(id.as_bytes()),
-                || self.feed_items.contains_key(feed_item_key(feed, id)),
+                || t.articles.contains_key(id.as_bytes()),
+                || t.feed_items.contains_key(feed_item_key(feed, id)),
             )?;
             if known {
                 seen.insert(id);
@@ -110,9 +111,10 @@ impl Store {
     }
 
     fn feed_langs_now(&self, feed: &str) -> Result<HashMap<String, Lang>> {
+        let t = self.t()?;
         let prefix = feed_marker(feed);
         let mut langs: HashMap<String, Option<Lang>> = HashMap::new();
-        for key in self.feed_items.scan_prefix(&prefix).keys() {
+        for key in t.feed_items.scan_prefix(&prefix).keys() {
             let key = key?;
             let Ok(id) = std::str::from_utf8(&key[prefix.len()..]) else {
                 continue;
@@ -161,22 +163,27 @@ impl Store {
         deliveries: &[(Target, String)],
         edit_window: Option<std::time::Duration>,
     ) -> Result<Committed> {
-        let _commit = self.commits.read().await;
-        let fan_out = deliveries.len() > DELIVERY_CHUNK;
-        // A fan-out is queued ahead, in chunks; the poll's transaction then queues nothing.
-        let ahead = match fan_out {
-            true => Some(self.queue_ahead(feed, articles, deliveries)?),
-            false => None,
-        };
-        let in_transaction = if fan_out { &[][..] } else { deliveries };
-        let mut done = self.record_poll(feed, state, articles, in_transaction, edit_window)?;
-        if let Some(ahead) = ahead {
-            done.stored += ahead.stored;
-            done.new_to_feed = ahead.new_to_feed;
-            done.queued += ahead.queued;
+        self.writable_at("commit_poll")?;
+        let written = async {
+            let _commit = self.commits.read().await;
+            let fan_out = deliveries.len() > DELIVERY_CHUNK;
+            // A fan-out is queued ahead, in chunks; the poll's transaction then queues nothing.
+            let ahead = match fan_out {
+                true => Some(self.queue_ahead(feed, articles, deliveries)?),
+                false => None,
+            };
+            let in_transaction = if fan_out { &[][..] } else { deliveries };
+            let mut done = self.record_poll(feed, state, articles, in_transaction, edit_window)?;
+            if let Some(ahead) = ahead {
+                done.stored += ahead.stored;
+                done.new_to_feed = ahead.new_to_feed;
+                done.queued += ahead.queued;
+            }
+            self.flush().await?;
+            Ok(done)
         }
-        self.flush().await?;
-        Ok(done)
+        .await;
+        self.wrote(written)
     }
 
     /// The first steps of a fan-out's commit: stores the new articles, then queues the
@@ -215,11 +222,12 @@ impl Store {
 
     /// Stores the articles the store does not have yet (nothing else); returns how many.
     pub(super) fn store_new_articles(&self, articles: &[Article]) -> Result<usize> {
+        let t = self.t()?;
         let encoded: Vec<(Vec<u8>, &Article)> = articles
             .iter()
             .map(|a| to_json(a).map(|j| (j, a)))
             .collect::<Result<_>>()?;
-        let stored = (&self.articles, &self.by_time).transaction(|(articles_t, by_time_t)| {
+        let stored = (&t.articles, &t.by_time).transaction(|(articles_t, by_time_t)| {
             let mut stored = 0;
             let mut listed: HashSet<&str> = HashSet::new();
             for (json, article) in &encoded {
@@ -243,12 +251,12 @@ impl Store {
         times: &HashMap<&str, DateTime<Utc>>,
         deliveries: &[(Target, String)],
     ) -> Result<usize> {
+        let t = self.t()?;
         let now = Utc::now();
-        let queued = (&self.outbox, &self.sent, &self.set_aside).transaction(
-            |(outbox_t, sent_t, set_aside_t)| {
+        let queued =
+            (&t.outbox, &t.sent, &t.set_aside).transaction(|(outbox_t, sent_t, set_aside_t)| {
                 queue_new(outbox_t, sent_t, set_aside_t, times, deliveries, now)
-            },
-        )?;
+            })?;
         Counts::add(&self.counts.outbox, queued as i64);
         Ok(queued)
     }
@@ -262,6 +270,7 @@ impl Store {
         deliveries: &[(Target, String)],
         edit_window: Option<std::time::Duration>,
     ) -> Result<Committed> {
+        let t = self.t()?;
         // The chats each changed article went to, found outside the transaction (which
         // cannot scan); the transaction checks the change again.
         let mut posted_to: HashMap<&str, Vec<Target>> = HashMap::new();
@@ -273,7 +282,7 @@ impl Store {
                 let mut chats = Vec::new();
                 if edit_window.is_some() {
                     let prefix = posted_prefix(&article.id);
-                    for key in self.posted.scan_prefix(&prefix).keys() {
+                    for key in t.posted.scan_prefix(&prefix).keys() {
                         if let Some(target) = read_posted_chat(&key?, prefix.len()) {
                             chats.push(target);
                         }
@@ -292,13 +301,13 @@ impl Store {
         let now = Utc::now();
         let marker = feed_marker(feed);
         let trees = (
-            &self.articles,
-            &self.by_time,
-            &self.feeds,
-            &self.feed_items,
-            &self.outbox,
-            &self.sent,
-            &self.set_aside,
+            &t.articles,
+            &t.by_time,
+            &t.feeds,
+            &t.feed_items,
+            &t.outbox,
+            &t.sent,
+            &t.set_aside,
         );
         let committed = trees.transaction(
             |(articles_t, by_time_t, feeds_t, items_t, outbox_t, sent_t, set_aside_t)| {

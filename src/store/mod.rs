@@ -7,7 +7,7 @@
 //! One handle, [`Store`], with one `impl Store` block per use case: `ingest` (a poll's
 //! commit), `outbox`, `chats`, `steering` (channels and pauses from chat), `articles`,
 //! `poll_log`, `retention` (forgetting), `copy` (backups), `lock` (the data folder),
-//! `group_commit` (flushing). `trees.rs` lists the trees, `keys.rs` makes their keys and
+//! `group_commit` (flushing), `writes` (a store that cannot be written, and the fault hook). `trees.rs` lists the trees, `keys.rs` makes their keys and
 //! `records.rs` holds their values.
 //!
 //! | tree (on disk)   | key                                | value                       |
@@ -77,6 +77,7 @@ mod records;
 mod retention;
 mod steering;
 mod trees;
+mod writes;
 
 #[cfg(test)]
 mod tests;
@@ -95,6 +96,7 @@ pub use records::{
     SetAsideRecord,
 };
 pub use retention::Forgotten;
+pub use writes::{Fault, Faults, Unwritable};
 
 use group_commit::Flusher;
 use trees::Trees;
@@ -116,6 +118,13 @@ pub enum StoreError {
     /// its text begins as a failed flush's did when it was reported as one.
     #[error("flushing the database failed: {0}")]
     Task(String),
+    /// A write or a flush failed (a full disk, a read-only file system): the store takes no
+    /// write until it was reopened (see `writes.rs`).
+    #[error("cannot write to the data folder {}: {error}", dir.display())]
+    NotWritable { dir: PathBuf, error: String },
+    /// The store is being reopened after a write failed; it answers again in a moment.
+    #[error("the database in {} is being reopened after a failed write", dir.display())]
+    Reopening { dir: PathBuf },
     #[error("cannot create the data folder {}: {source}", dir.display())]
     DataDir {
         dir: PathBuf,
@@ -138,8 +147,10 @@ type Result<T> = std::result::Result<T, StoreError>;
 /// the commands and the operators' views alike.
 #[derive(Clone)]
 pub struct Store {
-    db: Arc<sled::Db>,
-    trees: Trees,
+    /// The open database; empty only while it is reopened after a failed write (`writes.rs`).
+    handles: Arc<std::sync::RwLock<Option<Arc<Handles>>>>,
+    /// The data folder.
+    dir: Arc<PathBuf>,
     /// Told when a pause ends, so the delivery looks at the chats it held at once.
     resumed: Arc<tokio::sync::Notify>,
     /// Held shared by the writes that list or queue articles (a poll's commit, a chat's
@@ -147,9 +158,18 @@ pub struct Store {
     commits: Arc<tokio::sync::RwLock<()>>,
     flusher: Arc<Flusher>,
     counts: Arc<Counts>,
+    /// Whether writes work, and the fault hook.
+    writes: Arc<writes::Writes>,
 }
 
-impl std::ops::Deref for Store {
+/// The open database and its trees. A use case takes them with `Store::t` for the length of
+/// one call, so that a reopen can wait until no one holds the old ones.
+pub(crate) struct Handles {
+    db: Arc<sled::Db>,
+    trees: Trees,
+}
+
+impl std::ops::Deref for Handles {
     type Target = Trees;
 
     fn deref(&self) -> &Trees {
@@ -166,6 +186,16 @@ struct Counts {
 }
 
 impl Counts {
+    /// The one full count, when the database opens; the writes keep the counters from there.
+    fn count(&self, handles: &Handles) {
+        self.articles
+            .store(handles.articles.len() as i64, Ordering::Relaxed);
+        self.outbox
+            .store(handles.outbox.len() as i64, Ordering::Relaxed);
+        self.set_aside
+            .store(handles.set_aside.len() as i64, Ordering::Relaxed);
+    }
+
     fn add(counter: &AtomicI64, n: i64) {
         if n != 0 {
             counter.fetch_add(n, Ordering::Relaxed);
@@ -181,33 +211,61 @@ impl Store {
     /// Opens (creating) the database in `dir`, a folder readable by its owner only. Fails
     /// with `Locked` naming the holder when another process has it open.
     pub fn open(dir: &Path) -> Result<Store> {
-        let db = lock::open_locked(dir)?;
+        let handles = Handles::open(dir)?;
         let store = Store {
-            trees: Trees::open(&db)?,
+            handles: Arc::new(std::sync::RwLock::new(None)),
+            dir: Arc::new(dir.to_path_buf()),
             resumed: Arc::default(),
             commits: Arc::default(),
             flusher: Arc::new(Flusher::new()),
             counts: Arc::default(),
-            db: Arc::new(db),
+            writes: Arc::default(),
         };
-        // The one full count, at start; the writes keep the counters from here on.
-        let counts = &store.counts;
-        Counts::add(&counts.articles, store.articles.len() as i64);
-        Counts::add(&counts.outbox, store.outbox.len() as i64);
-        Counts::add(&counts.set_aside, store.set_aside.len() as i64);
+        store.counts.count(&handles);
+        *store.handles.write().expect("store handles") = Some(Arc::new(handles));
         Ok(store)
+    }
+
+    /// The open database's trees, for one call. Fails only while the store is reopened.
+    pub(crate) fn t(&self) -> Result<Arc<Handles>> {
+        self.handles
+            .read()
+            .expect("store handles")
+            .clone()
+            .ok_or_else(|| StoreError::Reopening {
+                dir: self.dir.to_path_buf(),
+            })
+    }
+
+    /// The data folder.
+    pub fn dir(&self) -> &Path {
+        &self.dir
     }
 
     /// Makes every write made before the call durable. Callers share flushes (group
     /// commit); the flush itself runs on a blocking thread, never on the async runtime.
     pub async fn flush(&self) -> Result<()> {
-        self.flusher.flush(&self.db).await
+        self.writable()?;
+        let db = self.t()?.db.clone();
+        let flushed = self.flusher.flush(&db).await;
+        self.wrote(flushed)
     }
 
     /// How many flushes reached the disk since the store was opened.
     #[cfg(test)]
     pub fn flush_count(&self) -> u64 {
         self.flusher.count()
+    }
+}
+
+impl Handles {
+    /// Opens (creating) the database in `dir` and every tree of it.
+    fn open(dir: &Path) -> Result<Handles> {
+        let db = lock::open_locked(dir)?;
+        Ok(Handles {
+            trees: Trees::open(&db)?,
+            db: Arc::new(db),
+        })
     }
 }
 

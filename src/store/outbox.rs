@@ -53,6 +53,7 @@ impl Store {
         after: Option<&Target>,
         limit: usize,
     ) -> Result<Vec<Target>> {
+        let t = self.t()?;
         let mut out = Vec::new();
         // Just after every key of a chat: its name, then a byte above NUL.
         let past = |chat: &[u8]| {
@@ -65,7 +66,7 @@ impl Store {
             None => Vec::new(),
         };
         while out.len() < limit {
-            let Some(entry) = self.outbox.range(from.clone()..).next() else {
+            let Some(entry) = t.outbox.range(from.clone()..).next() else {
                 break;
             };
             let (key, _) = entry?;
@@ -85,7 +86,8 @@ impl Store {
 
     /// The oldest waiting delivery for a chat.
     pub fn next_for(&self, target: &Target) -> Result<Option<QueueHead>> {
-        match self.outbox.scan_prefix(chat_prefix(target)).next() {
+        let t = self.t()?;
+        match t.outbox.scan_prefix(chat_prefix(target)).next() {
             Some(entry) => {
                 let (key, value) = entry?;
                 Ok(Some(QueueHead {
@@ -99,7 +101,8 @@ impl Store {
     }
 
     pub fn was_sent(&self, target: &Target, article: &str) -> Result<Option<SentRecord>> {
-        get_json(&self.sent, &sent_key(target, article))
+        let t = self.t()?;
+        get_json(&t.sent, &sent_key(target, article))
     }
 
     /// When Herald last posted to `target`, by any process.
@@ -114,6 +117,7 @@ impl Store {
 
     fn last_sent_at(&self, key: &[u8]) -> Result<Option<DateTime<Utc>>> {
         Ok(self
+            .t()?
             .last_sent
             .get(key)?
             .and_then(|v| read_stamp(&v))
@@ -129,81 +133,99 @@ impl Store {
         message: &str,
         revision: Option<&str>,
     ) -> Result<()> {
-        let now = Utc::now();
-        let record = to_json(&SentRecord {
-            message: message.to_string(),
-            at: now,
-            revision: revision.map(str::to_owned),
-        })?;
-        let key = sent_key(&pending.target, &pending.delivery.article);
-        let posted = posted_key(&pending.delivery.article, &pending.target);
-        let removed =
-            (&self.outbox, &self.sent, &self.posted).transaction(|(outbox, sent, posted_t)| {
-                let removed = outbox.remove(pending.key.as_slice())?.is_some();
-                sent.insert(key.as_slice(), record.as_slice())?;
-                posted_t.insert(posted.as_slice(), &[][..])?;
-                Ok::<_, ConflictableTransactionError<StoreError>>(removed)
+        self.writable_at("mark_sent")?;
+        let written = async {
+            let t = self.t()?;
+            let now = Utc::now();
+            let record = to_json(&SentRecord {
+                message: message.to_string(),
+                at: now,
+                revision: revision.map(str::to_owned),
             })?;
-        Counts::add(&self.counts.outbox, -i64::from(removed));
-        // Outside the transaction: every send writes the platform's key, and concurrent
-        // transactions on one key would only conflict and retry.
-        let millis = stamp(now.timestamp_millis());
-        self.last_sent
-            .insert(chat_key(&pending.target), &millis[..])?;
-        self.last_sent
-            .insert(platform_key(pending.target.platform), &millis[..])?;
-        self.send_failures.remove(chat_key(&pending.target))?;
-        self.flush().await
+            let key = sent_key(&pending.target, &pending.delivery.article);
+            let posted = posted_key(&pending.delivery.article, &pending.target);
+            let removed =
+                (&t.outbox, &t.sent, &t.posted).transaction(|(outbox, sent, posted_t)| {
+                    let removed = outbox.remove(pending.key.as_slice())?.is_some();
+                    sent.insert(key.as_slice(), record.as_slice())?;
+                    posted_t.insert(posted.as_slice(), &[][..])?;
+                    Ok::<_, ConflictableTransactionError<StoreError>>(removed)
+                })?;
+            Counts::add(&self.counts.outbox, -i64::from(removed));
+            // Outside the transaction: every send writes the platform's key, and concurrent
+            // transactions on one key would only conflict and retry.
+            let millis = stamp(now.timestamp_millis());
+            t.last_sent.insert(chat_key(&pending.target), &millis[..])?;
+            t.last_sent
+                .insert(platform_key(pending.target.platform), &millis[..])?;
+            t.send_failures.remove(chat_key(&pending.target))?;
+            self.flush().await
+        }
+        .await;
+        self.wrote(written)
     }
 
     /// Ends a queued edit: the message shows `revision` now (`None`: the edit was not made,
     /// the message stays as it is). Durable on return.
     pub async fn finish_edit(&self, pending: &QueueHead, revision: Option<&str>) -> Result<()> {
-        let key = sent_key(&pending.target, &pending.delivery.article);
-        let removed = (&self.outbox, &self.sent).transaction(|(outbox, sent)| {
-            let removed = outbox.remove(pending.key.as_slice())?.is_some();
-            if let (Some(revision), Some(bytes)) = (revision, sent.get(&key)?) {
-                let mut record: SentRecord = from_json_in(&bytes)?;
-                record.revision = Some(revision.to_owned());
-                sent.insert(key.as_slice(), to_json_in(&record)?)?;
-            }
-            Ok::<_, ConflictableTransactionError<StoreError>>(removed)
-        })?;
-        Counts::add(&self.counts.outbox, -i64::from(removed));
-        self.flush().await
+        self.writable_at("finish_edit")?;
+        let written = async {
+            let t = self.t()?;
+            let key = sent_key(&pending.target, &pending.delivery.article);
+            let removed = (&t.outbox, &t.sent).transaction(|(outbox, sent)| {
+                let removed = outbox.remove(pending.key.as_slice())?.is_some();
+                if let (Some(revision), Some(bytes)) = (revision, sent.get(&key)?) {
+                    let mut record: SentRecord = from_json_in(&bytes)?;
+                    record.revision = Some(revision.to_owned());
+                    sent.insert(key.as_slice(), to_json_in(&record)?)?;
+                }
+                Ok::<_, ConflictableTransactionError<StoreError>>(removed)
+            })?;
+            Counts::add(&self.counts.outbox, -i64::from(removed));
+            self.flush().await
+        }
+        .await;
+        self.wrote(written)
     }
 
     /// Sets aside a delivery that can never succeed, keeping it apart with the reason.
     pub async fn set_aside(&self, pending: &QueueHead, reason: &str) -> Result<()> {
-        let record = SetAsideRecord::new(
-            &pending.target,
-            &pending.delivery.article,
-            reason,
-            Utc::now(),
-        );
-        let record = to_json(&record)?;
-        let (removed, added) =
-            (&self.outbox, &self.set_aside).transaction(|(outbox, set_aside)| {
-                let removed = outbox.remove(pending.key.as_slice())?.is_some();
-                let added = set_aside
-                    .insert(pending.key.as_slice(), record.as_slice())?
-                    .is_none();
-                Ok::<_, ConflictableTransactionError<StoreError>>((removed, added))
-            })?;
-        Counts::add(&self.counts.outbox, -i64::from(removed));
-        Counts::add(&self.counts.set_aside, i64::from(added));
-        self.flush().await
+        self.writable_at("set_aside")?;
+        let written = async {
+            let t = self.t()?;
+            let record = SetAsideRecord::new(
+                &pending.target,
+                &pending.delivery.article,
+                reason,
+                Utc::now(),
+            );
+            let record = to_json(&record)?;
+            let (removed, added) =
+                (&t.outbox, &t.set_aside).transaction(|(outbox, set_aside)| {
+                    let removed = outbox.remove(pending.key.as_slice())?.is_some();
+                    let added = set_aside
+                        .insert(pending.key.as_slice(), record.as_slice())?
+                        .is_none();
+                    Ok::<_, ConflictableTransactionError<StoreError>>((removed, added))
+                })?;
+            Counts::add(&self.counts.outbox, -i64::from(removed));
+            Counts::add(&self.counts.set_aside, i64::from(added));
+            self.flush().await
+        }
+        .await;
+        self.wrote(written)
     }
 
     /// Where `article` stands for `target`: sent, queued (or an edit of it queued), set
     /// aside, or nothing (never meant for that chat).
     pub fn delivery_state(&self, target: &Target, article: &Article) -> Result<Option<Standing>> {
+        let t = self.t()?;
         let key = outbox_key(target, article.time(), &article.id);
-        Ok(if self.outbox.contains_key(&key)? {
+        Ok(if t.outbox.contains_key(&key)? {
             Some(Standing::Queued)
-        } else if self.sent.contains_key(sent_key(target, &article.id))? {
+        } else if t.sent.contains_key(sent_key(target, &article.id))? {
             Some(Standing::Sent)
-        } else if self.set_aside.contains_key(&key)? {
+        } else if t.set_aside.contains_key(&key)? {
             Some(Standing::SetAside)
         } else {
             None
@@ -212,7 +234,8 @@ impl Store {
 
     /// Deliveries waiting for one chat.
     pub fn queued_for(&self, target: &Target) -> usize {
-        self.outbox.scan_prefix(chat_prefix(target)).count()
+        self.t()
+            .map_or(0, |t| t.outbox.scan_prefix(chat_prefix(target)).count())
     }
 
     /// Deliveries set aside (a counter, not a scan). Operators see it as the metric

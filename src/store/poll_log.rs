@@ -18,30 +18,37 @@ impl Store {
         error: Option<&str>,
         next_poll: Option<DateTime<Utc>>,
     ) -> Result<()> {
-        let mut record = self.poll_record(feed)?;
-        match error {
-            Some(reason) => {
-                record.last_error = Some(Failure {
-                    at,
-                    reason: reason.to_string(),
-                })
+        self.writable_at("note_poll")?;
+        let written = (|| {
+            let t = self.t()?;
+            let mut record = self.poll_record(feed)?;
+            match error {
+                Some(reason) => {
+                    record.last_error = Some(Failure {
+                        at,
+                        reason: reason.to_string(),
+                    })
+                }
+                None => record.last_success = Some(at),
             }
-            None => record.last_success = Some(at),
-        }
-        record.next_poll = next_poll;
-        self.feed_polls.insert(feed.as_bytes(), to_json(&record)?)?;
-        Ok(())
+            record.next_poll = next_poll;
+            t.feed_polls.insert(feed.as_bytes(), to_json(&record)?)?;
+            Ok(())
+        })();
+        self.wrote(written)
     }
 
     /// A feed's polls so far (empty before its first).
     pub fn poll_record(&self, feed: &str) -> Result<PollRecord> {
-        Ok(get_json(&self.feed_polls, feed.as_bytes())?.unwrap_or_default())
+        let t = self.t()?;
+        Ok(get_json(&t.feed_polls, feed.as_bytes())?.unwrap_or_default())
     }
 
     /// How many articles `feed` has listed since Herald first read it.
     pub fn feed_article_count(&self, feed: &str) -> usize {
+        let Ok(t) = self.t() else { return 0 };
         // The prefix also holds the marker `feed NUL` itself.
-        self.feed_items
+        t.feed_items
             .scan_prefix(feed_marker(feed))
             .keys()
             .count()
@@ -51,17 +58,23 @@ impl Store {
     /// Notes that a send to `target` failed, and why; a send that works removes it.
     /// Durable with the next flush.
     pub fn note_send_failure(&self, target: &Target, reason: &str) -> Result<()> {
-        let failure = Failure {
-            at: Utc::now(),
-            reason: reason.to_string(),
-        };
-        self.send_failures
-            .insert(chat_key(target), to_json(&failure)?)?;
-        Ok(())
+        self.writable_at("note_send_failure")?;
+        let written = (|| {
+            let t = self.t()?;
+            let failure = Failure {
+                at: Utc::now(),
+                reason: reason.to_string(),
+            };
+            t.send_failures
+                .insert(chat_key(target), to_json(&failure)?)?;
+            Ok(())
+        })();
+        self.wrote(written)
     }
 
     /// The last failed send to `target`, unless a send worked since.
     pub fn send_failure(&self, target: &Target) -> Result<Option<Failure>> {
-        get_json(&self.send_failures, &chat_key(target))
+        let t = self.t()?;
+        get_json(&t.send_failures, &chat_key(target))
     }
 }

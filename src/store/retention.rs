@@ -52,13 +52,19 @@ impl Store {
         keep: std::time::Duration,
         configured: &[String],
     ) -> Result<Forgotten> {
-        let _alone = self.commits.write().await;
-        let (store, configured) = (self.clone(), configured.to_vec());
-        let done = tokio::task::spawn_blocking(move || store.forget_now(now, keep, &configured))
-            .await
-            .map_err(|e| StoreError::Task(format!("forgetting stopped: {e}")))??;
-        self.flush().await?;
-        Ok(done)
+        self.writable_at("forget")?;
+        let written = async {
+            let _alone = self.commits.write().await;
+            let (store, configured) = (self.clone(), configured.to_vec());
+            let done =
+                tokio::task::spawn_blocking(move || store.forget_now(now, keep, &configured))
+                    .await
+                    .map_err(|e| StoreError::Task(format!("forgetting stopped: {e}")))??;
+            self.flush().await?;
+            Ok(done)
+        }
+        .await;
+        self.wrote(written)
     }
 
     fn forget_now(
@@ -67,6 +73,7 @@ impl Store {
         keep: std::time::Duration,
         configured: &[String],
     ) -> Result<Forgotten> {
+        let t = self.t()?;
         let keep = chrono::Duration::from_std(keep).unwrap_or(chrono::Duration::MAX);
         let Some(cutoff) = now.checked_sub_signed(keep) else {
             return Ok(Forgotten::default());
@@ -82,7 +89,7 @@ impl Store {
             items: Vec<(Vec<u8>, i64)>,
         }
         let mut feeds: HashMap<String, FeedRecords> = HashMap::new();
-        for entry in self.feed_items.iter() {
+        for entry in t.feed_items.iter() {
             let (key, value) = entry?;
             let Some((feed, id)) = read_feed_item_key(&key) else {
                 continue;
@@ -91,7 +98,7 @@ impl Store {
             let stamp = match read_stamp(&value) {
                 Some(stamp) => stamp,
                 None => {
-                    self.feed_items.insert(&key, &now_stamp[..])?;
+                    t.feed_items.insert(&key, &now_stamp[..])?;
                     now.timestamp_millis()
                 }
             };
@@ -113,19 +120,19 @@ impl Store {
             let gone = !configured.iter().any(|c| c == feed) && marker < cutoff;
             if gone {
                 for (key, _) in &records.items {
-                    self.feed_items.remove(key)?;
+                    t.feed_items.remove(key)?;
                 }
-                self.feed_polls.remove(feed.as_bytes())?;
-                self.feeds.remove(feed.as_bytes())?;
+                t.feed_polls.remove(feed.as_bytes())?;
+                t.feeds.remove(feed.as_bytes())?;
                 // The marker last: until it goes, the next pass finds the feed again.
-                self.feed_items.remove(feed_marker(feed))?;
+                t.feed_items.remove(feed_marker(feed))?;
                 done.feeds += 1;
                 continue;
             }
             for (key, stamp) in &records.items {
                 // Not in the feed's last body, and not for `keep`.
                 if *stamp < marker && *stamp < cutoff {
-                    self.feed_items.remove(key)?;
+                    t.feed_items.remove(key)?;
                     done.feed_items += 1;
                 } else {
                     listed.insert(key[feed.len() + 1..].to_vec());
@@ -139,7 +146,7 @@ impl Store {
         // until it is polled again; one no longer configured goes, with its state, once it
         // has not been polled for `keep`.
         let mut unrecorded: HashSet<String> = HashSet::new();
-        for entry in self.feeds.iter() {
+        for entry in t.feeds.iter() {
             let (key, value) = entry?;
             let feed = String::from_utf8_lossy(&key).into_owned();
             let marker = feeds
@@ -149,8 +156,8 @@ impl Store {
                 continue;
             }
             if !configured.contains(&feed) && self.last_polled(&value, &key)? < cutoff {
-                self.feed_polls.remove(&key)?;
-                self.feeds.remove(&key)?;
+                t.feed_polls.remove(&key)?;
+                t.feeds.remove(&key)?;
                 done.feeds += 1;
                 continue;
             }
@@ -159,7 +166,7 @@ impl Store {
 
         // Articles waiting in an outbox (an edit of a sent one too).
         let mut queued: HashSet<Vec<u8>> = HashSet::new();
-        for key in self.outbox.iter().keys() {
+        for key in t.outbox.iter().keys() {
             let key = key?;
             if let Some(id) = outbox_key_article(&key) {
                 queued.insert(id.to_vec());
@@ -167,7 +174,7 @@ impl Store {
         }
 
         let mut forgotten: HashSet<Vec<u8>> = HashSet::new();
-        for key in self.by_time.iter().keys() {
+        for key in t.by_time.iter().keys() {
             let key = key?;
             let Some((time, id)) = read_time_key(&key) else {
                 continue;
@@ -179,7 +186,7 @@ impl Store {
                 continue;
             }
             if !unrecorded.is_empty()
-                && let Some(bytes) = self.articles.get(id)?
+                && let Some(bytes) = t.articles.get(id)?
                 && from_json::<BroughtBy>(&bytes).is_ok_and(|a| unrecorded.contains(&a.feed))
             {
                 continue;
@@ -188,25 +195,25 @@ impl Store {
             // Where it was posted first, then the article, then its place in time: a pass
             // cut short finds the article again by its time.
             let prefix = posted_prefix(id_text);
-            for posted in self.posted.scan_prefix(&prefix).keys() {
+            for posted in t.posted.scan_prefix(&prefix).keys() {
                 let posted = posted?;
                 if let Some(target) = read_posted_chat(&posted, prefix.len()) {
-                    self.sent.remove(sent_key(&target, id_text))?;
+                    t.sent.remove(sent_key(&target, id_text))?;
                 }
-                self.posted.remove(posted)?;
+                t.posted.remove(posted)?;
             }
-            if self.articles.remove(id)?.is_some() {
+            if t.articles.remove(id)?.is_some() {
                 Counts::add(&self.counts.articles, -1);
                 done.articles += 1;
             }
-            self.by_time.remove(&key)?;
+            t.by_time.remove(&key)?;
             forgotten.insert(id.to_vec());
         }
         if !forgotten.is_empty() {
-            for key in self.set_aside.iter().keys() {
+            for key in t.set_aside.iter().keys() {
                 let key = key?;
                 if outbox_key_article(&key).is_some_and(|id| forgotten.contains(id))
-                    && self.set_aside.remove(&key)?.is_some()
+                    && t.set_aside.remove(&key)?.is_some()
                 {
                     Counts::add(&self.counts.set_aside, -1);
                 }
@@ -220,6 +227,7 @@ impl Store {
     fn last_polled(&self, state: &[u8], feed: &[u8]) -> Result<i64> {
         let state = from_json::<FeedState>(state).ok();
         let record = self
+            .t()?
             .feed_polls
             .get(feed)?
             .and_then(|v| from_json::<PollRecord>(&v).ok());

@@ -30,6 +30,8 @@ fn chat(name: &str) -> Target {
 /// Every (chat, article id) waiting in the outbox, in key order.
 fn queued(store: &Store) -> Vec<(String, String)> {
     store
+        .t()
+        .unwrap()
         .outbox
         .iter()
         .map(|e| {
@@ -47,8 +49,8 @@ type Entries = Vec<(Vec<u8>, Vec<u8>)>;
 /// Every tree's entries, by tree name.
 fn contents(store: &Store) -> std::collections::BTreeMap<String, Entries> {
     let mut all = std::collections::BTreeMap::new();
-    for name in store.tree_names() {
-        let tree = store.db.open_tree(name.as_bytes()).unwrap();
+    for name in store.tree_names().unwrap() {
+        let tree = store.t().unwrap().db.open_tree(name.as_bytes()).unwrap();
         let entries = tree
             .iter()
             .map(|e| {
@@ -78,9 +80,9 @@ async fn every_tree_is_copied_into_a_new_database_including_trees_added_later() 
         .unwrap();
     // A tree a later Herald adds, and an entry in every tree (also the ones this test
     // has no API call for), so a tree left out of the copy fails the comparison.
-    store.db.open_tree("added_later").unwrap();
-    for name in store.tree_names() {
-        let tree = store.db.open_tree(name.as_bytes()).unwrap();
+    store.t().unwrap().db.open_tree("added_later").unwrap();
+    for name in store.tree_names().unwrap() {
+        let tree = store.t().unwrap().db.open_tree(name.as_bytes()).unwrap();
         tree.insert(format!("key of {name}\0\u{1}"), &[0u8, 255, 10][..])
             .unwrap();
     }
@@ -98,7 +100,7 @@ async fn every_tree_is_copied_into_a_new_database_including_trees_added_later() 
         })
         .unwrap();
     let target = tempfile::tempdir().unwrap();
-    let names = store.tree_names();
+    let names = store.tree_names().unwrap();
     Store::build(target.path(), |db| -> Result<()> {
         for name in &names {
             db.tree(name)?;
@@ -114,8 +116,8 @@ async fn every_tree_is_copied_into_a_new_database_including_trees_added_later() 
     let restored = Store::open(target.path()).unwrap();
     assert_eq!(contents(&restored), before);
     // The counters of the restored store are counted from what was copied.
-    assert_eq!(restored.article_count(), store.articles.len());
-    assert_eq!(restored.outbox_len(), store.outbox.len());
+    assert_eq!(restored.article_count(), store.t().unwrap().articles.len());
+    assert_eq!(restored.outbox_len(), store.t().unwrap().outbox.len());
     assert_eq!(
         restored.latest(&LangSet::All, 5).unwrap(),
         store.latest(&LangSet::All, 5).unwrap()
@@ -392,7 +394,7 @@ async fn a_store_from_before_per_feed_records_reposts_nothing_after_the_upgrade(
         .await
         .unwrap();
     // What an older Herald left: the feed's state and its articles, no item records.
-    store.feed_items.clear().unwrap();
+    store.t().unwrap().feed_items.clear().unwrap();
     assert_eq!(
         store
             .seen_by_feed("en.xml", [old.id.as_str(), fresh.id.as_str()])
@@ -632,7 +634,7 @@ async fn forgetting_keeps_what_a_feed_lists_or_an_outbox_holds_and_drops_the_res
             .unwrap()
             .is_empty()
     );
-    let reopened_count = store.articles.len();
+    let reopened_count = store.t().unwrap().articles.len();
     assert_eq!(store.article_count(), reopened_count);
 
     // Once sent, the waiting article goes too (its feed stopped listing it long ago).
@@ -662,8 +664,13 @@ async fn records_from_before_the_stamps_are_kept_for_the_whole_retention_from_th
         .await
         .unwrap();
     // What a Herald without stamps left: empty values.
-    for key in store.feed_items.iter().keys() {
-        store.feed_items.insert(key.unwrap(), &[][..]).unwrap();
+    for key in store.t().unwrap().feed_items.iter().keys() {
+        store
+            .t()
+            .unwrap()
+            .feed_items
+            .insert(key.unwrap(), &[][..])
+            .unwrap();
     }
     let configured = ["en.xml".to_string()];
     let keep = Duration::from_secs(30 * 24 * 3600);
@@ -698,7 +705,7 @@ async fn records_from_before_the_stamps_are_kept_for_the_whole_retention_from_th
 
     // A feed with a state but no records at all (polled only before per-feed records):
     // what it brought may still be listed by it, so that is not forgotten.
-    store.feed_items.clear().unwrap();
+    store.t().unwrap().feed_items.clear().unwrap();
     let done = store
         .forget(upgrade + chrono::Duration::days(400), keep, &configured)
         .await
@@ -711,9 +718,21 @@ async fn records_from_before_the_stamps_are_kept_for_the_whole_retention_from_th
 async fn counters_follow_every_write() {
     let (dir, store) = testing::temporary();
     let check = |store: &Store| {
-        assert_eq!(store.article_count(), store.articles.len(), "articles");
-        assert_eq!(store.outbox_len(), store.outbox.len(), "outbox");
-        assert_eq!(store.set_aside_count(), store.set_aside.len(), "dead");
+        assert_eq!(
+            store.article_count(),
+            store.t().unwrap().articles.len(),
+            "articles"
+        );
+        assert_eq!(
+            store.outbox_len(),
+            store.t().unwrap().outbox.len(),
+            "outbox"
+        );
+        assert_eq!(
+            store.set_aside_count(),
+            store.t().unwrap().set_aside.len(),
+            "dead"
+        );
     };
     let items: Vec<Article> = (1..=3).map(|n| article(n, "en")).collect();
     let refs: Vec<&Article> = items.iter().collect();
@@ -774,7 +793,10 @@ async fn waiting_writers_share_one_flush_and_their_writes_survive_a_reopen() {
         tokio::task::yield_now().await;
     }
     assert!(writers.try_join_next().is_none(), "all still waiting");
-    let (flusher, db) = (store.flusher.clone(), Arc::downgrade(&store.db));
+    let (flusher, db) = (
+        store.flusher.clone(),
+        Arc::downgrade(&store.t().unwrap().db),
+    );
     tokio::task::spawn_blocking(move || flusher.run(&db))
         .await
         .unwrap();
@@ -923,8 +945,14 @@ async fn forgetting_works_beside_feeds_polled_only_before_per_feed_records() {
         .await
         .unwrap();
     for feed in ["old.xml", "removed.xml"] {
-        for key in store.feed_items.scan_prefix(feed.as_bytes()).keys() {
-            store.feed_items.remove(key.unwrap()).unwrap();
+        for key in store
+            .t()
+            .unwrap()
+            .feed_items
+            .scan_prefix(feed.as_bytes())
+            .keys()
+        {
+            store.t().unwrap().feed_items.remove(key.unwrap()).unwrap();
         }
     }
     let configured = ["en.xml".to_string(), "old.xml".to_string()];
@@ -957,4 +985,57 @@ async fn forgetting_works_beside_feeds_polled_only_before_per_feed_records() {
         HashSet::from([waiting.id.as_str()])
     );
     assert_eq!(store.article_count(), 2);
+}
+
+#[tokio::test]
+async fn a_failed_write_stops_every_write_until_the_store_is_opened_again_and_keeps_what_was_flushed()
+ {
+    let (dir, store) = testing::temporary();
+    let kept = chat("telegram:5");
+    let settings = ChatSettings {
+        langs: LangSet::All,
+        subscribed: true,
+        ui_lang: None,
+        since: Utc::now(),
+    };
+    store.put_chat(&kept, &settings).unwrap();
+    store.flush().await.unwrap();
+
+    // One write fails, as sled's first I/O error would; every write after it fails too,
+    // naming the data folder, while reads go on.
+    store.faults().fail_write("put_chat", 0);
+    let other = chat("telegram:6");
+    let e = store.put_chat(&other, &settings).unwrap_err().to_string();
+    assert!(e.starts_with("cannot write to the data folder"), "{e}");
+    assert!(e.contains(&dir.path().display().to_string()), "{e}");
+    let e = store.forget_chat(&kept).unwrap_err();
+    assert!(matches!(e, StoreError::NotWritable { .. }), "{e}");
+    assert!(store.flush().await.is_err());
+    assert!(store.chat(&kept).unwrap().is_some(), "reads work");
+    assert!(store.unwritable().is_some());
+
+    // The folder itself is sound: the store is opened again and takes writes.
+    assert!(store.recover().await);
+    assert!(store.unwritable().is_none());
+    assert!(
+        store.chat(&kept).unwrap().is_some(),
+        "what was flushed is kept"
+    );
+    store.put_chat(&other, &settings).unwrap();
+    store.flush().await.unwrap();
+    assert!(store.chat(&other).unwrap().is_some());
+
+    // A broken folder (read-only) keeps it unwritable until mended.
+    store.faults().break_folder(Fault::ReadOnly);
+    assert!(store.put_chat(&kept, &settings).is_err());
+    assert!(!store.recover().await);
+    let problem = store.unwritable().unwrap();
+    assert!(
+        problem.error.contains("Read-only file system"),
+        "{}",
+        problem.error
+    );
+    store.faults().mend();
+    assert!(store.recover().await);
+    store.put_chat(&kept, &settings).unwrap();
 }

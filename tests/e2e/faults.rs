@@ -208,3 +208,123 @@ async fn subscribe_in_a_configured_group_changes_nothing_and_says_who_set_it_up(
     world.ops.wait_outbox_empty(WAIT).await;
     assert_eq!(world.posted(GROUP), vec!["Aus der deutschen Ausgabe"]);
 }
+
+/// A small tmpfs of its own, unmounted when dropped; `None` where this user may not mount.
+struct SmallDisk {
+    dir: tempfile::TempDir,
+}
+
+impl SmallDisk {
+    fn mount(mib: u32) -> Option<SmallDisk> {
+        let dir = tempfile::tempdir().expect("a mount point");
+        let mounted = std::process::Command::new("mount")
+            .args([
+                "-t",
+                "tmpfs",
+                "-o",
+                &format!("size={mib}m,mode=0700"),
+                "tmpfs",
+            ])
+            .arg(dir.path())
+            .stderr(std::process::Stdio::null())
+            .status()
+            .is_ok_and(|s| s.success());
+        mounted.then_some(SmallDisk { dir })
+    }
+
+    fn path(&self) -> &std::path::Path {
+        self.dir.path()
+    }
+
+    /// Writes a file that takes every byte left.
+    fn fill(&self) {
+        use std::io::Write as _;
+        let mut file = std::fs::File::create(self.path().join("filler")).unwrap();
+        let block = vec![0u8; 64 * 1024];
+        while file.write_all(&block).is_ok() {}
+        let _ = file.sync_all();
+    }
+
+    fn free(&self) {
+        std::fs::remove_file(self.path().join("filler")).unwrap();
+    }
+}
+
+impl Drop for SmallDisk {
+    fn drop(&mut self) {
+        let _ = std::process::Command::new("umount")
+            .arg("-l")
+            .arg(self.dir.path())
+            .status();
+    }
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_full_disk_holds_the_posts_says_why_and_repeats_none_once_space_is_freed() {
+    // A real full disk needs a file system of its own: a tmpfs, which root may mount.
+    let Some(disk) = SmallDisk::mount(32) else {
+        eprintln!("SKIPPED: mounting a tmpfs is not permitted here (run the suite as root)");
+        return;
+    };
+    let data = disk.path().join("data");
+    let data_dir = data.display().to_string();
+    let mut world = Telegram::new(|config, _| config.bot("data_dir", data_dir.as_str())).await;
+    let bot = world.start().await;
+
+    // The send is under way (the API answers after 3 s) when the disk fills up.
+    world.api.delay_next(CHANNEL, Duration::from_secs(3));
+    world.publish("en", Item::new(9101, "Sent as the disk filled", 1));
+    bot.wait_log("1 stored, 1 post queued", WAIT).await;
+    disk.fill();
+    world.api.wait_sent(CHANNEL, 1, WAIT).await;
+
+    // /healthz says what is wrong, where, and with the OS error.
+    let deadline = tokio::time::Instant::now() + WAIT;
+    let health = loop {
+        let body = world.ops.get("/healthz").await.map(|(_, body)| body);
+        match body {
+            Some(b) if b.contains("store: cannot write to the data folder") => break b,
+            other if tokio::time::Instant::now() > deadline => {
+                panic!(
+                    "/healthz never named the full disk: {other:?}\n{}",
+                    bot.stderr()
+                )
+            }
+            _ => tokio::time::sleep(Duration::from_millis(200)).await,
+        }
+    };
+    assert!(health.contains(&data_dir), "{health}");
+    assert!(health.contains("No space left on device"), "{health}");
+
+    // Meanwhile a new article is published; nothing is posted, nothing twice.
+    world.publish(
+        "en",
+        Item::new(9102, "Published while the disk was full", 1),
+    );
+    tokio::time::sleep(Duration::from_secs(15)).await;
+    assert_eq!(world.posted(CHANNEL), vec!["Sent as the disk filled"]);
+    let said = bot
+        .stderr()
+        .matches("cannot write to the data folder: nothing is posted")
+        .count();
+    assert_eq!(said, 1, "said once:\n{}", bot.stderr());
+
+    // Space is freed: the store is opened again and what waited arrives, once each.
+    disk.free();
+    world
+        .api
+        .wait_sent(CHANNEL, 2, Duration::from_secs(60))
+        .await;
+    world.ops.wait_outbox_empty(WAIT).await;
+    assert_eq!(
+        world.posted(CHANNEL),
+        vec![
+            "Sent as the disk filled",
+            "Published while the disk was full"
+        ]
+    );
+    let (status, health) = world.ops.get("/healthz").await.unwrap();
+    assert_eq!((status, health.as_str()), (200, "ok\n"));
+    assert!(bot.stderr().contains("the data folder takes writes again"));
+    bot.stop().await;
+}
