@@ -11,9 +11,8 @@ use crate::article::{Article, Platform, Target};
 use crate::config::Config;
 use crate::ops::health::Health;
 use crate::ops::liveness::Liveness;
-use crate::platform::BoxFuture;
 use crate::sink::testing::{Answers, FakeSink};
-use crate::sink::{SendError, Sink};
+use crate::sink::{BoxFuture, SendError, Sink};
 use crate::store::{Fault, FeedState, Store};
 
 /// A platform that takes every send and notes its chat; the first send fills the disk
