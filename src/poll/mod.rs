@@ -242,8 +242,17 @@ impl Poller {
         // is still new to this one, and reaches the chats that follow only this feed.
         let seen = store.seen_by_feed(key, unique.iter().map(|a| a.id.as_str()))?;
         let newest_known = previous.as_ref().and_then(|s| s.newest);
-        let select::Choice { to_post, held_back } =
-            select::to_post(config, feed, &unique, &seen, newest_known, first_time, now);
+        let copies = select::copies(store, key, &unique, &seen)?;
+        let select::Choice { to_post, held_back } = select::to_post(
+            config,
+            feed,
+            &unique,
+            &seen,
+            &copies,
+            newest_known,
+            first_time,
+            now,
+        );
         let deliveries = select::targets_for(config, store, feed, &to_post)?;
         let newest = unique
             .iter()
@@ -262,6 +271,13 @@ impl Poller {
         let done = store
             .commit_poll(key, &state, &unique, &deliveries, edit_window)
             .await?;
+        if done.links_moved > 0 {
+            tracing::warn!(
+                feed = feed.label(),
+                articles = done.links_moved,
+                "a mass change (a site migration?): the links of most of the feed's articles changed and nothing else; the new links are stored, no message is edited"
+            );
+        }
         Ok(FeedOutcome::Updated {
             new: done.new_to_feed,
             queued: done.queued,

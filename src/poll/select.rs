@@ -2,9 +2,13 @@
 //!
 //! On a feed's first successful fetch only its newest `backfill` items are posted;
 //! afterwards every new item, except one first seen more than `max_age` after its
-//! publication (stored, but news that old is not news), and except a mass change: more
-//! than `mass_change_limit` never-seen items older than the newest item already seen from
-//! the feed (a site migration that re-keys its history) are stored without being posted.
+//! publication (stored, but news that old is not news), and except a site migration that
+//! gave known items new ids: an item that is a copy of an article the feed brought before
+//! (the same language, title and date under another id) is never posted, and when more
+//! never-seen items than `mass_change_limit`, or than half of what the feed lists, are
+//! older than the newest item already seen from the feed, none of them is posted. Both are
+//! stored, so they count as seen from then on. A burst of items newer than the newest known
+//! one (after an outage) always posts.
 //! `to_post` makes that choice from plain values (tested below); `targets_for` then names
 //! the chats that take each chosen item.
 
@@ -28,12 +32,15 @@ pub(super) struct Choice<'a> {
 /// Chooses what to post among the feed's `articles` (each listed once): the ones the feed
 /// never listed before (`seen` holds those it did), on a `first_time` fetch only the
 /// newest `backfill`, less a mass change and what is older than `max_age`.
-/// `newest_known` is the newest item's time the feed's record kept from earlier polls.
+/// `newest_known` is the newest item's time the feed's record kept from earlier polls;
+/// `copies` are the never-seen items that copy an article the feed brought before.
+#[allow(clippy::too_many_arguments)]
 pub(super) fn to_post<'a>(
     config: &Config,
     feed: &FeedConfig,
     articles: &'a [Article],
     seen: &HashSet<&str>,
+    copies: &HashSet<&str>,
     newest_known: Option<DateTime<Utc>>,
     first_time: bool,
     now: DateTime<Utc>,
@@ -41,9 +48,14 @@ pub(super) fn to_post<'a>(
     let backfill = feed.backfill.unwrap_or(config.bot.backfill);
     let mut candidates: Vec<&Article> = Vec::new();
     let mut newest_seen = plausible(newest_known, now);
+    let mut copied = 0;
     for (rank, article) in newest_first(articles).into_iter().enumerate() {
         if seen.contains(article.id.as_str()) {
             newest_seen = newest_seen.max(plausible(article.published.or(article.updated), now));
+            continue;
+        }
+        if !first_time && copies.contains(article.id.as_str()) {
+            copied += 1;
             continue;
         }
         // On a first fetch only the feed's newest `backfill` items are posted.
@@ -51,23 +63,58 @@ pub(super) fn to_post<'a>(
             candidates.push(article);
         }
     }
-    let (candidates, held_back) = if first_time {
+    let (candidates, older) = if first_time {
         (candidates, 0)
     } else {
-        mass_change_guard(candidates, newest_seen, config.bot.mass_change_limit)
+        let limit = config
+            .bot
+            .mass_change_limit
+            .min((articles.len() / 2).max(2));
+        mass_change_guard(candidates, newest_seen, limit)
     };
+    let held_back = copied + older;
     if held_back > 0 {
         tracing::warn!(
-            feed = feed.key(),
+            feed = feed.label(),
             held_back,
-            limit = config.bot.mass_change_limit,
-            "a mass change: many never-seen items older than the newest known one (a site migration?); stored, not posted"
+            copies = copied,
+            older_than_the_newest_known = older,
+            "a mass change (a site migration?): items that copy articles already posted under new ids, or many never-seen items older than the newest known one; stored, not posted"
         );
     }
     Choice {
         to_post: choose(candidates, first_time, config.bot.max_age, now),
         held_back,
     }
+}
+
+/// The never-seen `articles` that copy an article `feed` brought before under another id:
+/// the same language, title (but for spacing) and date. An undated item is never taken for
+/// a copy.
+pub(super) fn copies<'a>(
+    store: &Store,
+    feed: &str,
+    articles: &'a [Article],
+    seen: &HashSet<&str>,
+) -> Result<HashSet<&'a str>, StoreError> {
+    let words = |s: &str| s.split_whitespace().collect::<Vec<_>>().join(" ");
+    let mut out = HashSet::new();
+    for article in articles {
+        if seen.contains(article.id.as_str()) || article.published.or(article.updated).is_none() {
+            continue;
+        }
+        let title = words(&article.title);
+        let copied = store.articles_at(article.time())?.into_iter().any(|known| {
+            known.id != article.id
+                && known.feed == feed
+                && known.lang == article.lang
+                && words(&known.title) == title
+        });
+        if copied {
+            out.insert(article.id.as_str());
+        }
+    }
+    Ok(out)
 }
 
 /// A date that may stand as a feed's newest: none more than a day ahead of `now` (an event

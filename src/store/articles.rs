@@ -1,7 +1,7 @@
 //! Reading articles: one by id, the newest in some languages (`/latest`), how many there
 //! are, a feed's state, and the chats an article was posted to.
 
-use super::keys::{posted_prefix, read_posted_chat, read_time_key};
+use super::keys::{posted_prefix, read_posted_chat, read_time_key, time_key};
 use super::records::get_json;
 use super::{Counts, FeedState, Result, Store};
 use crate::article::{Article, LangSet, Target};
@@ -20,6 +20,23 @@ impl Store {
     pub fn has_article(&self, id: &str) -> Result<bool> {
         let t = self.t()?;
         Ok(t.articles.contains_key(id.as_bytes())?)
+    }
+
+    /// The articles stored with exactly this time (see `Article::time`), for finding an item
+    /// a site migration gave a new id.
+    pub fn articles_at(&self, time: chrono::DateTime<chrono::Utc>) -> Result<Vec<Article>> {
+        let t = self.t()?;
+        let mut out = Vec::new();
+        for key in t.by_time.scan_prefix(time_key(time, "")).keys() {
+            let key = key?;
+            let Some((_, id)) = read_time_key(&key) else {
+                continue;
+            };
+            if let Some(article) = get_json(&t.articles, id)? {
+                out.push(article);
+            }
+        }
+        Ok(out)
     }
 
     /// Articles stored (a counter, not a scan).

@@ -35,6 +35,16 @@ pub struct Committed {
     pub changed: usize,
     /// Edits queued for messages that carried a changed article.
     pub edits: usize,
+    /// Changed articles whose link alone changed, in a poll where most did (a site
+    /// migration): stored with the new link, no message edited.
+    pub links_moved: usize,
+}
+
+/// Whether `changed` of a feed's `listed` items changing one way at once is a mass change
+/// (a site migration) rather than an editor's work: more than half of them, and more than
+/// two.
+pub fn is_mass_change(changed: usize, listed: usize) -> bool {
+    changed > (listed / 2).max(2)
 }
 
 /// How the store knows what a feed has listed: the upgrade rule, written once.
@@ -274,11 +284,18 @@ impl Store {
         // The chats each changed article went to, found outside the transaction (which
         // cannot scan); the transaction checks the change again.
         let mut posted_to: HashMap<&str, Vec<Target>> = HashMap::new();
+        let mut links_moved: Vec<&str> = Vec::new();
+        // The articles listed now that this feed brought: only those can change by it.
+        let mut owned = 0;
         for article in articles {
-            if let Some(stored) = self.article(&article.id)?
-                && stored.feed == feed
+            let stored = self.article(&article.id)?.filter(|s| s.feed == feed);
+            owned += usize::from(stored.is_some());
+            if let Some(stored) = stored
                 && stored.revision() != article.revision()
             {
+                if only_the_link_changed(&stored, article) {
+                    links_moved.push(&article.id);
+                }
                 let mut chats = Vec::new();
                 if edit_window.is_some() {
                     let prefix = posted_prefix(&article.id);
@@ -289,6 +306,18 @@ impl Store {
                     }
                 }
                 posted_to.insert(article.id.as_str(), chats);
+            }
+        }
+        // A migration that keeps the guids but moves every link (a new domain, https, a new
+        // permalink scheme) would edit every recent message: the new links are stored and no
+        // message is edited.
+        let links_moved = match is_mass_change(links_moved.len(), owned) {
+            true => links_moved,
+            false => Vec::new(),
+        };
+        for id in &links_moved {
+            if let Some(chats) = posted_to.get_mut(id) {
+                chats.clear();
             }
         }
         let edit_window =
@@ -366,6 +395,7 @@ impl Store {
                     }
                 }
                 items_t.insert(marker.as_slice(), &stamp[..])?;
+                done.links_moved = links_moved.len();
                 done.new_to_feed = new_to_feed.len();
                 done.queued =
                     queue_new(outbox_t, sent_t, set_aside_t, &new_to_feed, deliveries, now)?;
@@ -380,6 +410,14 @@ impl Store {
         );
         Ok(committed)
     }
+}
+
+/// Whether `new` shows a reader what `old` did but for its link.
+fn only_the_link_changed(old: &Article, new: &Article) -> bool {
+    let words = |s: &str| s.split_whitespace().collect::<Vec<_>>().join(" ");
+    words(&old.title) == words(&new.title)
+        && words(&old.excerpt) == words(&new.excerpt)
+        && old.link != new.link
 }
 
 /// Edit detection, within the poll's transaction: when `article`, as the feed lists it

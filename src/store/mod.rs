@@ -89,7 +89,7 @@ use std::sync::atomic::{AtomicI64, Ordering};
 use sled::transaction::TransactionError;
 
 pub use copy::Builder;
-pub use ingest::Committed;
+pub use ingest::{Committed, is_mass_change};
 pub use outbox::{QueueHead, Standing};
 pub use records::{
     AddedChannel, ChatSettings, Failure, FeedState, Pause, PollRecord, QueuedPost, SentRecord,

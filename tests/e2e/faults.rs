@@ -328,3 +328,116 @@ async fn a_full_disk_holds_the_posts_says_why_and_repeats_none_once_space_is_fre
     assert!(bot.stderr().contains("the data folder takes writes again"));
     bot.stop().await;
 }
+
+impl Telegram {
+    /// Serves an edition as `publish` left it, rewritten by `migrate` (a site migration).
+    fn migrate(&self, edition: &str, migrate: impl Fn(&str) -> String) {
+        let items: Vec<Item> = self
+            .items
+            .iter()
+            .filter(|(e, _)| e == edition)
+            .map(|(_, i)| i.clone())
+            .collect();
+        let body = fixture_with(&format!("wp-{edition}.xml"), edition, &items);
+        self.feeds
+            .set(&format!("{edition}.xml"), migrate(&body), XML);
+    }
+}
+
+/// Three new posts on top of the English edition, each posted to the channel.
+async fn three_posted(world: &mut Telegram) {
+    for n in 1..=3 {
+        world.publish(
+            "en",
+            Item::new(9200 + n, &format!("Recent report {n}"), 10 - n as i64),
+        );
+    }
+    world.api.wait_sent(CHANNEL, 3, WAIT).await;
+    world.ops.wait_outbox_empty(WAIT).await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_migration_that_changes_every_guid_posts_nothing_again_but_a_new_post_still_goes_out() {
+    let mut world = Telegram::new(|config, _| config).await;
+    let bot = world.start().await;
+    three_posted(&mut world).await;
+
+    // The site moves to a new host: every guid and every link change, titles and dates stay;
+    // one new post comes with it.
+    world.publish("en", Item::new(9300, "The first post after the move", 0));
+    world.migrate("en", |body| {
+        body.replace(
+            "https://postsovietleft.org/",
+            "https://www.postsovietleft.org/",
+        )
+        .replace("https://news.example.org/", "https://www.news.example.org/")
+    });
+    world.api.wait_sent(CHANNEL, 4, WAIT).await;
+    bot.wait_log("a mass change", WAIT).await;
+    world.ops.wait_outbox_empty(WAIT).await;
+    tokio::time::sleep(Duration::from_secs(3)).await;
+    assert_eq!(
+        world.posted(CHANNEL),
+        vec![
+            "Recent report 1",
+            "Recent report 2",
+            "Recent report 3",
+            "The first post after the move"
+        ]
+    );
+    let warned = bot
+        .stderr()
+        .matches("a mass change (a site migration?)")
+        .count();
+    assert_eq!(warned, 1, "{}", bot.stderr());
+    assert!(bot.stderr().contains("held_back=13"), "{}", bot.stderr());
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_migration_that_changes_every_link_edits_no_message() {
+    let mut world = Telegram::new(|config, _| config).await;
+    let bot = world.start().await;
+    three_posted(&mut world).await;
+
+    // The guids stay, every link moves to https on a new host.
+    world.migrate("en", |body| {
+        body.replace(
+            "<link>https://postsovietleft.org/",
+            "<link>https://www.postsovietleft.org/",
+        )
+        .replace(
+            "<link>https://news.example.org/",
+            "<link>https://www.news.example.org/",
+        )
+    });
+    bot.wait_log("the links of most of the feed's articles changed", WAIT)
+        .await;
+    world.ops.wait_outbox_empty(WAIT).await;
+    tokio::time::sleep(Duration::from_secs(3)).await;
+    assert!(world.api.edits(CHANNEL).is_empty(), "no message is edited");
+    assert_eq!(world.posted(CHANNEL).len(), 3, "nothing is posted again");
+    assert_eq!(
+        bot.stderr().matches("the links of most").count(),
+        1,
+        "said once: {}",
+        bot.stderr()
+    );
+
+    // One article's link changed alone later: that is an editor's fix, and it is edited.
+    world.migrate("en", |body| {
+        body.replace(
+            "<link>https://postsovietleft.org/",
+            "<link>https://www.postsovietleft.org/",
+        )
+        .replace(
+            "<link>https://news.example.org/",
+            "<link>https://www.news.example.org/",
+        )
+        .replace("/recent-report-3/", "/recent-report-3-corrected/")
+    });
+    wait_until("the corrected link edited", WAIT, || {
+        world.api.edits(CHANNEL).len() == 1
+    })
+    .await;
+    bot.stop().await;
+}
