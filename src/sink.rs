@@ -95,6 +95,14 @@ pub trait Sink: Send + Sync {
     /// Posts per second across all chats of this platform.
     fn global_rate(&self) -> u32;
 
+    /// Waits until a post to `chat` may go (a Matrix room being joined); the delivery calls
+    /// it before it takes a slot of the platform's pace, so a chat not ready yet never holds
+    /// up another chat's post. An error is the send's outcome.
+    fn prepare<'a>(&'a self, chat: &'a str) -> BoxFuture<'a, Result<(), SendError>> {
+        let _ = chat;
+        Box::pin(async { Ok(()) })
+    }
+
     /// Posts `post` in `chat` and returns the platform's id of the message.
     fn send<'a>(
         &'a self,
@@ -208,6 +216,12 @@ pub(crate) mod testing {
     /// What a fake platform answers to each send.
     pub(crate) trait Answers: Send + Sync {
         fn answer<'a>(&'a self, chat: &'a str) -> BoxFuture<'a, Result<String, SendError>>;
+
+        /// What `Sink::prepare` waits for (nothing by default).
+        fn ready<'a>(&'a self, chat: &'a str) -> BoxFuture<'a, Result<(), SendError>> {
+            let _ = chat;
+            Box::pin(async { Ok(()) })
+        }
     }
 
     /// Every send fails as temporary (`"test"`).
@@ -283,6 +297,9 @@ pub(crate) mod testing {
         }
         fn global_rate(&self) -> u32 {
             self.global_rate
+        }
+        fn prepare<'a>(&'a self, chat: &'a str) -> BoxFuture<'a, Result<(), SendError>> {
+            self.answers.ready(chat)
         }
         fn send<'a>(
             &'a self,

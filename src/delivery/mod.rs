@@ -401,20 +401,32 @@ impl Delivery {
                 txn_id(&article_id, target)
             },
         };
-        let Some(slot) = pace.slot(sink.global_rate(), shutdown).await else {
-            return Ok(Step::Stopped);
+        // What the chat waits for (a room's join) is waited for before the platform's pace:
+        // a slot is held only by a send under way.
+        let prepared = tokio::select! {
+            prepared = sink.prepare(&target.chat) => prepared,
+            _ = shutdown.cancelled() => return Ok(Step::Stopped),
         };
-        let started = Instant::now();
-        let result = match &record {
-            Some(record) if edit => sink
-                .edit(&target.chat, &record.message, &post)
-                .await
-                .map(|()| record.message.clone()),
-            _ => sink.send(&target.chat, &post).await,
+        let result = match prepared {
+            Err(e) => Err(e),
+            Ok(()) => {
+                let Some(slot) = pace.slot(sink.global_rate(), shutdown).await else {
+                    return Ok(Step::Stopped);
+                };
+                let started = Instant::now();
+                let result = match &record {
+                    Some(record) if edit => sink
+                        .edit(&target.chat, &record.message, &post)
+                        .await
+                        .map(|()| record.message.clone()),
+                    _ => sink.send(&target.chat, &post).await,
+                };
+                drop(slot);
+                self.metrics
+                    .observe_send(target.platform.name(), started.elapsed());
+                result
+            }
         };
-        drop(slot);
-        self.metrics
-            .observe_send(target.platform.name(), started.elapsed());
         // An operator's channel is named in logs and kept when unreachable; a private
         // subscriber is neither.
         let public = channel.is_some();
@@ -552,5 +564,113 @@ mod tests {
         let target = Target::new(Platform::Matrix, "!room:example.org");
         let id = txn_id("https://example.org/post", &target);
         assert_eq!(id, "herald-8d9eb43f46cd6d3ce0249431555f23b2");
+    }
+}
+
+#[cfg(test)]
+mod joins {
+    use std::sync::Mutex;
+
+    use super::*;
+    use crate::article::Article;
+    use crate::sink::BoxFuture;
+    use crate::sink::SendError;
+    use crate::sink::testing::{Answers, FakeSink};
+    use crate::store::FeedState;
+
+    /// A Matrix-like platform (one send a second) where the rooms named `!waiting-…` are
+    /// still being joined until the test lets them in.
+    struct Joining {
+        joined: tokio::sync::watch::Receiver<bool>,
+        sends: Mutex<Vec<String>>,
+    }
+
+    impl Answers for Joining {
+        fn answer<'a>(&'a self, chat: &'a str) -> BoxFuture<'a, Result<String, SendError>> {
+            Box::pin(async move {
+                let mut sends = self.sends.lock().unwrap();
+                sends.push(chat.to_string());
+                Ok(sends.len().to_string())
+            })
+        }
+
+        fn ready<'a>(&'a self, chat: &'a str) -> BoxFuture<'a, Result<(), SendError>> {
+            Box::pin(async move {
+                if chat.starts_with("!waiting-") {
+                    let mut joined = self.joined.clone();
+                    let _ = joined.wait_for(|j| *j).await;
+                }
+                Ok(())
+            })
+        }
+    }
+
+    #[tokio::test]
+    async fn rooms_awaiting_their_join_never_hold_up_a_joined_rooms_posts() {
+        let (_dir, store) = crate::store::testing::temporary();
+        let config =
+            Arc::new(Config::parse("", &_dir.path().join("herald.toml"), |_| None).unwrap());
+        let mut chats: Vec<Target> = (0..10)
+            .map(|n| Target::new(Platform::Matrix, format!("!waiting-{n}:example.org")))
+            .collect();
+        chats.push(Target::new(Platform::Matrix, "!joined:example.org"));
+        for n in 1..=3 {
+            let a = Article {
+                published: Some(chrono::Utc::now() - chrono::Duration::hours(10 - i64::from(n))),
+                ..Article::sample(n, "en")
+            };
+            let deliveries: Vec<(Target, String)> =
+                chats.iter().map(|c| (c.clone(), a.id.clone())).collect();
+            store
+                .commit_poll(
+                    &format!("f{n}"),
+                    &FeedState::default(),
+                    &[a],
+                    &deliveries,
+                    None,
+                )
+                .await
+                .unwrap();
+        }
+        let (let_in, joined) = tokio::sync::watch::channel(false);
+        // Ten sends a second: the ten rooms waiting would take every slot if they held one.
+        let sink = Arc::new(FakeSink {
+            global_rate: 10,
+            ..FakeSink::matrix(
+                Joining {
+                    joined,
+                    sends: Mutex::default(),
+                },
+                Vec::new(),
+                Duration::ZERO,
+            )
+        });
+        let delivery = Delivery::new(
+            config,
+            store.clone(),
+            Arc::default(),
+            vec![sink.clone() as Arc<dyn Sink>],
+        );
+        let shutdown = CancellationToken::new();
+        let drain = tokio::spawn({
+            let (delivery, shutdown) = (delivery.clone(), shutdown.clone());
+            async move { delivery.drain(&shutdown).await }
+        });
+        // The joined room gets its three posts while ten rooms still wait for their joins.
+        let deadline = Instant::now() + Duration::from_secs(30);
+        while sink.sends.lock().unwrap().len() < 3 {
+            assert!(
+                Instant::now() < deadline,
+                "the joined room's posts waited for the others' joins: {:?}",
+                sink.sends.lock().unwrap()
+            );
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+        assert_eq!(*sink.sends.lock().unwrap(), vec!["!joined:example.org"; 3]);
+        // Once joined, the other rooms get theirs.
+        let_in.send(true).unwrap();
+        let report = drain.await.unwrap();
+        assert_eq!(report.sent, 33);
+        assert_eq!(store.outbox_len(), 0);
     }
 }

@@ -235,6 +235,13 @@ impl Sink for Starting {
         }
     }
 
+    fn prepare<'a>(&'a self, chat: &'a str) -> BoxFuture<'a, Result<(), SendError>> {
+        match self.ready.get() {
+            Some(sink) => sink.prepare(chat),
+            None => Box::pin(async move { Err(self.not_connected()) }),
+        }
+    }
+
     fn send<'a>(
         &'a self,
         chat: &'a str,

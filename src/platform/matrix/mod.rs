@@ -470,6 +470,27 @@ impl Sink for Matrix {
         GLOBAL_RATE
     }
 
+    /// A room being joined (a configured channel's, or one whose invitation is accepted) is
+    /// waited for here, outside the platform's pace.
+    fn prepare<'a>(&'a self, chat: &'a str) -> BoxFuture<'a, Result<(), SendError>> {
+        Box::pin(async move {
+            let Ok(room_id) = RoomId::parse(chat) else {
+                return Ok(());
+            };
+            if is_joined(&self.client, &room_id) {
+                return Ok(());
+            }
+            let configured = self.is_channel(&room_id);
+            if configured || self.rooms.joining(&room_id) {
+                let via = via_servers(&self.client, &room_id);
+                self.rooms
+                    .join_and_wait(&room_id, via, configured, JOIN_PATIENCE)
+                    .await?;
+            }
+            Ok(())
+        })
+    }
+
     fn waiting_chats(&self) -> Vec<ChatWaiting> {
         self.rooms.waiting_chats()
     }
