@@ -396,7 +396,7 @@ impl Delivery {
             article: &article,
             chat_lang: chat_lang.as_ref(),
             txn_id: if edit {
-                edit_txn_id(&article_id, &revision, target)
+                edit_txn_id(&article_id, &revision, target, pending.delivery.enqueued)
             } else {
                 txn_id(&article_id, target)
             },
@@ -413,6 +413,11 @@ impl Delivery {
                 let Some(slot) = pace.slot(sink.global_rate(), shutdown).await else {
                     return Ok(Step::Stopped);
                 };
+                // The wait for a slot may be long (a platform's 429): a post dropped
+                // meanwhile (`/removechannel`, `/unsubscribe`, the chat forgotten) is not sent.
+                if !self.store.still_queued(&pending)? {
+                    return Ok(Step::Skipped);
+                }
                 let started = Instant::now();
                 let result = match &record {
                     Some(record) if edit => sink
@@ -535,10 +540,19 @@ fn earliest(a: Option<Instant>, b: Option<Instant>) -> Option<Instant> {
     }
 }
 
-/// The transaction id of an edit: one per (article, revision, chat), so a repeated edit is
-/// dropped by a platform that deduplicates, while a later revision is a new edit.
-pub fn edit_txn_id(article: &str, revision: &str, target: &Target) -> String {
-    let digest = Sha256::digest(format!("edit\n{article}\n{revision}\n{target}").as_bytes());
+/// The transaction id of an edit: one per queued edit (article, revision, chat, and when the
+/// edit was queued), so a retried edit is dropped by a platform that deduplicates, while a
+/// later edit is a new one, also back to a text the message showed before (A → B → A → B
+/// within the homeserver's memory of transaction ids).
+pub fn edit_txn_id(
+    article: &str,
+    revision: &str,
+    target: &Target,
+    queued: chrono::DateTime<chrono::Utc>,
+) -> String {
+    let queued = queued.timestamp_micros();
+    let digest =
+        Sha256::digest(format!("edit\n{article}\n{revision}\n{target}\n{queued}").as_bytes());
     let hex: String = digest.iter().take(16).map(|b| format!("{b:02x}")).collect();
     format!("herald-edit-{hex}")
 }
@@ -556,6 +570,17 @@ pub fn txn_id(article: &str, target: &Target) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_retried_edit_keeps_its_transaction_id_and_a_later_edit_to_the_same_text_gets_a_new_one() {
+        let target = Target::new(Platform::Matrix, "!room:example.org");
+        let first = chrono::Utc::now();
+        let later = first + chrono::Duration::seconds(30);
+        let id = |queued| edit_txn_id("en:post", "b", &target, queued);
+        assert_eq!(id(first), id(first), "a retry of one queued edit");
+        assert_ne!(id(first), id(later), "B again after A, queued later");
+        assert_ne!(id(first), edit_txn_id("en:post", "a", &target, first));
+    }
 
     #[test]
     /// The id a homeserver deduplicates a resent post by: "{article}\n0\n{chat}" hashed, the
@@ -672,5 +697,49 @@ mod joins {
         let report = drain.await.unwrap();
         assert_eq!(report.sent, 33);
         assert_eq!(store.outbox_len(), 0);
+    }
+
+    #[tokio::test]
+    async fn a_post_dropped_while_it_waits_for_a_slot_is_not_sent() {
+        let (dir, store) = crate::store::testing::temporary();
+        let config =
+            Arc::new(Config::parse("", &dir.path().join("herald.toml"), |_| None).unwrap());
+        let chat = Target::new(Platform::Matrix, "!reader:example.org");
+        let a = Article::sample(1, "en");
+        let deliveries = vec![(chat.clone(), a.id.clone())];
+        store
+            .commit_poll("f", &FeedState::default(), &[a], &deliveries, None)
+            .await
+            .unwrap();
+        let (_let_in, joined) = tokio::sync::watch::channel(true);
+        let sink = Arc::new(FakeSink::matrix(
+            Joining {
+                joined,
+                sends: Mutex::default(),
+            },
+            Vec::new(),
+            Duration::ZERO,
+        ));
+        let delivery = Delivery::new(
+            config,
+            store.clone(),
+            Arc::default(),
+            vec![sink.clone() as Arc<dyn Sink>],
+        );
+        // The platform asked to wait (a 429): the post waits for its slot…
+        delivery.paces[&Platform::Matrix].rate_limited(Duration::from_secs(2));
+        let shutdown = CancellationToken::new();
+        let drain = tokio::spawn({
+            let (delivery, shutdown) = (delivery.clone(), shutdown.clone());
+            async move { delivery.drain(&shutdown).await }
+        });
+        tokio::time::sleep(Duration::from_millis(300)).await;
+        // …while the chat is dropped (`/removechannel`, or a subscriber forgotten).
+        store.forget_chat(&chat).unwrap();
+        drain.await.unwrap();
+        assert!(
+            sink.sends.lock().unwrap().is_empty(),
+            "nothing is sent to a chat dropped"
+        );
     }
 }

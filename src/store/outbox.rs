@@ -232,6 +232,11 @@ impl Store {
         })
     }
 
+    /// Whether the queue entry is still waiting (not dropped since it was read).
+    pub fn still_queued(&self, pending: &QueueHead) -> Result<bool> {
+        Ok(self.t()?.outbox.contains_key(&pending.key)?)
+    }
+
     /// Deliveries waiting for one chat.
     pub fn queued_for(&self, target: &Target) -> usize {
         self.t()

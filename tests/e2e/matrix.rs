@@ -847,6 +847,45 @@ async fn a_fixed_headline_is_an_edit_that_the_reader_sees_in_an_encrypted_room()
 }
 
 #[tokio::test(flavor = "multi_thread")]
+async fn a_headline_changed_back_and_forth_ends_showing_the_last_text() {
+    let hs = Synapse::shared().await;
+    let mut items = vec![Item::new(95, "Known", 60)];
+    let mut bot = MatrixWorld::new(hs, &[("en.xml", "en", &items)], "reader").await;
+    let room = bot.room(false).await;
+    bot.channels(&[&room]);
+    let reader = &bot.reader;
+    let running = bot.start(&[&room], "en.xml").await;
+
+    let a = Item::new(96, "Strike at the port on Monday", 1);
+    items.insert(0, a.clone());
+    bot.publish("en.xml", "en", &items);
+    bot.settled(reader, &room, 1).await;
+    // A → B → A → B: each change is an edit of its own, the second B too (its transaction
+    // id is not the first B's, which the homeserver would drop as a repeat).
+    let b = Item {
+        date: a.date,
+        ..Item::new(96, "Strike at the port on Tuesday", 1)
+    };
+    for (n, item) in [&b, &a, &b].into_iter().enumerate() {
+        items[0] = item.clone();
+        bot.publish("en.xml", "en", &items);
+        bot.settled(reader, &room, n + 2).await;
+    }
+    let all = bot.settled(reader, &room, 4).await;
+    assert_eq!(all.len(), 4, "the post and three edits: {all:#?}");
+    let last = all[3].event["content"]["m.new_content"]["body"]
+        .as_str()
+        .unwrap_or_default();
+    assert!(
+        last.starts_with("Strike at the port on Tuesday"),
+        "{:#}",
+        all[3].event
+    );
+    let out = running.stop().await;
+    assert_eq!(out.code, Some(0), "{}", out.stderr);
+}
+
+#[tokio::test(flavor = "multi_thread")]
 async fn sigterm_while_the_homeserver_does_not_answer_the_login_stops_at_once() {
     let hs = Synapse::shared().await;
     let mut bot = MatrixWorld::new(
