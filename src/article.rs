@@ -149,6 +149,12 @@ pub struct Article {
     pub seen: DateTime<Utc>,
 }
 
+/// A text's words, one space between them: how `Article::revision` and the migration checks
+/// compare titles and excerpts, so a change of spacing is no change.
+pub fn words(s: &str) -> String {
+    s.split_whitespace().collect::<Vec<_>>().join(" ")
+}
+
 impl Article {
     pub fn make_id(lang: &Lang, post: &str) -> String {
         format!("{lang}:{post}")
@@ -171,7 +177,6 @@ impl Article {
     /// such as `utm_source` in the link) leaves it as it is; a fixed typo changes it.
     pub fn revision(&self) -> String {
         use sha2::{Digest, Sha256};
-        let words = |s: &str| s.split_whitespace().collect::<Vec<_>>().join(" ");
         let link = self
             .link
             .as_deref()
@@ -180,6 +185,14 @@ impl Article {
         let seen = format!("{}\n{}\n{link}", words(&self.title), words(&self.excerpt));
         let digest = Sha256::digest(seen.as_bytes());
         digest.iter().take(8).map(|b| format!("{b:02x}")).collect()
+    }
+
+    /// Whether `new` shows a reader what `self` does but for its link (compared as
+    /// `revision` compares them).
+    pub fn only_the_link_differs(&self, new: &Article) -> bool {
+        words(&self.title) == words(&new.title)
+            && words(&self.excerpt) == words(&new.excerpt)
+            && self.link != new.link
     }
 
     /// A plain article for unit tests: post `n` of example.org in `lang`, titled

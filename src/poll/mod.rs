@@ -242,7 +242,11 @@ impl Poller {
         // is still new to this one, and reaches the chats that follow only this feed.
         let seen = store.seen_by_feed(key, unique.iter().map(|a| a.id.as_str()))?;
         let newest_known = previous.as_ref().and_then(|s| s.newest);
-        let copies = select::copies(store, key, &unique, &seen)?;
+        // A first fetch posts only its backfill, copies or not.
+        let copies = match first_time {
+            true => HashSet::new(),
+            false => select::copies(store, key, &unique, &seen)?,
+        };
         let select::Choice { to_post, held_back } = select::to_post(
             config,
             feed,

@@ -17,7 +17,7 @@ use std::time::Duration;
 
 use chrono::{DateTime, Utc};
 
-use crate::article::{Article, LangSet, Target};
+use crate::article::{Article, LangSet, Target, words};
 use crate::config::{Config, FeedConfig};
 use crate::store::{Store, StoreError};
 
@@ -97,7 +97,6 @@ pub(super) fn copies<'a>(
     articles: &'a [Article],
     seen: &HashSet<&str>,
 ) -> Result<HashSet<&'a str>, StoreError> {
-    let words = |s: &str| s.split_whitespace().collect::<Vec<_>>().join(" ");
     let mut out = HashSet::new();
     for article in articles {
         if seen.contains(article.id.as_str()) || article.published.or(article.updated).is_none() {

@@ -293,7 +293,7 @@ impl Store {
             if let Some(stored) = stored
                 && stored.revision() != article.revision()
             {
-                if only_the_link_changed(&stored, article) {
+                if stored.only_the_link_differs(article) {
                     links_moved.push(&article.id);
                 }
                 let mut chats = Vec::new();
@@ -410,14 +410,6 @@ impl Store {
         );
         Ok(committed)
     }
-}
-
-/// Whether `new` shows a reader what `old` did but for its link.
-fn only_the_link_changed(old: &Article, new: &Article) -> bool {
-    let words = |s: &str| s.split_whitespace().collect::<Vec<_>>().join(" ");
-    words(&old.title) == words(&new.title)
-        && words(&old.excerpt) == words(&new.excerpt)
-        && old.link != new.link
 }
 
 /// Edit detection, within the poll's transaction: when `article`, as the feed lists it

@@ -393,6 +393,18 @@ async fn a_migration_that_changes_every_guid_posts_nothing_again_but_a_new_post_
     assert!(bot.stderr().contains("held_back=13"), "{}", bot.stderr());
 }
 
+/// Every link of an edition moved to a new host, the guids kept.
+fn links_moved(body: &str) -> String {
+    body.replace(
+        "<link>https://postsovietleft.org/",
+        "<link>https://www.postsovietleft.org/",
+    )
+    .replace(
+        "<link>https://news.example.org/",
+        "<link>https://www.news.example.org/",
+    )
+}
+
 #[tokio::test(flavor = "multi_thread")]
 async fn a_migration_that_changes_every_link_edits_no_message() {
     let mut world = Telegram::new(|config, _| config).await;
@@ -400,16 +412,7 @@ async fn a_migration_that_changes_every_link_edits_no_message() {
     three_posted(&mut world).await;
 
     // The guids stay, every link moves to https on a new host.
-    world.migrate("en", |body| {
-        body.replace(
-            "<link>https://postsovietleft.org/",
-            "<link>https://www.postsovietleft.org/",
-        )
-        .replace(
-            "<link>https://news.example.org/",
-            "<link>https://www.news.example.org/",
-        )
-    });
+    world.migrate("en", links_moved);
     bot.wait_log("the links of most of the feed's articles changed", WAIT)
         .await;
     world.ops.wait_outbox_empty(WAIT).await;
@@ -425,15 +428,7 @@ async fn a_migration_that_changes_every_link_edits_no_message() {
 
     // One article's link changed alone later: that is an editor's fix, and it is edited.
     world.migrate("en", |body| {
-        body.replace(
-            "<link>https://postsovietleft.org/",
-            "<link>https://www.postsovietleft.org/",
-        )
-        .replace(
-            "<link>https://news.example.org/",
-            "<link>https://www.news.example.org/",
-        )
-        .replace("/recent-report-3/", "/recent-report-3-corrected/")
+        links_moved(body).replace("/recent-report-3/", "/recent-report-3-corrected/")
     });
     wait_until("the corrected link edited", WAIT, || {
         world.api.edits(CHANNEL).len() == 1
