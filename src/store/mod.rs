@@ -245,7 +245,7 @@ impl Store {
     /// Makes every write made before the call durable. Callers share flushes (group
     /// commit); the flush itself runs on a blocking thread, never on the async runtime.
     pub async fn flush(&self) -> Result<()> {
-        self.writable()?;
+        self.writable_at("flush")?;
         let db = self.t()?.db.clone();
         let flushed = self.flusher.flush(&db).await;
         self.wrote(flushed)

@@ -1039,3 +1039,36 @@ async fn a_failed_write_stops_every_write_until_the_store_is_opened_again_and_ke
     assert!(store.recover().await);
     store.put_chat(&kept, &settings).unwrap();
 }
+
+#[tokio::test]
+async fn a_poll_whose_flush_fails_is_all_or_nothing_after_the_reopen() {
+    let (_dir, store) = testing::temporary();
+    let reader = chat("telegram:7");
+    let article = Article::sample(1, "en");
+    let state = FeedState {
+        first_fetch: Some(Utc::now()),
+        ..FeedState::default()
+    };
+    let deliveries = vec![(reader.clone(), article.id.clone())];
+    // The poll's transaction goes through; the flush after it fails (a full disk).
+    store.faults().fail_write("flush", 0);
+    let e = store
+        .commit_poll(
+            "en.xml",
+            &state,
+            std::slice::from_ref(&article),
+            &deliveries,
+            None,
+        )
+        .await
+        .unwrap_err();
+    assert!(matches!(e, StoreError::NotWritable { .. }), "{e}");
+    assert!(store.recover().await);
+    // Whatever survived the reopen, the feed's state never survives without its articles
+    // and their deliveries: the next poll cannot hide them behind a kept ETag.
+    let kept_state = store.feed_state("en.xml").unwrap().is_some();
+    let kept_article = store.article(&article.id).unwrap().is_some();
+    let kept_delivery = store.next_for(&reader).unwrap().is_some();
+    assert_eq!(kept_state, kept_article);
+    assert_eq!(kept_state, kept_delivery);
+}

@@ -160,11 +160,6 @@ impl Store {
         &self.writes.faults
     }
 
-    /// Fails when the store takes no writes (see the module doc).
-    pub(super) fn writable(&self) -> Result<()> {
-        self.writable_at("")
-    }
-
     /// Fails when the store takes no writes, or when the fault hook fails the write named
     /// `point` (which then makes the store unwritable, as a real failure does).
     pub(super) fn writable_at(&self, point: &str) -> Result<()> {
